@@ -1,0 +1,309 @@
+//! The package catalog: the one place that puts packages in (hash, verify, store, record)
+//! and renders what the mirror protocol serves (cached in memory, invalidated on change).
+//! The CLI importers, the HTTP handlers and the job worker all go through it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use moka::future::Cache;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+pub use crate::db::packages::PackageSource;
+use crate::db::{self, DbError, Pool, packages::NewPackage};
+use crate::domain::{Platform, ProviderAddress, Version, package_filename};
+use crate::hashes::{self, HashError, PackageHashes, ZipLimits};
+use crate::storage::{BlobKey, BlobStore, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+/// Why a package was not stored. These are the user's problem, not faults.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("{0}")]
+    Invalid(#[from] HashError),
+    #[error("archive is {size} bytes, over the limit of {limit}")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("checksum mismatch: archive hashes to {actual}, expected one of {expected}")]
+    HashMismatch { actual: String, expected: String },
+    #[error(
+        "a different archive is already stored for this version and platform (stored sha256 {stored}, this one {offered})"
+    )]
+    Conflict { stored: String, offered: String },
+}
+
+#[derive(Debug)]
+pub enum IngestOutcome {
+    Added(PackageHashes),
+    /// The identical archive was already stored; nothing changed.
+    AlreadyPresent,
+    Rejected(Rejection),
+}
+
+/// What a package must hash to, when the caller knows (an import's `VERSION.json`, a
+/// registry's signed `SHA256SUMS`). Empty means "trust the bytes as given".
+#[derive(Debug, Default, Clone)]
+pub struct Expected {
+    /// Acceptable `h1:` or `zh:` strings; at least one must match.
+    pub hashes: Vec<String>,
+}
+
+/// Where a package goes: provider, version and platform.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PackageId {
+    pub address: ProviderAddress,
+    pub version: Version,
+    pub platform: Platform,
+}
+
+impl PackageId {
+    pub fn filename(&self) -> String {
+        package_filename(&self.address.provider_type, &self.version, &self.platform)
+    }
+}
+
+impl std::fmt::Display for PackageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.address, self.version, self.platform)
+    }
+}
+
+/// A stored archive the mirror can serve.
+#[derive(Debug, Clone)]
+pub struct StoredPackage {
+    pub key: BlobKey,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A JSON document with its strong validator.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+impl Rendered {
+    fn new(value: &serde_json::Value) -> Self {
+        let body = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
+        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+        Self { body, etag }
+    }
+}
+
+/// Everything the mirror protocol serves for one provider, rendered once.
+#[derive(Debug, Default)]
+pub struct ProviderView {
+    /// `None` when nothing servable is stored: the mirror answers 404.
+    pub index: Option<Rendered>,
+    pub versions: HashMap<String, Rendered>,
+    pub packages: HashMap<String, StoredPackage>,
+}
+
+pub struct Catalog {
+    pool: Pool,
+    store: Arc<dyn BlobStore>,
+    limits: ZipLimits,
+    max_archive_bytes: u64,
+    views: Cache<ProviderAddress, Arc<ProviderView>>,
+}
+
+impl Catalog {
+    pub fn new(config: &Config, pool: Pool, store: Arc<dyn BlobStore>) -> Self {
+        let views = Cache::builder()
+            .max_capacity(config.cache.metadata_capacity)
+            .time_to_live(Duration::from_secs(
+                config.cache.metadata_ttl_seconds.max(1),
+            ))
+            .build();
+        Self {
+            pool,
+            store,
+            limits: config.limits.zip(),
+            max_archive_bytes: config.limits.max_archive_bytes,
+            views,
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn store(&self) -> &Arc<dyn BlobStore> {
+        &self.store
+    }
+
+    /// Hashes, checks, stores and records the archive at `path`. Never overwrites: a package
+    /// already stored with different bytes is rejected, leaving the stored one intact.
+    #[tracing::instrument(skip_all, fields(package = %id, source = source.as_str()))]
+    pub async fn ingest_file(
+        &self,
+        id: &PackageId,
+        path: &Path,
+        expected: &Expected,
+        source: PackageSource,
+        source_detail: Option<&str>,
+    ) -> Result<IngestOutcome, CatalogError> {
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(StorageError::Io)?
+            .len();
+        if size > self.max_archive_bytes {
+            return Ok(IngestOutcome::Rejected(Rejection::TooLarge {
+                size,
+                limit: self.max_archive_bytes,
+            }));
+        }
+        let limits = self.limits;
+        let owned = path.to_owned();
+        let hashed = tokio::task::spawn_blocking(move || hashes::hash_package_file(&owned, limits))
+            .await
+            .map_err(|e| CatalogError::Task(e.to_string()))?;
+        let hashes = match hashed {
+            Ok(h) => h,
+            Err(HashError::Io(e)) => return Err(StorageError::Io(e).into()),
+            Err(e) => return Ok(IngestOutcome::Rejected(e.into())),
+        };
+        if !expected.hashes.is_empty()
+            && !expected
+                .hashes
+                .iter()
+                .any(|h| *h == hashes.h1 || *h == hashes.zh())
+        {
+            return Ok(IngestOutcome::Rejected(Rejection::HashMismatch {
+                actual: format!("{} / {}", hashes.h1, hashes.zh()),
+                expected: expected.hashes.join(", "),
+            }));
+        }
+        if let Some(outcome) = self.compare_with_stored(id, &hashes).await? {
+            return Ok(outcome);
+        }
+        let key = BlobKey::for_sha256(&hashes.sha256).expect("sha256 hex is a valid key");
+        // Blob first, row second: a crash in between leaves an unreferenced blob, never a
+        // listed package without bytes.
+        self.store.put_file(&key, path, hashes.size).await?;
+        let filename = id.filename();
+        let row = NewPackage {
+            address: &id.address,
+            version: &id.version,
+            platform: &id.platform,
+            filename: &filename,
+            size: hashes.size,
+            sha256: &hashes.sha256,
+            h1: &hashes.h1,
+            storage_key: key.as_str(),
+            source,
+            source_detail,
+        };
+        match db::packages::insert_package(&self.pool, &row).await {
+            Ok(()) => {}
+            Err(e) if e.is_unique_violation() => {
+                // Someone recorded this platform first: report against what they stored.
+                return Ok(self
+                    .compare_with_stored(id, &hashes)
+                    .await?
+                    .unwrap_or(IngestOutcome::AlreadyPresent));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.invalidate(&id.address).await;
+        tracing::info!(sha256 = %hashes.sha256, size = hashes.size, "package stored");
+        Ok(IngestOutcome::Added(hashes))
+    }
+
+    async fn compare_with_stored(
+        &self,
+        id: &PackageId,
+        hashes: &PackageHashes,
+    ) -> Result<Option<IngestOutcome>, CatalogError> {
+        let stored =
+            db::packages::find_package_sha256(&self.pool, &id.address, &id.version, &id.platform)
+                .await?;
+        Ok(stored.map(|stored| {
+            if stored == hashes.sha256 {
+                IngestOutcome::AlreadyPresent
+            } else {
+                IngestOutcome::Rejected(Rejection::Conflict {
+                    stored,
+                    offered: hashes.sha256.clone(),
+                })
+            }
+        }))
+    }
+
+    /// Drops the rendered metadata of a provider after any change to it.
+    pub async fn invalidate(&self, address: &ProviderAddress) {
+        self.views.invalidate(address).await;
+    }
+
+    /// The rendered metadata of a provider, from memory when fresh. Concurrent misses for the
+    /// same provider share one database read.
+    pub async fn provider_view(
+        &self,
+        address: &ProviderAddress,
+    ) -> Result<Arc<ProviderView>, CatalogError> {
+        self.views
+            .try_get_with(address.clone(), async {
+                let rows = db::packages::servable_packages(&self.pool, address).await?;
+                Ok::<_, CatalogError>(Arc::new(render(rows)))
+            })
+            .await
+            .map_err(|e: Arc<CatalogError>| match &*e {
+                CatalogError::Db(inner) => CatalogError::Task(inner.to_string()),
+                other => CatalogError::Task(other.to_string()),
+            })
+    }
+}
+
+/// Renders `index.json` and every `{version}.json` from the stored rows.
+fn render(rows: Vec<db::packages::PackageRow>) -> ProviderView {
+    let mut view = ProviderView::default();
+    let mut by_version: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =
+        BTreeMap::new();
+    for row in rows {
+        // Rows were validated on the way in; a row that no longer parses is skipped, not served.
+        let Some(key) = BlobKey::parse(&row.storage_key) else {
+            tracing::error!(key = %row.storage_key, "invalid storage key in database; not serving it");
+            continue;
+        };
+        let platform = format!("{}_{}", row.os, row.arch);
+        by_version.entry(row.version.clone()).or_default().insert(
+            platform,
+            json!({
+                "url": row.filename,
+                "hashes": [row.h1, hashes::zh(&row.sha256)],
+            }),
+        );
+        view.packages.insert(
+            row.filename,
+            StoredPackage {
+                key,
+                size: row.size_bytes as u64,
+                sha256: row.sha256,
+            },
+        );
+    }
+    if by_version.is_empty() {
+        return view;
+    }
+    let index: serde_json::Map<String, serde_json::Value> =
+        by_version.keys().map(|v| (v.clone(), json!({}))).collect();
+    view.index = Some(Rendered::new(&json!({ "versions": index })));
+    for (version, archives) in by_version {
+        view.versions
+            .insert(version, Rendered::new(&json!({ "archives": archives })));
+    }
+    view
+}

@@ -1,0 +1,180 @@
+//! Providers, versions and stored package archives.
+
+use sqlx::Row;
+
+use super::{DbError, Pool};
+use crate::domain::{Platform, ProviderAddress, Version};
+
+/// How a package reached the mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageSource {
+    Import,
+    Upload,
+    Job,
+    PullThrough,
+}
+
+impl PackageSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Import => "import",
+            Self::Upload => "upload",
+            Self::Job => "job",
+            Self::PullThrough => "pull-through",
+        }
+    }
+}
+
+/// A package about to be recorded; its blob is already in storage.
+#[derive(Debug, Clone)]
+pub struct NewPackage<'a> {
+    pub address: &'a ProviderAddress,
+    pub version: &'a Version,
+    pub platform: &'a Platform,
+    pub filename: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+    pub h1: &'a str,
+    pub storage_key: &'a str,
+    pub source: PackageSource,
+    pub source_detail: Option<&'a str>,
+}
+
+/// A stored package as the mirror protocol needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PackageRow {
+    pub version: String,
+    pub status: String,
+    pub os: String,
+    pub arch: String,
+    pub filename: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub h1: String,
+    pub storage_key: String,
+}
+
+/// The sha256 of the package already stored for this version and platform, if any.
+pub async fn find_package_sha256(
+    pool: &Pool,
+    address: &ProviderAddress,
+    version: &Version,
+    platform: &Platform,
+) -> Result<Option<String>, DbError> {
+    let row = sqlx::query(
+        "SELECT pk.sha256 FROM packages pk
+         JOIN provider_versions v ON v.id = pk.version_id
+         JOIN providers p ON p.id = v.provider_id
+         WHERE p.hostname = $1 AND p.namespace = $2 AND p.type = $3
+           AND v.version = $4 AND pk.os = $5 AND pk.arch = $6",
+    )
+    .bind(address.hostname.as_str())
+    .bind(address.namespace.as_str())
+    .bind(address.provider_type.as_str())
+    .bind(version.to_string())
+    .bind(&platform.os)
+    .bind(&platform.arch)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Records a package, creating its provider and version rows as needed, in one transaction.
+/// A unique violation means another writer recorded the same platform first.
+pub async fn insert_package(pool: &Pool, p: &NewPackage<'_>) -> Result<(), DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO providers (hostname, namespace, type) VALUES ($1, $2, $3)
+         ON CONFLICT (hostname, namespace, type) DO NOTHING",
+    )
+    .bind(p.address.hostname.as_str())
+    .bind(p.address.namespace.as_str())
+    .bind(p.address.provider_type.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let provider_id: i64 = sqlx::query_scalar(
+        "SELECT id FROM providers WHERE hostname = $1 AND namespace = $2 AND type = $3",
+    )
+    .bind(p.address.hostname.as_str())
+    .bind(p.address.namespace.as_str())
+    .bind(p.address.provider_type.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO provider_versions (provider_id, version) VALUES ($1, $2)
+         ON CONFLICT (provider_id, version) DO NOTHING",
+    )
+    .bind(provider_id)
+    .bind(p.version.to_string())
+    .execute(&mut *tx)
+    .await?;
+    let version_id: i64 = sqlx::query_scalar(
+        "SELECT id FROM provider_versions WHERE provider_id = $1 AND version = $2",
+    )
+    .bind(provider_id)
+    .bind(p.version.to_string())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO packages
+           (version_id, os, arch, filename, size_bytes, sha256, h1, storage_key, source, source_detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(version_id)
+    .bind(&p.platform.os)
+    .bind(&p.platform.arch)
+    .bind(p.filename)
+    .bind(p.size as i64)
+    .bind(p.sha256)
+    .bind(p.h1)
+    .bind(p.storage_key)
+    .bind(p.source.as_str())
+    .bind(p.source_detail)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every package of a provider whose version is not blocked: what the mirror may serve.
+pub async fn servable_packages(
+    pool: &Pool,
+    address: &ProviderAddress,
+) -> Result<Vec<PackageRow>, DbError> {
+    Ok(sqlx::query_as::<_, PackageRow>(
+        "SELECT v.version, v.status, pk.os, pk.arch, pk.filename, pk.size_bytes,
+                pk.sha256, pk.h1, pk.storage_key
+         FROM packages pk
+         JOIN provider_versions v ON v.id = pk.version_id
+         JOIN providers p ON p.id = v.provider_id
+         WHERE p.hostname = $1 AND p.namespace = $2 AND p.type = $3
+           AND v.status <> 'blocked'",
+    )
+    .bind(address.hostname.as_str())
+    .bind(address.namespace.as_str())
+    .bind(address.provider_type.as_str())
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Sets a version's status (`active`, `deprecated`, `blocked`); false when there is no such version.
+pub async fn set_version_status(
+    pool: &Pool,
+    address: &ProviderAddress,
+    version: &Version,
+    status: &str,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE provider_versions SET status = $1
+         WHERE version = $2 AND provider_id =
+           (SELECT id FROM providers WHERE hostname = $3 AND namespace = $4 AND type = $5)",
+    )
+    .bind(status)
+    .bind(version.to_string())
+    .bind(address.hostname.as_str())
+    .bind(address.namespace.as_str())
+    .bind(address.provider_type.as_str())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,0 +1,174 @@
+//! The Provider Network Mirror Protocol:
+//! `/{hostname}/{namespace}/{type}/index.json`, `/{version}.json` and the archives.
+
+use std::time::Duration;
+
+use actix_web::body::SizedStream;
+use actix_web::http::header;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::range::{self, RangeRequest};
+use crate::catalog::{ProviderView, Rendered, StoredPackage};
+use crate::domain::{ProviderAddress, Version, parse_package_filename};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/{hostname}/{namespace}/{type}/{file}")
+            .route(web::get().to(get_mirror_file))
+            .route(web::head().to(get_mirror_file)),
+    );
+}
+
+/// What the last path segment names.
+enum MirrorFile {
+    Index,
+    Version(Version),
+    Archive(String),
+}
+
+fn parse_file(address: &ProviderAddress, file: &str) -> Result<MirrorFile, AppError> {
+    if file == "index.json" {
+        return Ok(MirrorFile::Index);
+    }
+    if let Some(v) = file.strip_suffix(".json") {
+        return Ok(MirrorFile::Version(Version::parse(v)?));
+    }
+    if file.ends_with(".zip") {
+        parse_package_filename(&address.provider_type, file)?;
+        return Ok(MirrorFile::Archive(file.to_owned()));
+    }
+    Err(AppError::not_found(
+        "expected index.json, VERSION.json or a package archive",
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(path = %req.path()))]
+async fn get_mirror_file(
+    req: HttpRequest,
+    path: web::Path<(String, String, String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (hostname, namespace, provider_type, file) = path.into_inner();
+    let address = ProviderAddress::new(&hostname, &namespace, &provider_type)?;
+    let file = parse_file(&address, &file)?;
+    let view = state.catalog.provider_view(&address).await?;
+    match file {
+        MirrorFile::Index => {
+            let doc = view.index.as_ref().ok_or_else(|| {
+                AppError::not_found(format!("provider {address} is not in this mirror"))
+            })?;
+            Ok(json_response(&req, doc))
+        }
+        MirrorFile::Version(version) => {
+            let doc = view.versions.get(&version.to_string()).ok_or_else(|| {
+                AppError::not_found(format!(
+                    "version {version} of {address} is not in this mirror"
+                ))
+            })?;
+            Ok(json_response(&req, doc))
+        }
+        MirrorFile::Archive(name) => archive_response(&req, &state, &view, &name).await,
+    }
+}
+
+fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+fn json_response(req: &HttpRequest, doc: &Rendered) -> HttpResponse {
+    if etag_matches(req, &doc.etag) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, doc.etag.clone()))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::ETAG, doc.etag.clone()))
+        // Metadata changes when packages are added or blocked; let caches revalidate.
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(doc.body.clone())
+}
+
+async fn archive_response(
+    req: &HttpRequest,
+    state: &AppState,
+    view: &ProviderView,
+    name: &str,
+) -> Result<HttpResponse, AppError> {
+    let pkg: &StoredPackage = view
+        .packages
+        .get(name)
+        .ok_or_else(|| AppError::not_found(format!("package {name} is not in this mirror")))?;
+    let store = state.catalog.store();
+    let s3 = &state.config.storage.s3;
+    if s3.redirect_downloads
+        && let Some(url) = store
+            .presigned_url(&pkg.key, Duration::from_secs(s3.presign_ttl_seconds))
+            .await?
+    {
+        return Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, url))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish());
+    }
+
+    let etag = format!("\"{}\"", pkg.sha256);
+    if etag_matches(req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let range_header = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    // A range only applies to the representation the client already has (If-Range).
+    let if_range_ok = req
+        .headers()
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let range = if if_range_ok {
+        range::parse(range_header, pkg.size)
+    } else {
+        RangeRequest::Full
+    };
+
+    let mut res = HttpResponse::build(StatusCode::OK);
+    res.content_type("application/zip")
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"));
+    let byte_range = match range {
+        RangeRequest::Full => None,
+        RangeRequest::Partial(r) => {
+            res.status(StatusCode::PARTIAL_CONTENT).insert_header((
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{}", r.start, r.end, pkg.size),
+            ));
+            Some(r)
+        }
+        RangeRequest::Unsatisfiable => {
+            return Ok(HttpResponse::RangeNotSatisfiable()
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{}", pkg.size)))
+                .finish());
+        }
+    };
+    let len = byte_range.map_or(pkg.size, |r| r.len());
+    if req.method() == Method::HEAD {
+        // A sized body that is never polled: correct Content-Length, no storage read.
+        let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+        return Ok(res.body(SizedStream::new(len, empty)));
+    }
+    let stream = store
+        .get(&pkg.key, byte_range)
+        .await
+        .map_err(|e| AppError::Internal(format!("stored package {name} could not be read: {e}")))?;
+    Ok(res.body(SizedStream::new(len, stream)))
+}

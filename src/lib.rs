@@ -1,0 +1,16 @@
+//! tfmirror: a caching, verifying provider mirror for Terraform and OpenTofu.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod hashes;
+pub mod http;
+pub mod import;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,23 @@
+use clap::Parser;
+
+use tfmirror::cli::{self, Cli};
+
+#[actix_web::main]
+async fn main() {
+    let cli = Cli::parse();
+    let config = match cli.load_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            std::process::exit(2);
+        }
+    };
+    tfmirror::telemetry::init(&config.log);
+    match cli::run(cli, config).await {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

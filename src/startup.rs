@@ -1,0 +1,97 @@
+//! Builds the application once: database, storage, catalog, then the HTTP server bound to
+//! its listener. `Application::build` binds before returning, so tests can ask for port 0
+//! and read the real port.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{db, storage, tls};
+
+pub struct Application {
+    port: u16,
+    https: bool,
+    server: Server,
+    state: AppState,
+}
+
+/// Opens the database (migrating it) and the blob store: everything but the HTTP server.
+pub async fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
+    let db_path = config.database_path();
+    let pool = db::connect(&db_path, &config.database)
+        .await
+        .with_context(|| format!("opening database {}", db_path.display()))?;
+    db::migrate(&pool)
+        .await
+        .context("applying database migrations")?;
+    let store = storage::from_config(config)
+        .await
+        .context("opening blob storage")?;
+    Ok(Catalog::new(config, pool, store))
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let catalog = open_catalog(&config).await?;
+        let state = AppState {
+            config: Arc::new(config),
+            catalog: Arc::new(catalog),
+        };
+        let config = &state.config;
+        let listener = TcpListener::bind(&config.server.listen)
+            .with_context(|| format!("binding {}", config.server.listen))?;
+        let port = listener.local_addr()?.port();
+
+        let data = web::Data::new(state.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(data.clone())
+                .configure(crate::http::configure)
+        })
+        .shutdown_timeout(config.server.shutdown_grace_seconds)
+        .client_request_timeout(Duration::from_secs(30));
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        let https = config.server.tls.is_some();
+        let server = match &config.server.tls {
+            Some(t) => server
+                .listen_rustls_0_23(listener, tls::server_config(&t.cert_file, &t.key_file)?)?,
+            None => server.listen(listener)?,
+        }
+        .run();
+        Ok(Self {
+            port,
+            https,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM handled by actix: stop accepting,
+    /// let in-flight requests finish within the grace period).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,12 @@
+//! Shared state, built once at start-up and handed to every worker thread.
+
+use std::sync::Arc;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub catalog: Arc<Catalog>,
+}

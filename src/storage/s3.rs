@@ -1,0 +1,259 @@
+//! Blobs in an S3-compatible object store (AWS S3, MinIO, SeaweedFS). Large objects go up in
+//! parts; an object becomes visible only when its upload completes, so readers never see a
+//! partial archive.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::{ByteStream as S3Body, Length};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use futures_util::StreamExt;
+
+use super::{BlobKey, BlobStore, ByteRange, ByteStream, StorageError};
+use crate::config::S3Config;
+
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    part_size: u64,
+}
+
+fn backend_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend(e.to_string())
+}
+
+/// The SDK's errors hide the useful part behind `Display`; this shows the service message.
+fn sdk_err<E: std::error::Error + 'static>(e: aws_sdk_s3::error::SdkError<E>) -> StorageError {
+    StorageError::Backend(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
+impl S3Store {
+    pub async fn new(cfg: &S3Config) -> anyhow::Result<Self> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new(cfg.region.clone()));
+        if let Some(id) = &cfg.access_key_id {
+            loader = loader.credentials_provider(Credentials::new(
+                id,
+                cfg.secret_access_key.expose(),
+                None,
+                None,
+                "tfmirror-config",
+            ));
+        }
+        let shared = loader.load().await;
+        let mut builder =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(cfg.path_style);
+        if let Some(endpoint) = &cfg.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        let prefix = cfg.prefix.trim_matches('/').to_owned();
+        Ok(Self {
+            client: Client::from_conf(builder.build()),
+            bucket: cfg.bucket.clone(),
+            prefix: if prefix.is_empty() {
+                prefix
+            } else {
+                format!("{prefix}/")
+            },
+            part_size: cfg.multipart_part_mib << 20,
+        })
+    }
+
+    fn object_key(&self, key: &BlobKey) -> String {
+        format!("{}{}", self.prefix, key.as_str())
+    }
+
+    async fn put_multipart(&self, object: &str, src: &Path, size: u64) -> Result<(), StorageError> {
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(object)
+            .content_type("application/zip")
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let upload_id = upload
+            .upload_id()
+            .ok_or_else(|| backend_err("object store returned no upload id"))?
+            .to_owned();
+        let result = self.upload_parts(object, &upload_id, src, size).await;
+        if result.is_err() {
+            // Do not leave invisible parts accruing storage costs.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(object)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(
+        &self,
+        object: &str,
+        upload_id: &str,
+        src: &Path,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        let mut parts = Vec::new();
+        let mut offset = 0u64;
+        let mut number = 1i32;
+        while offset < size {
+            let len = self.part_size.min(size - offset);
+            let body = S3Body::read_from()
+                .path(src)
+                .offset(offset)
+                .length(Length::Exact(len))
+                .build()
+                .await
+                .map_err(backend_err)?;
+            let part = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(object)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(body)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(part.e_tag().map(str::to_owned))
+                    .build(),
+            );
+            offset += len;
+            number += 1;
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(object)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for S3Store {
+    async fn put_file(&self, key: &BlobKey, src: &Path, size: u64) -> Result<(), StorageError> {
+        if self.exists(key).await? {
+            return Ok(());
+        }
+        let object = self.object_key(key);
+        if size > self.part_size {
+            return self.put_multipart(&object, src, size).await;
+        }
+        let body = S3Body::from_path(src).await.map_err(backend_err)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&object)
+            .content_type("application/zip")
+            .content_length(size as i64)
+            .body(body)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        key: &BlobKey,
+        range: Option<ByteRange>,
+    ) -> Result<ByteStream, StorageError> {
+        let mut req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key));
+        if let Some(r) = range {
+            req = req.range(format!("bytes={}-{}", r.start, r.end));
+        }
+        let out = req.send().await.map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_no_such_key() => StorageError::NotFound(key.as_str().to_owned()),
+            _ => sdk_err(e),
+        })?;
+        let body = out.body;
+        let stream = futures_util::stream::unfold(body, |mut body| async move {
+            match body.try_next().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), body)),
+                Ok(None) => None,
+                Err(e) => Some((Err(std::io::Error::other(e)), body)),
+            }
+        });
+        Ok(stream.boxed())
+    }
+
+    async fn exists(&self, key: &BlobKey) -> Result<bool, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn delete(&self, key: &BlobKey) -> Result<(), StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn presigned_url(
+        &self,
+        key: &BlobKey,
+        ttl: Duration,
+    ) -> Result<Option<String>, StorageError> {
+        let presign = PresigningConfig::expires_in(ttl).map_err(backend_err)?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .presigned(presign)
+            .await
+            .map_err(sdk_err)?;
+        Ok(Some(req.uri().to_owned()))
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+}

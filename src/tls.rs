@@ -1,0 +1,102 @@
+//! HTTPS. Terraform refuses `http://` mirrors, so a first run needs a certificate: with
+//! `--self-signed-tls` the server makes a local CA once (kept under the data dir) and issues
+//! itself a certificate for localhost, 127.0.0.1 and the configured host names.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Paths of the generated material.
+#[derive(Debug, Clone)]
+pub struct SelfSigned {
+    pub ca_cert: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}
+
+/// Creates (or reuses) the local CA and a server certificate covering `hostnames`.
+/// The CA is made once; the server certificate is re-issued when the names change.
+pub fn ensure_self_signed(data_dir: &Path, hostnames: &[String]) -> anyhow::Result<SelfSigned> {
+    let dir = data_dir.join("tls");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let out = SelfSigned {
+        ca_cert: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    };
+    let ca_key_path = dir.join("ca.key");
+    let names_path = dir.join("server.names");
+
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    for h in hostnames {
+        if !names.contains(h) {
+            names.push(h.clone());
+        }
+    }
+    let names_line = names.join(",");
+
+    if !out.ca_cert.exists() || !ca_key_path.exists() {
+        let ca_key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "tfmirror local CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+        let cert = params.self_signed(&ca_key)?;
+        write_private(&ca_key_path, &ca_key.serialize_pem())?;
+        std::fs::write(&out.ca_cert, cert.pem())?;
+        let _ = std::fs::remove_file(&names_path);
+    }
+    let current = std::fs::read_to_string(&names_path).unwrap_or_default();
+    if current != names_line || !out.cert.exists() || !out.key.exists() {
+        let ca_key = KeyPair::from_pem(&std::fs::read_to_string(&ca_key_path)?)?;
+        let issuer = Issuer::from_ca_cert_pem(&std::fs::read_to_string(&out.ca_cert)?, ca_key)?;
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(names.clone())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "tfmirror");
+        params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+        let cert = params.signed_by(&key, &issuer)?;
+        write_private(&out.key, &key.serialize_pem())?;
+        std::fs::write(&out.cert, cert.pem())?;
+        std::fs::write(&names_path, &names_line)?;
+    }
+    Ok(out)
+}
+
+/// A rustls server config from PEM files.
+pub fn server_config(cert_file: &Path, key_file: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
+        .with_context(|| format!("reading certificate {}", cert_file.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing certificate {}", cert_file.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{} holds no certificate", cert_file.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .with_context(|| format!("reading private key {}", key_file.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("certificate and key do not match")?;
+    Ok(config)
+}
