@@ -1,0 +1,220 @@
+//! Shared test harness: starts the real server on port 0 with a temp SQLite file and either a
+//! temp blob directory or a unique prefix in the SeaweedFS bucket that `scripts/test.sh` runs.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tfmirror::catalog::{Expected, IngestOutcome, PackageId, PackageSource};
+use tfmirror::config::{Backend, Config, Secret, TlsConfig};
+use tfmirror::domain::{Platform, ProviderAddress, Version};
+use tfmirror::startup::Application;
+use tfmirror::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Local,
+    S3,
+}
+
+/// The S3 endpoint the test script started; tests fail loudly without it.
+pub fn s3_endpoint() -> String {
+    std::env::var("TFM_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:18333".into())
+}
+
+pub fn s3_config(config: &mut Config) {
+    config.storage.backend = Backend::S3;
+    let s3 = &mut config.storage.s3;
+    s3.bucket = std::env::var("TFM_TEST_S3_BUCKET").unwrap_or_else(|_| "providers".into());
+    s3.endpoint = Some(s3_endpoint());
+    s3.path_style = true;
+    s3.region = "us-east-1".into();
+    s3.access_key_id = Some("testaccesskey".into());
+    s3.secret_access_key = Secret::new("testsecretkey123");
+    s3.prefix = format!("test-{}", uuid::Uuid::new_v4());
+    s3.multipart_part_mib = 5;
+}
+
+pub fn test_config(dir: &Path, store: Store) -> Config {
+    let mut config = Config::default();
+    config.data_dir = dir.to_owned();
+    config.server.listen = "127.0.0.1:0".into();
+    config.server.workers = 2;
+    config.server.shutdown_grace_seconds = 1;
+    if store == Store::S3 {
+        s3_config(&mut config);
+    }
+    config
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(store: Store) -> Self {
+        Self::spawn_with(store, |_| {}).await
+    }
+
+    pub async fn spawn_with(store: Store, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path(), store);
+        tweak(&mut config);
+        Self::spawn_config(config, dir).await
+    }
+
+    pub async fn spawn_config(config: Config, dir: tempfile::TempDir) -> Self {
+        let tls = config.server.tls.clone();
+        let app = Application::build(config).await.expect("server starts");
+        let port = app.port();
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        let mut client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        let scheme = if let Some(TlsConfig { cert_file, .. }) = &tls {
+            let ca = cert_file.with_file_name("ca.pem");
+            let pem = std::fs::read(ca).unwrap();
+            client = client.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+            "https"
+        } else {
+            "http"
+        };
+        let host = if tls.is_some() {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
+        Self {
+            base: format!("{scheme}://{host}:{port}"),
+            client: client.build().unwrap(),
+            state,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Stores `zip` as a package through the same path the CLI importer uses.
+    pub async fn add(
+        &self,
+        address: &str,
+        version: &str,
+        platform: &str,
+        zip: &[u8],
+    ) -> IngestOutcome {
+        let id = package_id(address, version, platform);
+        let path = self
+            .dir
+            .path()
+            .join(format!("upload-{}.zip", uuid::Uuid::new_v4()));
+        std::fs::write(&path, zip).unwrap();
+        let outcome = self
+            .state
+            .catalog
+            .ingest_file(
+                &id,
+                &path,
+                &Expected::default(),
+                PackageSource::Upload,
+                None,
+            )
+            .await
+            .unwrap();
+        std::fs::remove_file(path).unwrap();
+        outcome
+    }
+}
+
+pub fn package_id(address: &str, version: &str, platform: &str) -> PackageId {
+    PackageId {
+        address: ProviderAddress::parse(address).unwrap(),
+        version: Version::parse(version).unwrap(),
+        platform: Platform::parse(platform).unwrap(),
+    }
+}
+
+/// A small provider-like zip; `seed` makes distinct contents.
+pub fn provider_zip(seed: &str) -> Vec<u8> {
+    make_zip(&[
+        (
+            &format!("terraform-provider-{seed}"),
+            format!("binary for {seed}").as_bytes(),
+        ),
+        ("LICENSE", b"MPL-2.0"),
+    ])
+}
+
+pub fn make_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o755);
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A zip of `n` bytes of incompressible data, stored (not deflated), for large-object paths.
+pub fn big_zip(n: usize) -> Vec<u8> {
+    let mut data = vec![0u8; n];
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(n > u32::MAX as usize);
+    w.start_file("terraform-provider-big", opts).unwrap();
+    w.write_all(&data).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+/// Independent hash computations, so tests do not check the code against itself.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+pub fn h1_reference(zip_bytes: &[u8]) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+    let mut lines = Vec::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        lines.push((
+            f.name().to_owned(),
+            format!("{:x}", sha2::Sha256::digest(&data)),
+        ));
+    }
+    lines.sort();
+    let summary: String = lines
+        .iter()
+        .map(|(name, hex)| format!("{hex}  {name}\n"))
+        .collect();
+    format!(
+        "h1:{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(summary.as_bytes()))
+    )
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
