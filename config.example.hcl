@@ -1,0 +1,97 @@
+# tfmirror configuration. Every key is optional; the values shown are the defaults unless
+# noted. Layering: defaults -> this file (--config FILE or TFM_CONFIG) -> TFM_* environment
+# variables (named beside each key) -> command-line flags.
+# Validate a file with: tfmirror --config FILE check-config
+
+# Where the SQLite database, local blobs and generated TLS material live.   [TFM_DATA_DIR, --data-dir]
+data_dir = "./data"
+
+server {
+  # HOST:PORT to listen on. Use 0.0.0.0:8443 to accept connections from other hosts.   [TFM_LISTEN, --listen]
+  listen = "127.0.0.1:8443"
+
+  # Extra host names for the certificate made by `serve --self-signed-tls`
+  # (localhost, 127.0.0.1 and ::1 are always included).
+  hostnames = []
+
+  # HTTP worker threads; 0 = one per CPU core.
+  workers = 0
+
+  # Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
+  shutdown_grace_seconds = 30
+
+  # Serve HTTPS with your own certificate. Terraform and OpenTofu only talk to https://
+  # mirrors; leave this out when a proxy or ingress terminates TLS in front of tfmirror.
+  # tls {
+  #   cert_file = "/etc/tfmirror/tls.crt"   [TFM_TLS_CERT_FILE]
+  #   key_file  = "/etc/tfmirror/tls.key"   [TFM_TLS_KEY_FILE]
+  # }
+}
+
+database {
+  # SQLite file. Default: DATA_DIR/tfmirror.db.   [TFM_DATABASE_PATH]
+  # path = "./data/tfmirror.db"
+
+  # Connection pool size.
+  max_connections = 8
+
+  # How long a writer waits for the database lock, in milliseconds.
+  busy_timeout_ms = 5000
+}
+
+storage {
+  # "local" (a directory) or "s3" (AWS S3, MinIO, SeaweedFS, ...).   [TFM_STORAGE_BACKEND]
+  backend = "local"
+
+  # Directory for the local backend. Default: DATA_DIR/blobs.   [TFM_STORAGE_PATH]
+  # path = "./data/blobs"
+
+  s3 {
+    # Bucket name; required when backend = "s3".   [TFM_S3_BUCKET]
+    bucket = ""
+    # Region.   [TFM_S3_REGION]
+    region = "us-east-1"
+    # Endpoint for S3-compatible servers, e.g. "http://minio:9000"; leave unset for AWS.   [TFM_S3_ENDPOINT]
+    # endpoint = "http://127.0.0.1:9000"
+    # Path-style addressing (endpoint/bucket/key); MinIO and SeaweedFS need it.   [TFM_S3_PATH_STYLE]
+    path_style = false
+    # Key prefix inside the bucket, to share a bucket.   [TFM_S3_PREFIX]
+    prefix = ""
+    # Static credentials. Leave both unset to use the standard AWS chain
+    # (AWS_* variables, profiles, EC2/ECS/EKS roles).   [TFM_S3_ACCESS_KEY_ID, TFM_S3_SECRET_ACCESS_KEY]
+    # access_key_id     = "AKIA..."
+    # secret_access_key = "..."
+    # Answer archive downloads with a 302 to a short-lived presigned URL, so the bytes
+    # flow from the object store straight to the client.   [TFM_S3_REDIRECT_DOWNLOADS]
+    redirect_downloads = false
+    # Lifetime of presigned URLs, in seconds (1 to 604800).
+    presign_ttl_seconds = 300
+    # Objects above this many MiB are uploaded in parts of this size (minimum 5).
+    multipart_part_mib = 16
+  }
+}
+
+limits {
+  # Largest provider archive accepted, in bytes (2 GiB).
+  max_archive_bytes = 2147483648
+  # Largest total unpacked size of an archive, in bytes (4 GiB): the zip-bomb guard.
+  max_unpacked_bytes = 4294967296
+  # Most entries an archive may have.
+  max_zip_entries = 10000
+}
+
+cache {
+  # Rendered index.json / VERSION.json documents are kept in memory. Changes made by the
+  # server itself show at once; changes by another process (a `tfmirror import` while the
+  # server runs) show within this many seconds.
+  metadata_ttl_seconds = 10
+  # How many providers' documents to keep.
+  metadata_capacity = 10000
+}
+
+log {
+  # A tracing filter such as "info" or "tfmirror=debug,info". RUST_LOG wins when set.   [TFM_LOG_LEVEL]
+  level = "info"
+  # "text" or "json".   [TFM_LOG_FORMAT]
+  format = "text"
+}

@@ -1,0 +1,364 @@
+//! The command-line tools as an operator uses them: import, add-package, check-config, migrate.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{Store, TestApp, h1_reference, provider_zip};
+use reqwest::StatusCode;
+use serde_json::json;
+
+fn tfmirror(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tfmirror"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("TFM_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("tfmirror runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Writes `HOST/NS/TYPE/{index.json, VERSION.json, zips}` as `terraform providers mirror` does.
+/// Each package is (version, platform, zip bytes, h1 to record).
+fn write_mirror_dir(root: &Path, address: &str, packages: &[(&str, &str, &[u8], String)]) {
+    let dir = root.join(address);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ty = address.rsplit('/').next().unwrap();
+    let mut versions = serde_json::Map::new();
+    let mut docs: std::collections::BTreeMap<&str, serde_json::Map<String, serde_json::Value>> =
+        Default::default();
+    for (version, platform, zip, h1) in packages {
+        let file = format!("terraform-provider-{ty}_{version}_{platform}.zip");
+        std::fs::write(dir.join(&file), zip).unwrap();
+        versions.insert(version.to_string(), json!({}));
+        docs.entry(version)
+            .or_default()
+            .insert(platform.to_string(), json!({"url": file, "hashes": [h1]}));
+    }
+    std::fs::write(
+        dir.join("index.json"),
+        json!({"versions": versions}).to_string(),
+    )
+    .unwrap();
+    for (version, archives) in docs {
+        std::fs::write(
+            dir.join(format!("{version}.json")),
+            json!({"archives": archives}).to_string(),
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn import_checks_every_archive_reports_and_is_idempotent() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let good = provider_zip("good");
+    let tampered_original = provider_zip("original");
+    // Same entry names, altered content: what a swapped binary looks like.
+    let tampered = common::make_zip(&[
+        ("terraform-provider-original", b"binary for evil!"),
+        ("LICENSE", b"MPL-2.0"),
+    ]);
+    let dummy = std::fs::read(common::repo_path(
+        "tests/data/terraform-provider-dummy_1.0.0_linux_amd64.zip",
+    ))
+    .unwrap();
+    write_mirror_dir(
+        src.path(),
+        "registry.terraform.io/hashicorp/null",
+        &[
+            ("1.0.0", "linux_amd64", &good, h1_reference(&good)),
+            (
+                "1.0.0",
+                "darwin_amd64",
+                &tampered,
+                h1_reference(&tampered_original),
+            ),
+        ],
+    );
+    write_mirror_dir(
+        src.path(),
+        "registry.terraform.io/example/dummy",
+        &[(
+            "1.0.0",
+            "linux_amd64",
+            &dummy,
+            "h1:A7Q9yqckW7BlX5lzdPZ9Idfn3kxzlNlozOKDzJ3gDHc=".into(),
+        )],
+    );
+    let dir = src.path().to_str().unwrap();
+
+    let first = tfmirror(data.path(), &["import", dir]);
+    let out = stdout(&first);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "a rejected package makes the exit code non-zero\n{out}"
+    );
+    assert!(out.contains("2 added, 0 skipped, 1 rejected"), "{out}");
+    assert!(
+        out.contains("REJECTED registry.terraform.io/hashicorp/null 1.0.0 darwin_amd64"),
+        "{out}"
+    );
+
+    let second = tfmirror(data.path(), &["import", dir]);
+    assert!(
+        stdout(&second).contains("0 added, 2 skipped, 1 rejected"),
+        "{}",
+        stdout(&second)
+    );
+
+    // The server on the same data dir serves exactly what was accepted.
+    let app = TestApp::spawn_with(Store::Local, |c| c.data_dir = data.path().to_owned()).await;
+    let doc: serde_json::Value = app
+        .get("/registry.terraform.io/hashicorp/null/1.0.0.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let archives = doc["archives"].as_object().unwrap();
+    assert_eq!(archives.keys().collect::<Vec<_>>(), ["linux_amd64"]);
+    let doc: serde_json::Value = app
+        .get("/registry.terraform.io/example/dummy/1.0.0.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["archives"]["linux_amd64"]["hashes"][0],
+        "h1:A7Q9yqckW7BlX5lzdPZ9Idfn3kxzlNlozOKDzJ3gDHc="
+    );
+    assert_eq!(
+        doc["archives"]["linux_amd64"]["hashes"][1],
+        "zh:1025a57c971aae713a02ceb7953bf9a30a6b2f4cf96da7f5c9e77cdb3b1f00cc"
+    );
+}
+
+#[tokio::test]
+async fn import_reports_bad_layouts_without_storing_them() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let zip = provider_zip("z");
+    write_mirror_dir(
+        src.path(),
+        "registry.terraform.io/bad_ns/null",
+        &[("1.0.0", "linux_amd64", &zip, h1_reference(&zip))],
+    );
+    let dir = src.path().join("registry.terraform.io/hashicorp/x");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1.0.0.json"),
+        r#"{"archives":{"linux_amd64":{"url":"../../../../etc/passwd","hashes":["h1:x"]}}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("2.0.0.json"), "{not json").unwrap();
+    std::fs::write(
+        dir.join("3.0.0.json"),
+        r#"{"archives":{"linux_amd64":{"url":"terraform-provider-x_3.0.0_linux_amd64.zip"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("terraform-provider-x_3.0.0_linux_amd64.zip"), &zip).unwrap();
+
+    let out = tfmirror(data.path(), &["import", src.path().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("0 added, 0 skipped, 4 rejected"), "{text}");
+    assert!(text.contains("invalid namespace \"bad_ns\""), "{text}");
+    assert!(text.contains("is not the expected file name"), "{text}");
+    assert!(text.contains("unreadable"), "{text}");
+    assert!(text.contains("records no hash"), "{text}");
+
+    let missing = tfmirror(data.path(), &["import", "/nonexistent/dir"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("is not a directory"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[tokio::test]
+async fn add_package_never_replaces_a_stored_archive() {
+    let data = tempfile::tempdir().unwrap();
+    let first = data.path().join("first.zip");
+    let second = data.path().join("second.zip");
+    let original = provider_zip("first");
+    std::fs::write(&first, &original).unwrap();
+    std::fs::write(&second, provider_zip("second")).unwrap();
+    let args = |f: &Path| {
+        vec![
+            "add-package".to_owned(),
+            "--namespace=hashicorp".into(),
+            "--type=null".into(),
+            "--version=1.0.0".into(),
+            "--platform=linux_amd64".into(),
+            f.to_str().unwrap().to_owned(),
+        ]
+    };
+    let run = |f: &Path| {
+        let a = args(f);
+        tfmirror(
+            data.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let out = run(&first);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("1 added"));
+    let out = run(&first);
+    assert!(
+        stdout(&out).contains("0 added, 1 skipped"),
+        "idempotent: {}",
+        stdout(&out)
+    );
+    let out = run(&second);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("a different archive is already stored"),
+        "{}",
+        stdout(&out)
+    );
+
+    let app = TestApp::spawn_with(Store::Local, |c| c.data_dir = data.path().to_owned()).await;
+    let body = app
+        .get("/registry.terraform.io/hashicorp/null/terraform-provider-null_1.0.0_linux_amd64.zip")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        body.as_ref(),
+        original.as_slice(),
+        "the first archive is intact"
+    );
+}
+
+#[test]
+fn add_package_rejects_bad_input_clearly() {
+    let data = tempfile::tempdir().unwrap();
+    let junk = data.path().join("junk.zip");
+    std::fs::write(&junk, b"this is not a zip").unwrap();
+    let junk = junk.to_str().unwrap();
+    let base = [
+        "add-package",
+        "--namespace=hashicorp",
+        "--type=null",
+        "--platform=linux_amd64",
+    ];
+
+    let out = tfmirror(
+        data.path(),
+        &[&base[..], &["--version=1.0.0", junk]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("not a readable zip archive"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = tfmirror(data.path(), &[&base[..], &["--version=v1", junk]].concat());
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("invalid version \"v1\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let evil = common::make_zip(&[("../../escape", b"x")]);
+    let evil_path = data.path().join("evil.zip");
+    std::fs::write(&evil_path, evil).unwrap();
+    let out = tfmirror(
+        data.path(),
+        &[&base[..], &["--version=1.0.0", evil_path.to_str().unwrap()]].concat(),
+    );
+    assert!(stdout(&out).contains("'..' component"), "{}", stdout(&out));
+}
+
+#[test]
+fn check_config_names_the_bad_line_and_masks_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.hcl");
+    std::fs::write(
+        &bad,
+        "server {\n  listen = \"127.0.0.1:1\"\n  lisen = \"typo\"\n}\n",
+    )
+    .unwrap();
+    let out = tfmirror(
+        dir.path(),
+        &["--config", bad.to_str().unwrap(), "check-config"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("bad.hcl:3:3"), "{err}");
+    assert!(err.contains("lisen"), "{err}");
+
+    let good = dir.path().join("good.hcl");
+    std::fs::write(
+        &good,
+        "storage {\n  backend = \"s3\"\n  s3 {\n    bucket = \"b\"\n    access_key_id = \"AKIAEXAMPLE\"\n    secret_access_key = \"do-not-print-me\"\n  }\n}\n",
+    )
+    .unwrap();
+    let out = tfmirror(
+        dir.path(),
+        &["--config", good.to_str().unwrap(), "check-config"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("\"bucket\": \"b\""), "{text}");
+    assert!(!text.contains("do-not-print-me"), "{text}");
+
+    // The shipped example must always be valid.
+    let example = common::repo_path("config.example.hcl");
+    let out = tfmirror(
+        dir.path(),
+        &["--config", example.to_str().unwrap(), "check-config"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "config.example.hcl: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tfmirror(dir.path(), &["migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(dir.path().join("tfmirror.db").exists());
+    let again = tfmirror(dir.path(), &["migrate"]);
+    assert_eq!(again.status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn leftovers_of_an_interrupted_write_are_never_served() {
+    let data = tempfile::tempdir().unwrap();
+    let tmp = data.path().join("blobs/.tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("half-written"), b"PK\x03\x04 truncated").unwrap();
+    let app = TestApp::spawn_with(Store::Local, |c| c.data_dir = data.path().to_owned()).await;
+    assert!(
+        !tmp.join("half-written").exists(),
+        "temp files from a crash are cleared at start"
+    );
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+}
