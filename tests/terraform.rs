@@ -1,0 +1,306 @@
+//! End to end with the real Terraform CLI: import a `terraform providers mirror` directory
+//! holding the real null provider 2.1.2 and the shared dummy package, serve it over HTTPS with a
+//! generated CA, and run `terraform init` and `terraform apply` through a `network_mirror`.
+//! Runs Terraform 1.0.3 (installed by scripts/install-test-tools.sh) and, when the machine has
+//! one, the `terraform` on the PATH.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Store, TestApp, h1_reference};
+use serde_json::json;
+
+const DUMMY_H1: &str = "h1:A7Q9yqckW7BlX5lzdPZ9Idfn3kxzlNlozOKDzJ3gDHc=";
+
+fn tool(name: &str) -> PathBuf {
+    let p = common::repo_path(&format!(".tools/bin/{name}"));
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/install-test-tools.sh (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+/// Terraform binaries to test with: the pinned 1.0.3 and, if present, a newer one on PATH.
+fn terraforms() -> Vec<(String, PathBuf)> {
+    let mut out = vec![("1.0.3".to_owned(), tool("terraform-1.0.3"))];
+    if let Ok(o) = Command::new("terraform")
+        .arg("version")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        && o.status.success()
+    {
+        let v = String::from_utf8_lossy(&o.stdout);
+        let v = v
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("Terraform v")
+            .to_owned();
+        if v != "1.0.3" && !v.is_empty() {
+            out.push((v, PathBuf::from("terraform")));
+        }
+    }
+    out
+}
+
+struct Workspace {
+    dir: tempfile::TempDir,
+    bundle: PathBuf,
+    mirror_url: String,
+}
+
+impl Workspace {
+    fn new(bundle: &Path, mirror_url: &str, main_tf: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        std::fs::write(dir.path().join("work/main.tf"), main_tf).unwrap();
+        std::fs::write(
+            dir.path().join("terraformrc"),
+            format!("provider_installation {{\n  network_mirror {{\n    url = \"{mirror_url}\"\n  }}\n}}\n"),
+        )
+        .unwrap();
+        Self {
+            dir,
+            bundle: bundle.to_owned(),
+            mirror_url: mirror_url.to_owned(),
+        }
+    }
+
+    fn run(&self, terraform: &Path, args: &[&str]) -> (bool, String) {
+        let out = Command::new(terraform)
+            .args(args)
+            .arg("-no-color")
+            .current_dir(self.dir.path().join("work"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path().join("home"))
+            .env("TF_CLI_CONFIG_FILE", self.dir.path().join("terraformrc"))
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env("SSL_CERT_FILE", &self.bundle)
+            .output()
+            .expect("terraform runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.status.success(),
+            format!("[{} via {}]\n{text}", terraform.display(), self.mirror_url),
+        )
+    }
+
+    fn lock_file(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("work/.terraform.lock.hcl"))
+            .unwrap_or_default()
+    }
+}
+
+const NULL_TF: &str = r#"
+terraform {
+  required_providers {
+    null = {
+      source  = "hashicorp/null"
+      version = "2.1.2"
+    }
+  }
+}
+
+resource "null_resource" "hello" {
+  triggers = {
+    greeting = "installed from tfmirror"
+  }
+}
+"#;
+
+const DUMMY_TF: &str = r#"
+terraform {
+  required_providers {
+    dummy = {
+      source  = "example/dummy"
+      version = "1.0.0"
+    }
+  }
+}
+"#;
+
+#[tokio::test]
+async fn terraform_installs_through_the_mirror_and_refuses_tampered_archives() {
+    // A `terraform providers mirror` directory with the real null provider and the shared dummy.
+    let src = tempfile::tempdir().unwrap();
+    let null_bin = std::fs::read(tool("terraform-provider-null_v2.1.2_x4")).unwrap();
+    let null_zip = stored_zip("terraform-provider-null_v2.1.2_x4", &null_bin);
+    let null_h1 = h1_reference(&null_zip);
+    let dummy_zip = std::fs::read(common::repo_path(
+        "tests/data/terraform-provider-dummy_1.0.0_linux_amd64.zip",
+    ))
+    .unwrap();
+    for (addr, version, zip, h1) in [
+        (
+            "registry.terraform.io/hashicorp/null",
+            "2.1.2",
+            &null_zip,
+            null_h1.as_str(),
+        ),
+        (
+            "registry.terraform.io/example/dummy",
+            "1.0.0",
+            &dummy_zip,
+            DUMMY_H1,
+        ),
+    ] {
+        let dir = src.path().join(addr);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ty = addr.rsplit('/').next().unwrap();
+        let file = format!("terraform-provider-{ty}_{version}_linux_amd64.zip");
+        std::fs::write(dir.join(&file), zip).unwrap();
+        std::fs::write(
+            dir.join("index.json"),
+            json!({"versions": {version: {}}}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{version}.json")),
+            json!({"archives": {"linux_amd64": {"url": file, "hashes": [h1]}}}).to_string(),
+        )
+        .unwrap();
+    }
+
+    // Import with the real CLI, then serve over HTTPS with a generated CA.
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tfmirror"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("import")
+        .arg(src.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("2 added, 0 skipped, 0 rejected"),
+        "{report}"
+    );
+
+    let tls = tfmirror::tls::ensure_self_signed(data.path(), &[]).unwrap();
+    let app = TestApp::spawn_with(Store::Local, |c| {
+        c.data_dir = data.path().to_owned();
+        c.server.tls = Some(tfmirror::config::TlsConfig {
+            cert_file: tls.cert.clone(),
+            key_file: tls.key.clone(),
+        });
+    })
+    .await;
+    let bundle = data.path().join("bundle.pem");
+    let mut pem = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    pem.push_str(&std::fs::read_to_string(&tls.ca_cert).unwrap());
+    std::fs::write(&bundle, pem).unwrap();
+    let mirror_url = format!("{}/", app.base);
+
+    // Terraform refuses plain-HTTP mirrors: the HTTPS set-up above is not optional.
+    for (version, terraform) in terraforms() {
+        let terraform = terraform.as_path();
+        // terraform blocks; run it off the async executor so the server keeps serving.
+        let ws_null = Workspace::new(&bundle, &mirror_url, NULL_TF);
+        let ws_dummy = Workspace::new(&bundle, &mirror_url, DUMMY_TF);
+        let (ws_null, ws_dummy, null_h1, tf) = tokio::task::spawn_blocking({
+            let null_h1 = null_h1.clone();
+            let tf = terraform.to_owned();
+            move || {
+                let (ok, log) = ws_null.run(&tf, &["init", "-input=false"]);
+                assert!(ok, "terraform {version} init failed:\n{log}");
+                let lock = ws_null.lock_file();
+                assert!(
+                    lock.contains("registry.terraform.io/hashicorp/null"),
+                    "{lock}"
+                );
+                assert!(
+                    lock.contains(&null_h1),
+                    "lock file must hold the mirror's h1 {null_h1}:\n{lock}"
+                );
+
+                let (ok, log) = ws_null.run(&tf, &["apply", "-auto-approve", "-input=false"]);
+                assert!(ok, "terraform {version} apply failed:\n{log}");
+                assert!(log.contains("Apply complete! Resources: 1 added"), "{log}");
+
+                let (ok, log) = ws_dummy.run(&tf, &["init", "-input=false"]);
+                assert!(ok, "terraform {version} init (dummy) failed:\n{log}");
+                assert!(
+                    ws_dummy.lock_file().contains(DUMMY_H1),
+                    "{}",
+                    ws_dummy.lock_file()
+                );
+                (ws_null, ws_dummy, null_h1, tf)
+            }
+        })
+        .await
+        .unwrap();
+        drop((ws_null, ws_dummy, null_h1, tf));
+    }
+
+    // Tamper with the stored null archive behind the mirror's back (disk corruption, an
+    // attacker with storage access): Terraform must refuse what the mirror now serves.
+    let key_dir = data.path().join("blobs/sha256");
+    let stored = walk_files(&key_dir)
+        .into_iter()
+        .find(|p| std::fs::metadata(p).unwrap().len() == null_zip.len() as u64)
+        .expect("stored null archive");
+    // A well-formed archive of the same size whose binary differs in one byte: only the
+    // hash check can catch it.
+    let mut evil_bin = null_bin.clone();
+    let middle = evil_bin.len() / 2;
+    evil_bin[middle] ^= 0x5a;
+    let evil = stored_zip("terraform-provider-null_v2.1.2_x4", &evil_bin);
+    assert_eq!(evil.len(), null_zip.len());
+    std::fs::write(&stored, evil).unwrap();
+    for (version, terraform) in terraforms() {
+        let ws = Workspace::new(&bundle, &mirror_url, NULL_TF);
+        let (ok, log) =
+            tokio::task::spawn_blocking(move || ws.run(&terraform, &["init", "-input=false"]))
+                .await
+                .unwrap();
+        assert!(
+            !ok,
+            "terraform {version} must refuse a tampered archive:\n{log}"
+        );
+        assert!(
+            log.contains("doesn't match"),
+            "terraform {version} should name the checksum failure:\n{log}"
+        );
+    }
+}
+
+/// One executable entry, stored uncompressed, so a same-length change keeps the archive size.
+fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .unix_permissions(0o755);
+    w.start_file(name, opts).unwrap();
+    w.write_all(data).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
