@@ -497,7 +497,7 @@ impl Config {
         }
         if self.storage.backend == Backend::S3
             && self.storage.s3.access_key_id.is_some()
-                != !self.storage.s3.secret_access_key.is_empty()
+                == self.storage.s3.secret_access_key.is_empty()
         {
             return invalid(
                 "storage.s3",

@@ -36,8 +36,10 @@ pub fn s3_config(config: &mut Config) {
 }
 
 pub fn test_config(dir: &Path, store: Store) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_owned();
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        ..Default::default()
+    };
     config.server.listen = "127.0.0.1:0".into();
     config.server.workers = 2;
     config.server.shutdown_grace_seconds = 1;
