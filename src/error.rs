@@ -15,6 +15,8 @@ pub enum AppError {
     InvalidPath(#[from] InvalidName),
     #[error("{0}")]
     NotFound(String),
+    #[error("method not allowed: the mirror is read-only (GET and HEAD)")]
+    MethodNotAllowed,
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -36,6 +38,7 @@ impl AppError {
         match self {
             Self::InvalidPath(_) => "invalid_path",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -59,6 +62,7 @@ impl ResponseError for AppError {
         match self {
             Self::InvalidPath(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -265,6 +265,37 @@ async fn unknown_things_are_404_and_bad_segments_400(store: Store) {
 }
 
 #[tokio::test]
+async fn the_mirror_is_read_only() {
+    let app = TestApp::spawn(Store::Local).await;
+    added(
+        app.add("hashicorp/null", "1.0.0", "linux_amd64", &provider_zip("a"))
+            .await,
+    );
+    for method in [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let res = app
+            .client
+            .request(
+                method.clone(),
+                app.url("/registry.terraform.io/hashicorp/null/index.json"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+    }
+    assert_eq!(
+        app.get("/registry.terraform.io/hashicorp/null/index.json")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn traversal_attempts_never_reach_the_filesystem() {
     let app = TestApp::spawn(Store::Local).await;
     for path in [

@@ -14,12 +14,37 @@ use crate::domain::{ProviderAddress, Version, parse_package_filename};
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/{hostname}/{namespace}/{type}/{file}")
-            .route(web::get().to(get_mirror_file))
-            .route(web::head().to(get_mirror_file)),
-    );
+/// Routes mirror paths by hand rather than with a `{param}` pattern: the router's regex
+/// matching cost more than everything else in a metadata request.
+/// Anything that is not `/{hostname}/{namespace}/{type}/{file}` is a 404.
+pub async fn dispatch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let mut parts = req.path().strip_prefix('/').unwrap_or("").split('/');
+    let segments = match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(h), Some(n), Some(t), Some(f), None) => [h, n, t, f],
+        _ => return Err(AppError::not_found("no such resource")),
+    };
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(AppError::MethodNotAllowed);
+    }
+    let decoded: Vec<std::borrow::Cow<'_, str>> = segments
+        .iter()
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy())
+        .collect();
+    get_mirror_file(
+        &req,
+        &state,
+        [&decoded[0], &decoded[1], &decoded[2], &decoded[3]],
+    )
+    .await
 }
 
 /// What the last path segment names.
@@ -45,22 +70,20 @@ fn parse_file(address: &ProviderAddress, file: &str) -> Result<MirrorFile, AppEr
     ))
 }
 
-#[tracing::instrument(skip_all, fields(path = %req.path()))]
 async fn get_mirror_file(
-    req: HttpRequest,
-    path: web::Path<(String, String, String, String)>,
-    state: web::Data<AppState>,
+    req: &HttpRequest,
+    state: &AppState,
+    [hostname, namespace, provider_type, file]: [&str; 4],
 ) -> Result<HttpResponse, AppError> {
-    let (hostname, namespace, provider_type, file) = path.into_inner();
-    let address = ProviderAddress::new(&hostname, &namespace, &provider_type)?;
-    let file = parse_file(&address, &file)?;
+    let address = ProviderAddress::new(hostname, namespace, provider_type)?;
+    let file = parse_file(&address, file)?;
     let view = state.catalog.provider_view(&address).await?;
     match file {
         MirrorFile::Index => {
             let doc = view.index.as_ref().ok_or_else(|| {
                 AppError::not_found(format!("provider {address} is not in this mirror"))
             })?;
-            Ok(json_response(&req, doc))
+            Ok(json_response(req, doc))
         }
         MirrorFile::Version(version) => {
             let doc = view.versions.get(&version.to_string()).ok_or_else(|| {
@@ -68,9 +91,9 @@ async fn get_mirror_file(
                     "version {version} of {address} is not in this mirror"
                 ))
             })?;
-            Ok(json_response(&req, doc))
+            Ok(json_response(req, doc))
         }
-        MirrorFile::Archive(name) => archive_response(&req, &state, &view, &name).await,
+        MirrorFile::Archive(name) => archive_response(req, state, &view, &name).await,
     }
 }
 
