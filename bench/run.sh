@@ -4,10 +4,10 @@
 # Prints requests/s and p99 latency for index.json, {version}.json and a large archive, and
 # tfmirror's RSS growth during 32 concurrent archive downloads.
 #
-#   bench/run.sh            (env: DURATION=10s ARCHIVE_MB=120 CONNS=64)
+#   bench/run.sh            (env: DURATION=5s ROUNDS=3 ARCHIVE_MB=120 CONNS=64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
 ARCHIVE_MB=${ARCHIVE_MB:-120}
 CONNS=${CONNS:-64}
 OUT=bench/out
@@ -97,17 +97,35 @@ run_wrk() { # name port path conns
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$TFM_PID/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$TFM_PID/status"; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '\n%-10s %-9s %14s %10s %12s\n' target server "requests/s" p99 transfer/s | tee "$OUT/results.txt"
+# The machine is shared and noisy: alternate the two servers for ROUNDS rounds and report
+# medians, so both see the same conditions.
+ROUNDS=${ROUNDS:-3}
+RSS_BEFORE=$(rss_kb)
+printf '\n%-8s %-9s %12s %10s %12s   (median of %s rounds of %s)\n' target server "requests/s" p99 transfer/s "$ROUNDS" "$DURATION" | tee "$OUT/results.txt"
 for k in index version archive; do
   conns=$CONNS
   [ "$k" = archive ] && conns=32
-  if [ "$k" = archive ]; then RSS_BEFORE=$(rss_kb); fi
-  read -r t_rps t_p99 t_tput < <(run_wrk "tfmirror-$k" "$TFM_PORT" "${PATHS[$k]}" "$conns")
-  if [ "$k" = archive ]; then RSS_PEAK=$(hwm_kb); fi
-  read -r n_rps n_p99 n_tput < <(run_wrk "nginx-$k" "$NGX_PORT" "${PATHS[$k]}" "$conns")
-  printf '%-10s %-9s %14s %10s %12s\n' "$k" tfmirror "$t_rps" "$t_p99" "$t_tput" | tee -a "$OUT/results.txt"
-  printf '%-10s %-9s %14s %10s %12s\n' "$k" nginx "$n_rps" "$n_p99" "$n_tput" | tee -a "$OUT/results.txt"
-  python3 -c "import sys; t,n=float(sys.argv[1]),float(sys.argv[2]); print(f'{sys.argv[3]:<10} tfmirror/nginx requests/s = {t/n:.2f}')" "$t_rps" "$n_rps" "$k" | tee -a "$OUT/results.txt"
+  : > "$OUT/t.txt"; : > "$OUT/n.txt"
+  for _ in $(seq 1 "$ROUNDS"); do
+    run_wrk "tfmirror-$k" "$TFM_PORT" "${PATHS[$k]}" "$conns" >> "$OUT/t.txt"
+    run_wrk "nginx-$k" "$NGX_PORT" "${PATHS[$k]}" "$conns" >> "$OUT/n.txt"
+  done
+  for who in t n; do
+    name=tfmirror; [ "$who" = n ] && name=nginx
+    rps=$(awk '{print $1}' "$OUT/$who.txt" | median)
+    p99=$(awk '{print $2}' "$OUT/$who.txt" | python3 -c "
+import sys, statistics
+def ms(v):
+    for unit, f in (('us', 0.001), ('ms', 1.0), ('s', 1000.0)):
+        if v.endswith(unit): return float(v[:-len(unit)]) * f
+print(f'{statistics.median(ms(l.strip()) for l in sys.stdin):.2f}ms')")
+    tput=$(awk '{print $3}' "$OUT/$who.txt" | sort | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    printf '%-8s %-9s %12s %10s %12s\n' "$k" "$name" "$rps" "$p99" "$tput" | tee -a "$OUT/results.txt"
+    eval "${who}_rps=$rps"
+  done
+  python3 -c "import sys; t,n=float(sys.argv[1]),float(sys.argv[2]); print(f'{sys.argv[3]:<8} tfmirror/nginx requests/s = {t/n:.2f}')" "$t_rps" "$n_rps" "$k" | tee -a "$OUT/results.txt"
 done
-echo "tfmirror RSS before archive run: $((RSS_BEFORE / 1024)) MiB, peak during 32 concurrent ${ARCHIVE_MB} MB downloads: $((RSS_PEAK / 1024)) MiB, growth $(((RSS_PEAK - RSS_BEFORE) / 1024)) MiB" | tee -a "$OUT/results.txt"
+RSS_PEAK=$(hwm_kb)
+echo "tfmirror RSS before the runs: $((RSS_BEFORE / 1024)) MiB; peak (VmHWM) after $ROUNDS rounds of 32 concurrent ${ARCHIVE_MB} MB downloads: $((RSS_PEAK / 1024)) MiB; growth $(((RSS_PEAK - RSS_BEFORE) / 1024)) MiB" | tee -a "$OUT/results.txt"

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use super::{BlobKey, BlobStore, ByteRange, ByteStream, StorageError};
 
 /// Read size when streaming an object: large enough that per-chunk overhead is noise.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 512 * 1024;
 
 /// Streams `len` bytes of `file` in chunks, each read on the blocking pool straight into the
 /// buffer that is handed to the HTTP layer (no intermediate copy, no zero-fill).
