@@ -89,6 +89,58 @@ cache {
   metadata_capacity = 10000
 }
 
+# Outbound requests to upstream registries (proxies: HTTPS_PROXY, HTTP_PROXY and NO_PROXY are
+# honoured). The system CA store is always trusted.
+outbound {
+  # Extra PEM CA certificates to trust, for a TLS-intercepting proxy or a private registry
+  # with an internal CA.   [TFM_EXTRA_CA_FILE]
+  # extra_ca_file = "/etc/tfmirror/extra-ca.pem"
+}
+
+# The origin registries tfmirror may fetch from. No other host is ever contacted: a
+# definitions file that names an origin without a block here is refused.
+upstream "registry.terraform.io" {
+  # Where service discovery starts (URL/.well-known/terraform.json). Default: https://HOSTNAME.
+  # Point it at a proxy registry (Artifactory, Nexus) to go through it.
+  # url = "https://artifactory.example.com/artifactory/api/terraform/registry"
+
+  # Bearer token for private registries; sent only to the registry's own host.
+  # token = "..."
+
+  # Timeout of metadata requests, and the longest a download may stall, in seconds.
+  timeout_seconds = 30
+
+  # Downloads from this upstream at once.
+  concurrency = 4
+
+  # Accept packages the registry does not sign (logged, and recorded as unsigned).
+  allow_unsigned = false
+
+  # When set, archives and checksum files may only come from these hosts.
+  # download_hosts = ["releases.hashicorp.com"]
+}
+
+upstream "registry.opentofu.org" {}
+
+# The background worker that fetches the packages listed in definitions files.
+worker {
+  # Run the worker inside `serve` (or run `tfmirror worker` alone). One worker per database.   [TFM_WORKER_ENABLED]
+  enabled = true
+  # Items processed at once, across all upstreams.   [TFM_WORKER_CONCURRENCY]
+  concurrency = 4
+  # Attempts per item; only transient failures (connection errors, timeouts, 429, 5xx,
+  # short bodies) are retried. Checksum and signature failures fail at once.
+  max_attempts = 5
+  # Retry delay: doubles per attempt from backoff_base_ms up to backoff_max_ms, with jitter;
+  # a Retry-After from the upstream is honoured when longer.
+  backoff_base_ms = 2000
+  backoff_max_ms = 300000
+  # A running item whose heartbeat is older than this is redone.
+  stale_after_seconds = 120
+  # How often the worker looks for due items, in milliseconds.
+  poll_interval_ms = 1000
+}
+
 log {
   # A tracing filter such as "info" or "tfmirror=debug,info". RUST_LOG wins when set.   [TFM_LOG_LEVEL]
   level = "info"

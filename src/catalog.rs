@@ -13,7 +13,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-pub use crate::db::packages::PackageSource;
+pub use crate::db::packages::{Evidence, PackageSource};
 use crate::db::{self, DbError, Pool, packages::NewPackage};
 use crate::domain::{Platform, ProviderAddress, Version, package_filename};
 use crate::hashes::{self, HashError, PackageHashes, ZipLimits};
@@ -58,6 +58,18 @@ pub enum IngestOutcome {
 pub struct Expected {
     /// Acceptable `h1:` or `zh:` strings; at least one must match.
     pub hashes: Vec<String>,
+}
+
+/// Everything [`Catalog::ingest`] needs to know about one archive.
+pub struct Ingest<'a> {
+    pub id: &'a PackageId,
+    pub path: &'a Path,
+    pub expected: &'a Expected,
+    pub source: PackageSource,
+    pub source_detail: Option<&'a str>,
+    /// sha256 already computed over exactly these bytes.
+    pub known_sha256: Option<String>,
+    pub evidence: Option<&'a Evidence>,
 }
 
 /// Where a package goes: provider, version and platform.
@@ -147,7 +159,6 @@ impl Catalog {
 
     /// Hashes, checks, stores and records the archive at `path`. Never overwrites: a package
     /// already stored with different bytes is rejected, leaving the stored one intact.
-    #[tracing::instrument(skip_all, fields(package = %id, source = source.as_str()))]
     pub async fn ingest_file(
         &self,
         id: &PackageId,
@@ -156,6 +167,31 @@ impl Catalog {
         source: PackageSource,
         source_detail: Option<&str>,
     ) -> Result<IngestOutcome, CatalogError> {
+        self.ingest(Ingest {
+            id,
+            path,
+            expected,
+            source,
+            source_detail,
+            known_sha256: None,
+            evidence: None,
+        })
+        .await
+    }
+
+    /// The general form of [`Catalog::ingest_file`], for the worker: it passes the sha256 it
+    /// computed while downloading and the evidence that proved the package authentic.
+    #[tracing::instrument(skip_all, fields(package = %req.id, source = req.source.as_str()))]
+    pub async fn ingest(&self, req: Ingest<'_>) -> Result<IngestOutcome, CatalogError> {
+        let Ingest {
+            id,
+            path,
+            expected,
+            source,
+            source_detail,
+            known_sha256,
+            evidence,
+        } = req;
         let size = tokio::fs::metadata(path)
             .await
             .map_err(StorageError::Io)?
@@ -168,9 +204,11 @@ impl Catalog {
         }
         let limits = self.limits;
         let owned = path.to_owned();
-        let hashed = tokio::task::spawn_blocking(move || hashes::hash_package_file(&owned, limits))
-            .await
-            .map_err(|e| CatalogError::Task(e.to_string()))?;
+        let hashed = tokio::task::spawn_blocking(move || {
+            hashes::hash_package_file_with(&owned, limits, known_sha256)
+        })
+        .await
+        .map_err(|e| CatalogError::Task(e.to_string()))?;
         let hashes = match hashed {
             Ok(h) => h,
             Err(HashError::Io(e)) => return Err(StorageError::Io(e).into()),
@@ -206,6 +244,7 @@ impl Catalog {
             storage_key: key.as_str(),
             source,
             source_detail,
+            evidence,
         };
         match db::packages::insert_package(&self.pool, &row).await {
             Ok(()) => {}
@@ -221,6 +260,14 @@ impl Catalog {
         self.invalidate(&id.address).await;
         tracing::info!(sha256 = %hashes.sha256, size = hashes.size, "package stored");
         Ok(IngestOutcome::Added(hashes))
+    }
+
+    /// The sha256 of the archive stored for this package, if any.
+    pub async fn stored_sha256(&self, id: &PackageId) -> Result<Option<String>, CatalogError> {
+        Ok(
+            db::packages::find_package_sha256(&self.pool, &id.address, &id.version, &id.platform)
+                .await?,
+        )
     }
 
     async fn compare_with_stored(

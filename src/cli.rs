@@ -6,11 +6,16 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use crate::catalog::{Expected, PackageId, PackageSource};
 use crate::config::{self, Config, TlsConfig};
+use crate::db;
 use crate::domain::{Platform, ProviderAddress, Version};
 use crate::import::ImportReport;
+use crate::jobs::worker::Worker;
 use crate::startup::{Application, open_catalog};
+use crate::upstream::RegistryClient;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +51,24 @@ pub enum Command {
     CheckConfig,
     /// Import a directory written by `terraform providers mirror`.
     Import { dir: PathBuf },
+    /// Validate a provider definitions file, resolve it against the upstreams and enqueue a job.
+    Load {
+        file: PathBuf,
+        /// Show the resolved plan without enqueueing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Wait for the job to finish, showing progress (a worker must be running:
+        /// `tfmirror serve` or `tfmirror worker`).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List download jobs, or act on one.
+    Jobs {
+        #[command(subcommand)]
+        action: Option<JobsAction>,
+    },
+    /// Run only the download worker (no HTTP server).
+    Worker,
     /// Store one provider package archive.
     AddPackage {
         #[arg(long, default_value = crate::domain::DEFAULT_ORIGIN)]
@@ -61,6 +84,21 @@ pub enum Command {
         platform: String,
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Recent jobs with their progress.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// One job's items: status, attempts, bytes, errors.
+    Show { id: i64 },
+    /// Cancel a job's pending and running items.
+    Cancel { id: i64 },
+    /// Queue a job's failed items again.
+    Retry { id: i64 },
 }
 
 impl Cli {
@@ -123,6 +161,28 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             print!("{}", report.render());
             Ok(if report.rejected.is_empty() { 0 } else { 1 })
         }
+        Command::Load {
+            file,
+            dry_run,
+            wait,
+        } => load(&config, &file, dry_run, wait).await,
+        Command::Jobs { action } => {
+            let catalog = open_catalog(&config).await?;
+            jobs_command(
+                catalog.pool(),
+                action.unwrap_or(JobsAction::List { limit: 20 }),
+            )
+            .await
+        }
+        Command::Worker => {
+            let catalog = Arc::new(open_catalog(&config).await?);
+            let registry = Arc::new(RegistryClient::new(&config)?);
+            let handle = Worker::new(&config, catalog, registry).spawn();
+            shutdown_signal().await;
+            tracing::info!("stopping the worker");
+            handle.shutdown().await;
+            Ok(0)
+        }
         Command::AddPackage {
             hostname,
             namespace,
@@ -153,6 +213,154 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             Ok(if report.rejected.is_empty() { 0 } else { 1 })
         }
     }
+}
+
+async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow::Result<i32> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let registry = RegistryClient::new(config)?;
+    let defs = match crate::jobs::validate(&text, &registry) {
+        Ok(d) => d,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message);
+            }
+            eprintln!("{} problem(s); nothing was enqueued", errors.len());
+            return Ok(2);
+        }
+    };
+    let plan = crate::jobs::plan(&registry, &defs).await?;
+    print!("{}", plan.render());
+    if dry_run {
+        println!("dry run: nothing was enqueued");
+        return Ok(0);
+    }
+    let catalog = open_catalog(config).await?;
+    let job = crate::jobs::enqueue(catalog.pool(), &text, "cli", &plan).await?;
+    println!("enqueued job {job}");
+    if !wait {
+        return Ok(0);
+    }
+    loop {
+        let Some(s) = db::jobs::job_summary(catalog.pool(), job).await? else {
+            anyhow::bail!("job {job} disappeared");
+        };
+        let done = s.succeeded + s.skipped + s.failed;
+        let width = 30usize;
+        let filled = if s.total > 0 {
+            (done as usize * width) / s.total as usize
+        } else {
+            width
+        };
+        eprint!(
+            "\r[{}{}] {done}/{} items, {} MiB, {} failed   ",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            s.total,
+            s.bytes_done >> 20,
+            s.failed
+        );
+        if s.is_finished() {
+            eprintln!();
+            print_job(catalog.pool(), job).await?;
+            return Ok(if s.failed > 0 { 1 } else { 0 });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+async fn jobs_command(pool: &db::Pool, action: JobsAction) -> anyhow::Result<i32> {
+    match action {
+        JobsAction::List { limit } => {
+            println!(
+                "{:>6}  {:<10} {:>7} {:>9} {:>7} {:>6}  created",
+                "job", "status", "items", "succeeded", "skipped", "failed"
+            );
+            for j in db::jobs::list_jobs(pool, limit).await? {
+                println!(
+                    "{:>6}  {:<10} {:>7} {:>9} {:>7} {:>6}  {} by {}",
+                    j.id,
+                    j.status,
+                    j.total,
+                    j.succeeded,
+                    j.skipped,
+                    j.failed,
+                    j.created_at,
+                    j.created_by
+                );
+            }
+            Ok(0)
+        }
+        JobsAction::Show { id } => print_job(pool, id).await,
+        JobsAction::Cancel { id } => {
+            if !db::jobs::cancel_job(pool, id).await? {
+                eprintln!("no job {id}");
+                return Ok(1);
+            }
+            println!("job {id} cancelled");
+            Ok(0)
+        }
+        JobsAction::Retry { id } => {
+            let n = db::jobs::retry_failed(pool, id).await?;
+            println!("job {id}: {n} item(s) queued again");
+            Ok(0)
+        }
+    }
+}
+
+async fn print_job(pool: &db::Pool, id: i64) -> anyhow::Result<i32> {
+    let Some(s) = db::jobs::job_summary(pool, id).await? else {
+        eprintln!("no job {id}");
+        return Ok(1);
+    };
+    println!(
+        "job {id}: {} ({} items: {} succeeded, {} skipped, {} failed, {} pending, {} running)",
+        s.status, s.total, s.succeeded, s.skipped, s.failed, s.pending, s.running
+    );
+    for i in db::jobs::job_items(pool, id).await? {
+        let bytes = match i.bytes_total {
+            Some(t) if t > 0 => format!("{}/{} KiB", i.bytes_done >> 10, t >> 10),
+            _ => format!("{} KiB", i.bytes_done >> 10),
+        };
+        println!(
+            "  {:<9} {}/{}/{} {} {}_{}  attempts={} {}{}",
+            i.status,
+            i.hostname,
+            i.namespace,
+            i.provider_type,
+            i.version,
+            i.os,
+            i.arch,
+            i.attempts,
+            bytes,
+            i.last_error
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }
 
 /// Prints what a Terraform user needs to trust and use this server.

@@ -54,6 +54,12 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub cache: CacheConfig,
     pub log: LogConfig,
+    /// Settings for every outbound request to upstream registries.
+    pub outbound: OutboundConfig,
+    /// The origin registries tfmirror may contact, by hostname. No other host is ever
+    /// contacted: a definitions file naming an unconfigured origin is refused.
+    pub upstream: BTreeMap<String, UpstreamConfig>,
+    pub worker: WorkerConfig,
 }
 
 impl Default for Config {
@@ -66,6 +72,82 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             cache: CacheConfig::default(),
             log: LogConfig::default(),
+            outbound: OutboundConfig::default(),
+            upstream: BTreeMap::new(),
+            worker: WorkerConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Extra PEM CA certificates to trust besides the system store (a corporate proxy or a
+    /// private registry with an internal CA).
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Where service discovery starts (`URL/.well-known/terraform.json`). Defaults to
+    /// `https://HOSTNAME`; set it to go through a proxy registry (or, in tests, a fake).
+    pub url: Option<String>,
+    /// Bearer token for private registries. Sent only to the registry's own API host.
+    pub token: Secret,
+    /// Timeout for metadata requests, and the longest a download may stall, in seconds.
+    pub timeout_seconds: u64,
+    /// How many downloads from this upstream may run at once.
+    pub concurrency: usize,
+    /// Accept packages the registry does not sign. Off by default; every such package is
+    /// logged and recorded as unsigned.
+    pub allow_unsigned: bool,
+    /// When not empty, archives and checksum files may only be fetched from these hosts
+    /// (the registry's download URLs often point at a CDN).
+    pub download_hosts: Vec<String>,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            token: Secret::default(),
+            timeout_seconds: 30,
+            concurrency: 4,
+            allow_unsigned: false,
+            download_hosts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Run the download worker inside `serve` (it can also run alone as `tfmirror worker`).
+    pub enabled: bool,
+    /// Items processed at once, across all upstreams.
+    pub concurrency: usize,
+    /// Attempts per item before it fails; only transient errors are retried.
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubles per attempt, with jitter, up to `backoff_max_ms`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// A running item whose heartbeat is older than this is considered abandoned and redone.
+    pub stale_after_seconds: u64,
+    /// How often the worker looks for due items when nothing wakes it, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 4,
+            max_attempts: 5,
+            backoff_base_ms: 2_000,
+            backoff_max_ms: 300_000,
+            stale_after_seconds: 120,
+            poll_interval_ms: 1_000,
         }
     }
 }
@@ -274,6 +356,9 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TFM_S3_ACCESS_KEY_ID", "storage.s3.access_key_id"),
     ("TFM_S3_SECRET_ACCESS_KEY", "storage.s3.secret_access_key"),
     ("TFM_S3_REDIRECT_DOWNLOADS", "storage.s3.redirect_downloads"),
+    ("TFM_EXTRA_CA_FILE", "outbound.extra_ca_file"),
+    ("TFM_WORKER_ENABLED", "worker.enabled"),
+    ("TFM_WORKER_CONCURRENCY", "worker.concurrency"),
     ("TFM_LOG_LEVEL", "log.level"),
     ("TFM_LOG_FORMAT", "log.format"),
 ];
@@ -517,6 +602,23 @@ impl Config {
                 "storage.s3.presign_ttl_seconds",
                 "must be between 1 and 604800",
             );
+        }
+        for (host, upstream) in &self.upstream {
+            let key = format!("upstream \"{host}\"");
+            if crate::domain::Hostname::parse(host).is_err() {
+                return invalid(&key, "is not a valid registry hostname");
+            }
+            if let Some(url) = &upstream.url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return invalid(&format!("{key}.url"), "must be an http:// or https:// URL");
+            }
+            if upstream.concurrency == 0 || upstream.timeout_seconds == 0 {
+                return invalid(&key, "concurrency and timeout_seconds must be at least 1");
+            }
+        }
+        if self.worker.concurrency == 0 || self.worker.max_attempts == 0 {
+            return invalid("worker", "concurrency and max_attempts must be at least 1");
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");

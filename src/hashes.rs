@@ -212,9 +212,25 @@ pub fn hash_package_file(
     path: &std::path::Path,
     limits: ZipLimits,
 ) -> Result<PackageHashes, HashError> {
+    hash_package_file_with(path, limits, None)
+}
+
+/// Like [`hash_package_file`], but reuses a sha256 computed while the file was written
+/// (a download hashed as it streamed), so the archive is read once more only for `h1:`.
+pub fn hash_package_file_with(
+    path: &std::path::Path,
+    limits: ZipLimits,
+    known_sha256: Option<String>,
+) -> Result<PackageHashes, HashError> {
     let mut file = std::fs::File::open(path)?;
-    let (sha256, size) = sha256_hex(io::BufReader::with_capacity(1 << 20, &mut file))?;
-    file.rewind()?;
+    let (sha256, size) = match known_sha256 {
+        Some(sha) => (sha, file.metadata()?.len()),
+        None => {
+            let r = sha256_hex(io::BufReader::with_capacity(1 << 20, &mut file))?;
+            file.rewind()?;
+            r
+        }
+    };
     let h1 = h1_of_zip(io::BufReader::new(file), limits)?;
     Ok(PackageHashes { sha256, h1, size })
 }

@@ -13,7 +13,9 @@ use tracing_actix_web::TracingLogger;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::jobs::worker::{Worker, WorkerHandle};
 use crate::state::AppState;
+use crate::upstream::RegistryClient;
 use crate::{db, storage, tls};
 
 pub struct Application {
@@ -21,6 +23,7 @@ pub struct Application {
     https: bool,
     server: Server,
     state: AppState,
+    worker: Option<WorkerHandle>,
 }
 
 /// Opens the database (migrating it) and the blob store: everything but the HTTP server.
@@ -41,9 +44,11 @@ pub async fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let catalog = open_catalog(&config).await?;
+        let registry = RegistryClient::new(&config).context("configuring upstream registries")?;
         let state = AppState {
             config: Arc::new(config),
             catalog: Arc::new(catalog),
+            registry: Arc::new(registry),
         };
         let config = &state.config;
         let listener = TcpListener::bind(&config.server.listen)
@@ -69,12 +74,25 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
+        // The worker starts once, here, never inside the per-thread app factory.
+        let worker = config
+            .worker
+            .enabled
+            .then(|| Worker::new(config, state.catalog.clone(), state.registry.clone()).spawn());
         Ok(Self {
             port,
             https,
             server,
             state,
+            worker,
         })
+    }
+
+    /// Wakes the worker (a job was enqueued in this process).
+    pub fn wake_worker(&self) {
+        if let Some(w) = &self.worker {
+            w.wake();
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -92,6 +110,10 @@ impl Application {
     /// Serves until the server is stopped (SIGINT/SIGTERM handled by actix: stop accepting,
     /// let in-flight requests finish within the grace period).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(worker) = self.worker {
+            worker.shutdown().await;
+        }
+        result
     }
 }

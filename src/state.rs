@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::upstream::RegistryClient;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub catalog: Arc<Catalog>,
+    pub registry: Arc<RegistryClient>,
 }

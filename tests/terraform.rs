@@ -304,3 +304,86 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn terraform_installs_a_provider_that_arrived_through_a_job() {
+    use common::fake_registry::FakeRegistry;
+
+    let null_bin = std::fs::read(tool("terraform-provider-null_v2.1.2_x4")).unwrap();
+    let null_zip = stored_zip("terraform-provider-null_v2.1.2_x4", &null_bin);
+    let fake = FakeRegistry::start().await;
+    fake.publish_zip(
+        "hashicorp",
+        "null",
+        "2.1.2",
+        "linux_amd64",
+        null_zip.clone(),
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let tls = tfmirror::tls::ensure_self_signed(data.path(), &[]).unwrap();
+    let upstream_url = fake.base_url.clone();
+    let app = TestApp::spawn_with(Store::Local, |c| {
+        c.data_dir = data.path().to_owned();
+        c.server.tls = Some(tfmirror::config::TlsConfig {
+            cert_file: tls.cert.clone(),
+            key_file: tls.key.clone(),
+        });
+        c.upstream.insert(
+            "registry.terraform.io".into(),
+            tfmirror::config::UpstreamConfig {
+                url: Some(upstream_url),
+                ..Default::default()
+            },
+        );
+        c.worker.poll_interval_ms = 50;
+    })
+    .await;
+    let defs = "provider \"hashicorp/null\" {\n  versions  = [\"~> 2.1.0\"]\n  platforms = [\"linux_amd64\"]\n}\n";
+    let parsed = tfmirror::jobs::validate(defs, &app.state.registry).unwrap();
+    let plan = tfmirror::jobs::plan(&app.state.registry, &parsed)
+        .await
+        .unwrap();
+    let job = tfmirror::jobs::enqueue(app.state.catalog.pool(), defs, "test", &plan)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let s = tfmirror::db::jobs::job_summary(app.state.catalog.pool(), job)
+            .await
+            .unwrap()
+            .unwrap();
+        if s.is_finished() {
+            assert_eq!(s.succeeded, 1, "{s:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "job did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let source: String = sqlx::query_scalar("SELECT source FROM packages")
+        .fetch_one(app.state.catalog.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        source, "job",
+        "the package came from the job, not an import"
+    );
+
+    let bundle = data.path().join("bundle.pem");
+    let mut pem = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    pem.push_str(&std::fs::read_to_string(&tls.ca_cert).unwrap());
+    std::fs::write(&bundle, pem).unwrap();
+    let mirror_url = format!("{}/", app.base);
+    let null_h1 = h1_reference(&null_zip);
+    for (version, terraform) in terraforms() {
+        let ws = Workspace::new(&bundle, &mirror_url, NULL_TF);
+        let h1 = null_h1.clone();
+        tokio::task::spawn_blocking(move || {
+            let (ok, log) = ws.run(&terraform, &["init", "-input=false"]);
+            assert!(ok, "terraform {version} init failed:\n{log}");
+            assert!(ws.lock_file().contains(&h1), "{}", ws.lock_file());
+        })
+        .await
+        .unwrap();
+    }
+}

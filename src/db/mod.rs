@@ -1,5 +1,6 @@
 //! All SQL lives under this module, so a second database backend touches nothing else.
 
+pub mod jobs;
 pub mod packages;
 
 use std::path::Path;

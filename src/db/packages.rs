@@ -38,6 +38,19 @@ pub struct NewPackage<'a> {
     pub storage_key: &'a str,
     pub source: PackageSource,
     pub source_detail: Option<&'a str>,
+    /// Proof of origin for packages fetched from a registry.
+    pub evidence: Option<&'a Evidence>,
+}
+
+/// `SHA256SUMS`, its signature and the key that verified it.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    pub shasums: String,
+    /// `None` for an upstream with `allow_unsigned = true` that offered no signature.
+    pub signature: Option<Vec<u8>>,
+    pub signing_key_id: Option<String>,
+    pub signing_key_armor: Option<String>,
+    pub protocols: Vec<String>,
 }
 
 /// A stored package as the mirror protocol needs it.
@@ -115,10 +128,28 @@ pub async fn insert_package(pool: &Pool, p: &NewPackage<'_>) -> Result<(), DbErr
     .bind(p.version.to_string())
     .fetch_one(&mut *tx)
     .await?;
+    if let Some(e) = p.evidence {
+        sqlx::query(
+            "INSERT INTO version_evidence
+               (version_id, shasums, shasums_signature, signing_key_id, signing_key_armor, protocols, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (version_id) DO NOTHING",
+        )
+        .bind(version_id)
+        .bind(&e.shasums)
+        .bind(&e.signature)
+        .bind(&e.signing_key_id)
+        .bind(&e.signing_key_armor)
+        .bind(serde_json::to_string(&e.protocols).unwrap_or_else(|_| "[]".into()))
+        .bind(super::jobs::now())
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query(
         "INSERT INTO packages
-           (version_id, os, arch, filename, size_bytes, sha256, h1, storage_key, source, source_detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+           (version_id, os, arch, filename, size_bytes, sha256, h1, storage_key, source, source_detail,
+            signing_key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(version_id)
     .bind(&p.platform.os)
@@ -130,6 +161,7 @@ pub async fn insert_package(pool: &Pool, p: &NewPackage<'_>) -> Result<(), DbErr
     .bind(p.storage_key)
     .bind(p.source.as_str())
     .bind(p.source_detail)
+    .bind(p.evidence.and_then(|e| e.signing_key_id.as_deref()))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -2,6 +2,8 @@
 //! temp blob directory or a unique prefix in the SeaweedFS bucket that `scripts/test.sh` runs.
 #![allow(dead_code)]
 
+pub mod fake_registry;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

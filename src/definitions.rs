@@ -1,0 +1,743 @@
+//! Provider definition files: the HCL in which operators say which providers, versions and
+//! platforms to mirror.
+//!
+//! ```hcl
+//! provider "registry.terraform.io/hashicorp/aws" {
+//!   versions  = ["5.31.0", "~> 4.67"]
+//!   platforms = ["linux_amd64", "darwin_arm64"]
+//! }
+//! ```
+//!
+//! These files are edited by hand and often submitted through the API, so the parser reports
+//! every problem at once, each at its line and column, instead of stopping at the first one.
+//! It reads hcl-edit's syntax tree rather than deserialising, because only that tree keeps the
+//! byte spans those positions come from.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use hcl_edit::Span;
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::{Attribute, Block, BlockLabel, Body, Structure};
+use serde::Serialize;
+
+use crate::constraints::VersionConstraints;
+use crate::domain::{Platform, ProviderAddress};
+
+/// Everything a definition file asks to mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definitions {
+    pub providers: Vec<ProviderDefinition>,
+}
+
+/// One `provider` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderDefinition {
+    /// The normalised source address, so `hashicorp/aws` and
+    /// `registry.terraform.io/hashicorp/aws` are the same provider.
+    pub address: ProviderAddress,
+    /// Each entry selects versions on its own; the mirror takes the union.
+    pub versions: Vec<VersionConstraints>,
+    /// In the order written, without duplicates.
+    pub platforms: Vec<Platform>,
+    /// Where the block starts, so later reports (e.g. "5.30.0 is not offered") can point at it.
+    pub line: usize,
+}
+
+/// One problem in a definition file, at a 1-based line and column. Serializable so the API can
+/// return the whole list for an editor to underline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct DefinitionError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// The block type a definition file is made of.
+const PROVIDER_BLOCK: &str = "provider";
+const VERSIONS: &str = "versions";
+const PLATFORMS: &str = "platforms";
+
+/// Parses a definition file, returning every problem found (sorted by position) when there is
+/// any, so an operator can fix the file in one pass.
+pub fn parse_definitions(text: &str) -> Result<Definitions, Vec<DefinitionError>> {
+    let body = match hcl_edit::parser::parse_body(text) {
+        Ok(body) => body,
+        Err(e) => {
+            // The parser stops at the first syntax error; nothing after it can be checked.
+            let location = e.location();
+            return Err(vec![DefinitionError {
+                line: location.line(),
+                column: location.column(),
+                message: format!("HCL syntax error: {}", e.message()),
+            }]);
+        }
+    };
+    let mut checker = Checker {
+        text,
+        errors: Vec::new(),
+    };
+    let providers = checker.file(&body);
+    if checker.errors.is_empty() {
+        Ok(Definitions { providers })
+    } else {
+        let mut errors = checker.errors;
+        errors.sort_by_key(|e| (e.line, e.column));
+        Err(errors)
+    }
+}
+
+/// Walks the syntax tree, collecting errors instead of returning at the first one.
+struct Checker<'a> {
+    text: &'a str,
+    errors: Vec<DefinitionError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        let (line, column) = self.line_col(span);
+        self.errors.push(DefinitionError {
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    /// 1-based line and column (in characters) where `span` starts. Spans are always present
+    /// on a freshly parsed tree; a missing one falls back to the start of the file.
+    fn line_col(&self, span: Option<Range<usize>>) -> (usize, usize) {
+        let offset = span.map_or(0, |r| r.start);
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn file(&mut self, body: &Body) -> Vec<ProviderDefinition> {
+        let mut providers = Vec::new();
+        // Normalised address -> line of the block that defined it first.
+        let mut seen: HashMap<ProviderAddress, usize> = HashMap::new();
+        let mut provider_blocks = 0;
+        for structure in body.iter() {
+            match structure {
+                Structure::Block(block) if block.ident.as_str() == PROVIDER_BLOCK => {
+                    provider_blocks += 1;
+                    if let Some(provider) = self.provider(block, &mut seen) {
+                        providers.push(provider);
+                    }
+                }
+                Structure::Block(block) => self.error(
+                    block.ident.span(),
+                    format!(
+                        "unknown block type {:?}; a definition file contains only \"provider\" blocks",
+                        block.ident.as_str()
+                    ),
+                ),
+                Structure::Attribute(attr) => self.error(
+                    attr.span(),
+                    format!(
+                        "unexpected attribute {:?} at the top level; a definition file contains only \"provider\" blocks",
+                        attr.key.as_str()
+                    ),
+                ),
+            }
+        }
+        if provider_blocks == 0 {
+            self.error(
+                None,
+                "the file defines no providers; add a block like provider \"hashicorp/aws\" { versions = [\"~> 5.0\"] platforms = [\"linux_amd64\"] }",
+            );
+        }
+        providers
+    }
+
+    /// Checks one provider block; returns its definition only when it has no problems.
+    fn provider(
+        &mut self,
+        block: &Block,
+        seen: &mut HashMap<ProviderAddress, usize>,
+    ) -> Option<ProviderDefinition> {
+        let errors_before = self.errors.len();
+        let (line, _) = self.line_col(block.span());
+        let address = self.provider_address(block, line, seen);
+        let attrs = self.provider_attributes(&block.body);
+
+        let versions = match attrs.versions {
+            Some(attr) => self.versions(attr),
+            None => {
+                self.missing(block, VERSIONS, "[\"~> 5.0\"]");
+                Vec::new()
+            }
+        };
+        let platforms = match attrs.platforms {
+            Some(attr) => self.platforms(attr),
+            None => {
+                self.missing(block, PLATFORMS, "[\"linux_amd64\"]");
+                Vec::new()
+            }
+        };
+        if self.errors.len() != errors_before {
+            return None;
+        }
+        Some(ProviderDefinition {
+            address: address?,
+            versions,
+            platforms,
+            line,
+        })
+    }
+
+    fn missing(&mut self, block: &Block, key: &str, example: &str) {
+        let label = match block.labels.as_slice() {
+            [label] => format!("provider {:?}", label.as_str()),
+            _ => "provider block".to_owned(),
+        };
+        self.error(
+            block.span(),
+            format!("{label} is missing {key:?}, e.g. {key} = {example}"),
+        );
+    }
+
+    /// The block's single label as a provider address, checked against earlier blocks.
+    fn provider_address(
+        &mut self,
+        block: &Block,
+        line: usize,
+        seen: &mut HashMap<ProviderAddress, usize>,
+    ) -> Option<ProviderAddress> {
+        let label = match block.labels.as_slice() {
+            [label] => label,
+            labels => {
+                let found = match labels {
+                    [] => "none".to_owned(),
+                    _ => labels.len().to_string(),
+                };
+                let span = labels
+                    .get(1)
+                    .map_or_else(|| block.ident.span(), BlockLabel::span);
+                self.error(
+                    span,
+                    format!(
+                        "a provider block needs exactly one label, its source address (provider \"hashicorp/aws\" {{ ... }}); found {found}"
+                    ),
+                );
+                return None;
+            }
+        };
+        let address = match ProviderAddress::parse(label.as_str()) {
+            Ok(address) => address,
+            Err(e) => {
+                self.error(label.span(), e.to_string());
+                return None;
+            }
+        };
+        if let Some(first_line) = seen.get(&address) {
+            self.error(
+                label.span(),
+                format!("provider {address} is already defined on line {first_line}"),
+            );
+            return None;
+        }
+        seen.insert(address.clone(), line);
+        Some(address)
+    }
+
+    /// Picks `versions` and `platforms` out of a provider body, reporting anything else.
+    fn provider_attributes<'b>(&mut self, body: &'b Body) -> ProviderAttributes<'b> {
+        let mut found = ProviderAttributes::default();
+        for structure in body.iter() {
+            let attr = match structure {
+                Structure::Attribute(attr) => attr,
+                Structure::Block(block) => {
+                    self.error(
+                        block.ident.span(),
+                        format!(
+                            "unexpected block {:?} in a provider block; only the attributes \"versions\" and \"platforms\" are allowed",
+                            block.ident.as_str()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let slot = match attr.key.as_str() {
+                VERSIONS => &mut found.versions,
+                PLATFORMS => &mut found.platforms,
+                other => {
+                    self.error(
+                        attr.span(),
+                        format!(
+                            "unknown attribute {other:?} in a provider block; only \"versions\" and \"platforms\" are allowed"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            // hcl-edit already refuses a repeated attribute key as a syntax error.
+            *slot = Some(attr);
+        }
+        found
+    }
+
+    fn versions(&mut self, attr: &Attribute) -> Vec<VersionConstraints> {
+        let mut versions = Vec::new();
+        for (value, span) in self.string_list(attr) {
+            match VersionConstraints::parse(value) {
+                Ok(constraints) => versions.push(constraints),
+                Err(e) => self.error(span, e.to_string()),
+            }
+        }
+        versions
+    }
+
+    fn platforms(&mut self, attr: &Attribute) -> Vec<Platform> {
+        let mut platforms = Vec::new();
+        // Platform -> line where it was first listed.
+        let mut seen: HashMap<Platform, usize> = HashMap::new();
+        for (value, span) in self.string_list(attr) {
+            let (line, _) = self.line_col(span.clone());
+            match Platform::parse(value) {
+                Ok(platform) => match seen.get(&platform) {
+                    Some(first_line) => self.error(
+                        span,
+                        format!("platform {platform} is listed twice (first on line {first_line})"),
+                    ),
+                    None => {
+                        seen.insert(platform.clone(), line);
+                        platforms.push(platform);
+                    }
+                },
+                Err(e) => self.error(span, e.to_string()),
+            }
+        }
+        platforms
+    }
+
+    /// The plain string elements of a list attribute, each with its span. Anything else
+    /// (interpolation, numbers, objects, an empty list) is reported at the offending value;
+    /// definitions are data, so no expression is evaluated.
+    fn string_list<'e>(&mut self, attr: &'e Attribute) -> Vec<(&'e str, Option<Range<usize>>)> {
+        let key = attr.key.as_str();
+        let Expression::Array(array) = &attr.value else {
+            self.error(
+                attr.value.span(),
+                format!(
+                    "{key:?} must be a list of strings, like {key} = [\"...\"]; found {}",
+                    describe(&attr.value)
+                ),
+            );
+            return Vec::new();
+        };
+        if array.is_empty() {
+            self.error(
+                attr.value.span(),
+                format!("{key:?} must not be empty; list at least one value"),
+            );
+            return Vec::new();
+        }
+        let mut strings = Vec::new();
+        for element in array.iter() {
+            match element {
+                Expression::String(s) => strings.push((s.as_str(), s.span())),
+                other => self.error(
+                    other.span(),
+                    format!(
+                        "each entry of {key:?} must be a plain string; found {}",
+                        describe(other)
+                    ),
+                ),
+            }
+        }
+        strings
+    }
+}
+
+/// The `versions` and `platforms` attributes of one provider block, if present.
+#[derive(Default)]
+struct ProviderAttributes<'b> {
+    versions: Option<&'b Attribute>,
+    platforms: Option<&'b Attribute>,
+}
+
+/// Names the kind of a value for "found ..." messages.
+fn describe(expr: &Expression) -> &'static str {
+    match expr {
+        Expression::Null(_) => "null",
+        Expression::Bool(_) => "a bool",
+        Expression::Number(_) => "a number",
+        Expression::String(_) => "a single string (wrap it in [ ])",
+        Expression::Array(_) => "a list",
+        Expression::Object(_) => "an object",
+        Expression::StringTemplate(_) => "a string with interpolation (not supported)",
+        Expression::HeredocTemplate(_) => "a heredoc (not supported)",
+        Expression::Variable(_) | Expression::Traversal(_) => "a reference (not supported)",
+        Expression::FuncCall(_) => "a function call (not supported)",
+        _ => "an expression (not supported)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"provider "registry.terraform.io/hashicorp/aws" {
+  versions  = ["5.31.0", "~> 4.67"]          # exact versions and/or Terraform-style constraints
+  platforms = ["linux_amd64", "darwin_arm64"]
+}
+
+# hostname defaults to registry.terraform.io
+provider "hashicorp/random" {
+  versions  = [">= 3.5.0, < 3.7.0"]
+  platforms = ["linux_amd64", "linux_arm64", "darwin_arm64", "windows_amd64"]
+}
+"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse_definitions(text) {
+            Ok(d) => panic!("should be refused, parsed as {d:?}"),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// Asserts the file has exactly one problem, at `line:column`, mentioning `expected`.
+    fn assert_single_error(text: &str, position: &str, expected: &str) {
+        let errors = errors(text);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].starts_with(&format!("{position}: ")),
+            "{:?} should be at {position}",
+            errors[0]
+        );
+        assert!(
+            errors[0].contains(expected),
+            "{:?} should mention {expected:?}",
+            errors[0]
+        );
+    }
+
+    /// A valid provider block around `body_line`, for testing one attribute at a time.
+    fn block_with(body: &str) -> String {
+        format!("provider \"hashicorp/aws\" {{\n{body}\n}}\n")
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let d = parse_definitions(EXAMPLE).unwrap();
+        assert_eq!(d.providers.len(), 2);
+
+        let aws = &d.providers[0];
+        assert_eq!(
+            aws.address.to_string(),
+            "registry.terraform.io/hashicorp/aws"
+        );
+        assert_eq!(aws.line, 1);
+        let versions: Vec<String> = aws.versions.iter().map(ToString::to_string).collect();
+        assert_eq!(versions, ["5.31.0", "~> 4.67"]);
+        assert_eq!(
+            aws.versions[0].exact(),
+            Some(crate::domain::Version::parse("5.31.0").unwrap())
+        );
+        let platforms: Vec<String> = aws.platforms.iter().map(ToString::to_string).collect();
+        assert_eq!(platforms, ["linux_amd64", "darwin_arm64"]);
+
+        let random = &d.providers[1];
+        assert_eq!(
+            random.address,
+            ProviderAddress::parse("registry.terraform.io/hashicorp/random").unwrap()
+        );
+        assert_eq!(
+            random.line, 7,
+            "the comment before the block is not part of it"
+        );
+        assert_eq!(random.versions.len(), 1);
+        assert_eq!(random.versions[0].as_written(), ">= 3.5.0, < 3.7.0");
+        let platforms: Vec<String> = random.platforms.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            platforms,
+            [
+                "linux_amd64",
+                "linux_arm64",
+                "darwin_arm64",
+                "windows_amd64"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let text = r#"mirror_all = true
+
+provider "hashicorp/aws" {
+  versions  = ["5.31.0", ">= x.y"]
+  platforms = ["linux_amd64", "Linux_arm64"]
+  colour    = "blue"
+}
+
+provider "registry.terraform.io/hashicorp/aws" {
+  versions  = ["5.0.0"]
+  platforms = ["linux_amd64"]
+}
+
+provider "hashicorp/random" {
+  versions = "3.6.0"
+}
+
+module "x" {}
+"#;
+        let errors = errors(text);
+        let expected = [
+            ("1:1", "unexpected attribute \"mirror_all\""),
+            (
+                "4:26",
+                r#"invalid version constraint ">= x.y": "x.y" is not a version"#,
+            ),
+            ("5:31", r#"invalid platform "Linux_arm64""#),
+            ("6:3", "unknown attribute \"colour\""),
+            (
+                "9:10",
+                "provider registry.terraform.io/hashicorp/aws is already defined on line 3",
+            ),
+            (
+                "14:1",
+                r#"provider "hashicorp/random" is missing "platforms""#,
+            ),
+            ("15:14", r#""versions" must be a list of strings"#),
+            ("18:1", "unknown block type \"module\""),
+        ];
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        for (error, (position, message)) in errors.iter().zip(expected) {
+            assert!(
+                error.starts_with(&format!("{position}: ")) && error.contains(message),
+                "{error:?} should be {position}: ...{message}..."
+            );
+        }
+    }
+
+    #[test]
+    fn errors_serialize_for_the_api() {
+        let errors = parse_definitions("").unwrap_err();
+        let json = serde_json::to_value(&errors).unwrap();
+        assert_eq!(json[0]["line"], 1);
+        assert_eq!(json[0]["column"], 1);
+        assert!(
+            json[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("defines no providers")
+        );
+    }
+
+    #[test]
+    fn a_file_without_providers_is_refused() {
+        assert_single_error("", "1:1", "defines no providers");
+        assert_single_error("# nothing yet\n\n", "1:1", "defines no providers");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        assert_single_error(
+            "provider \"hashicorp/aws\" {\n  versions = [\"1.0.0\"\n}\n",
+            "3:1",
+            "HCL syntax error",
+        );
+        let errors = errors("provider \"hashicorp/aws\" {\n  versions = \n}\n");
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].contains("HCL syntax error"), "{errors:?}");
+    }
+
+    #[test]
+    fn unknown_top_level_blocks_and_attributes_are_refused() {
+        let text = format!(
+            "terraform {{}}\n{}",
+            block_with(
+                r#"versions = ["1.0.0"]
+platforms = ["linux_amd64"]"#
+            )
+        );
+        assert_single_error(&text, "1:1", "unknown block type \"terraform\"");
+        let text = format!(
+            "{}  hostname = \"x\"\n",
+            block_with(
+                r#"versions = ["1.0.0"]
+platforms = ["linux_amd64"]"#
+            )
+        );
+        assert_single_error(
+            &text,
+            "5:3",
+            "unexpected attribute \"hostname\" at the top level",
+        );
+    }
+
+    #[test]
+    fn a_provider_block_needs_exactly_one_label() {
+        let body = "{\n  versions = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n}\n";
+        assert_single_error(&format!("provider {body}"), "1:1", "found none");
+        assert_single_error(
+            &format!("provider \"hashicorp/aws\" \"extra\" {body}"),
+            "1:26",
+            "exactly one label",
+        );
+    }
+
+    #[test]
+    fn bad_source_addresses_are_refused() {
+        let body = "{\n  versions = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n}\n";
+        assert_single_error(
+            &format!("provider \"aws\" {body}"),
+            "1:10",
+            r#"invalid provider address "aws""#,
+        );
+        assert_single_error(
+            &format!("provider \"hashicorp/a_b\" {body}"),
+            "1:10",
+            r#"invalid provider type "a_b""#,
+        );
+        assert_single_error(
+            &format!("provider \"bad..host/hashicorp/aws\" {body}"),
+            "1:10",
+            "invalid hostname",
+        );
+    }
+
+    #[test]
+    fn duplicate_providers_point_at_the_second_and_name_the_first() {
+        let block = |label: &str| {
+            format!(
+                "provider \"{label}\" {{\n  versions = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n}}\n"
+            )
+        };
+        let text = format!(
+            "{}{}",
+            block("HashiCorp/AWS"),
+            block("registry.terraform.io/hashicorp/aws")
+        );
+        assert_single_error(
+            &text,
+            "5:10",
+            "provider registry.terraform.io/hashicorp/aws is already defined on line 1",
+        );
+        // Another host is another provider.
+        let text = format!(
+            "{}{}",
+            block("hashicorp/aws"),
+            block("registry.opentofu.org/hashicorp/aws")
+        );
+        assert_eq!(parse_definitions(&text).unwrap().providers.len(), 2);
+    }
+
+    #[test]
+    fn unknown_attributes_and_blocks_inside_a_provider_are_refused() {
+        let text = block_with(
+            "  versions = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n  version = \"1.0.0\"",
+        );
+        assert_single_error(&text, "4:3", "unknown attribute \"version\"");
+        let text =
+            block_with("  versions = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n  extra {}");
+        assert_single_error(&text, "4:3", "unexpected block \"extra\"");
+        let text = block_with(
+            "  versions = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n  versions = [\"2.0.0\"]",
+        );
+        assert_single_error(&text, "4:3", "redefined attribute");
+    }
+
+    #[test]
+    fn versions_and_platforms_are_required_and_not_empty() {
+        assert_single_error(
+            &block_with("  platforms = [\"linux_amd64\"]"),
+            "1:1",
+            r#"provider "hashicorp/aws" is missing "versions""#,
+        );
+        assert_single_error(
+            &block_with("  versions = [\"1.0.0\"]"),
+            "1:1",
+            r#"provider "hashicorp/aws" is missing "platforms""#,
+        );
+        assert_single_error(
+            &block_with("  versions = []\n  platforms = [\"linux_amd64\"]"),
+            "2:14",
+            r#""versions" must not be empty"#,
+        );
+        assert_single_error(
+            &block_with("  versions = [\"1.0.0\"]\n  platforms = [ ]"),
+            "3:15",
+            r#""platforms" must not be empty"#,
+        );
+        let errors = errors(&block_with(""));
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+    }
+
+    #[test]
+    fn values_must_be_lists_of_plain_strings() {
+        let cases = [
+            ("versions = \"1.0.0\"", "2:14", "found a single string"),
+            ("versions = 1", "2:14", "found a number"),
+            ("versions = { v = \"1.0.0\" }", "2:14", "found an object"),
+            ("versions = var.versions", "2:14", "found a reference"),
+            (
+                "versions = [\"1.0.0\", 2]",
+                "2:24",
+                "each entry of \"versions\" must be a plain string; found a number",
+            ),
+            (
+                "versions = [\"${v}\"]",
+                "2:15",
+                "found a string with interpolation",
+            ),
+            ("versions = [[\"1.0.0\"]]", "2:15", "found a list"),
+        ];
+        for (attr, position, expected) in cases {
+            let text = block_with(&format!("  {attr}\n  platforms = [\"linux_amd64\"]"));
+            assert_single_error(&text, position, expected);
+        }
+        let text = block_with("  versions = [\"1.0.0\"]\n  platforms = [true, null]");
+        let errors = errors(&text);
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("3:16: ") && errors[0].contains("a bool"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("3:22: ") && errors[1].contains("null"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn bad_version_constraints_use_the_constraint_message() {
+        let text = block_with(
+            "  versions = [\"5.31.0\", \"=> 5.0\", \"5.31\"]\n  platforms = [\"linux_amd64\"]",
+        );
+        let errors = errors(&text);
+        assert_eq!(
+            errors,
+            [
+                r#"2:25: invalid version constraint "=> 5.0": unknown operator "=>" (did you mean ">="?)"#,
+                r#"2:35: invalid version constraint "5.31": exact version "5.31" must be complete (major.minor.patch); use "~> 5.31" or ">= 5.31" for a range"#,
+            ]
+        );
+        assert_single_error(
+            &block_with("  versions = [\"\"]\n  platforms = [\"linux_amd64\"]"),
+            "2:15",
+            "empty version constraint",
+        );
+    }
+
+    #[test]
+    fn bad_and_duplicate_platforms_are_refused() {
+        for bad in ["linux", "linux/amd64", "Linux_amd64", "linux_amd64_v2"] {
+            let text = block_with(&format!(
+                "  versions = [\"1.0.0\"]\n  platforms = [\"{bad}\"]"
+            ));
+            assert_single_error(&text, "3:16", "must look like os_arch");
+        }
+        let text = block_with(
+            "  versions = [\"1.0.0\"]\n  platforms = [\n    \"linux_amd64\",\n    \"darwin_arm64\",\n    \"linux_amd64\",\n  ]",
+        );
+        assert_single_error(
+            &text,
+            "6:5",
+            "platform linux_amd64 is listed twice (first on line 4)",
+        );
+    }
+}

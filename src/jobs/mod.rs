@@ -1,0 +1,190 @@
+//! Download jobs: a definitions file is validated, resolved against the upstream registries
+//! into a plan (provider x version x platform), and enqueued as one job with one item per
+//! package. The worker ([`worker`]) then fetches, verifies and stores each item.
+
+pub mod worker;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::constraints;
+use crate::db::{self, Pool, jobs::NewItem};
+use crate::definitions::{self, DefinitionError, Definitions};
+use crate::domain::{Platform, ProviderAddress, Version};
+use crate::upstream::{RegistryClient, UpstreamError};
+
+/// Parses a definitions file and checks that every origin it names is a configured upstream.
+/// Every problem is reported, each with its line and column.
+pub fn validate(text: &str, client: &RegistryClient) -> Result<Definitions, Vec<DefinitionError>> {
+    let defs = definitions::parse_definitions(text)?;
+    let errors: Vec<DefinitionError> = defs
+        .providers
+        .iter()
+        .filter(|p| !client.is_configured(&p.address.hostname))
+        .map(|p| DefinitionError {
+            line: p.line,
+            column: 1,
+            message: format!(
+                "no upstream is configured for {host}: add `upstream \"{host}\" {{}}` to the tfmirror configuration",
+                host = p.address.hostname
+            ),
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(defs)
+    } else {
+        Err(errors)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedVersion {
+    pub version: String,
+    pub platforms: Vec<String>,
+    /// Requested platforms the upstream does not build for this version.
+    pub missing_platforms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedProvider {
+    pub address: String,
+    pub versions: Vec<PlannedVersion>,
+    /// Requested versions or constraints that matched nothing upstream.
+    pub unmatched: Vec<String>,
+}
+
+/// What a definitions file resolves to right now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub providers: Vec<PlannedProvider>,
+    #[serde(skip)]
+    items: Vec<NewItem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list the versions of {address}: {source}")]
+pub struct PlanError {
+    pub address: String,
+    pub source: UpstreamError,
+}
+
+impl Plan {
+    /// Packages to fetch.
+    pub fn package_count(&self) -> usize {
+        self.items.iter().filter(|i| i.status == "pending").count()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for p in &self.providers {
+            let _ = writeln!(out, "{}", p.address);
+            for v in &p.versions {
+                let _ = write!(out, "  {:<12} {} platform(s)", v.version, v.platforms.len());
+                if !v.missing_platforms.is_empty() {
+                    let _ = write!(out, "  (not offered: {})", v.missing_platforms.join(", "));
+                }
+                out.push('\n');
+            }
+            for u in &p.unmatched {
+                let _ = writeln!(out, "  {u:<12} matches no version the upstream offers");
+            }
+        }
+        let _ = writeln!(out, "{} package(s) to fetch", self.package_count());
+        out
+    }
+}
+
+/// Resolves every provider's constraints against its upstream's version list.
+pub async fn plan(client: &RegistryClient, defs: &Definitions) -> Result<Plan, PlanError> {
+    let mut plan = Plan {
+        providers: Vec::new(),
+        items: Vec::new(),
+    };
+    for def in &defs.providers {
+        let upstream = client
+            .versions(&def.address)
+            .await
+            .map_err(|source| PlanError {
+                address: def.address.to_string(),
+                source,
+            })?;
+        let available: Vec<(Version, Vec<Platform>)> = upstream
+            .iter()
+            .filter_map(|v| {
+                let version = Version::parse(&v.version).ok()?;
+                let platforms = v
+                    .platforms
+                    .iter()
+                    .filter_map(|p| Platform::new(&p.os, &p.arch).ok())
+                    .collect();
+                Some((version, platforms))
+            })
+            .collect();
+        let versions: Vec<Version> = available.iter().map(|(v, _)| v.clone()).collect();
+        let resolution = constraints::resolve(&def.versions, &versions);
+        let mut planned = PlannedProvider {
+            address: def.address.to_string(),
+            versions: Vec::new(),
+            unmatched: resolution.unmatched.clone(),
+        };
+        for version in &resolution.versions {
+            let offered = available
+                .iter()
+                .find(|(v, _)| v == version)
+                .map(|(_, p)| p.as_slice())
+                .unwrap_or_default();
+            let mut pv = PlannedVersion {
+                version: version.to_string(),
+                platforms: Vec::new(),
+                missing_platforms: Vec::new(),
+            };
+            for platform in &def.platforms {
+                let (status, note) = if offered.contains(platform) {
+                    pv.platforms.push(platform.to_string());
+                    ("pending", None)
+                } else {
+                    pv.missing_platforms.push(platform.to_string());
+                    (
+                        "failed",
+                        Some(format!(
+                            "{} {version} is not offered for {platform} by the upstream",
+                            def.address
+                        )),
+                    )
+                };
+                plan.items
+                    .push(item(&def.address, version, platform, status, note));
+            }
+            planned.versions.push(pv);
+        }
+        plan.providers.push(planned);
+    }
+    Ok(plan)
+}
+
+fn item(
+    address: &ProviderAddress,
+    version: &Version,
+    platform: &Platform,
+    status: &'static str,
+    note: Option<String>,
+) -> NewItem {
+    NewItem {
+        address: address.clone(),
+        version: version.clone(),
+        platform: platform.clone(),
+        status,
+        note,
+    }
+}
+
+/// Records the plan as a job; returns its id.
+pub async fn enqueue(
+    pool: &Pool,
+    source: &str,
+    created_by: &str,
+    plan: &Plan,
+) -> Result<i64, db::DbError> {
+    db::jobs::create_job(pool, source, created_by, &plan.items).await
+}

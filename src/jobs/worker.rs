@@ -1,0 +1,439 @@
+//! The download worker. Items are claimed atomically, heart-beaten while they run, retried
+//! with exponential backoff and jitter on transient failures, and reclaimed when a crash
+//! left them running. A package is listed only after its blob is fully stored, so killing
+//! the process at any moment loses no finished work and exposes nothing partial.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::{
+    Catalog, Evidence, Expected, Ingest, IngestOutcome, PackageId, PackageSource,
+};
+use crate::config::{Config, WorkerConfig};
+use crate::db::jobs::{self, ItemRow, now, now_ms};
+use crate::domain::{Platform, ProviderAddress, Version};
+use crate::upstream::client::shasum_for;
+use crate::upstream::{RegistryClient, UpstreamError, signature};
+
+/// How an attempt ended.
+enum Attempt {
+    Stored,
+    AlreadyStored,
+}
+
+enum Failure {
+    Retry(String, Option<Duration>),
+    Fatal(String),
+    /// The item was cancelled or reclaimed while running: leave its row alone.
+    Abandoned,
+}
+
+impl From<UpstreamError> for Failure {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::Transient {
+                message,
+                retry_after,
+            } => Failure::Retry(message, retry_after),
+            UpstreamError::Permanent(m) => Failure::Fatal(m),
+        }
+    }
+}
+
+pub struct Worker {
+    catalog: Arc<Catalog>,
+    client: Arc<RegistryClient>,
+    config: WorkerConfig,
+    tmp_dir: PathBuf,
+    max_archive_bytes: u64,
+    wake: Notify,
+}
+
+/// A running worker; dropping the handle does not stop it, `shutdown` does.
+pub struct WorkerHandle {
+    worker: Arc<Worker>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Wakes the worker now (a job was just enqueued).
+    pub fn wake(&self) {
+        self.worker.wake.notify_one();
+    }
+
+    /// Stops claiming items; running items are abandoned in `running` state and redone by
+    /// the next start.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+impl Worker {
+    pub fn new(config: &Config, catalog: Arc<Catalog>, client: Arc<RegistryClient>) -> Self {
+        Self {
+            catalog,
+            client,
+            config: config.worker.clone(),
+            tmp_dir: config.data_dir.join("tmp").join("downloads"),
+            max_archive_bytes: config.limits.max_archive_bytes,
+            wake: Notify::new(),
+        }
+    }
+
+    /// Starts the worker loop on the current runtime.
+    pub fn spawn(self) -> WorkerHandle {
+        let worker = Arc::new(self);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(worker.clone().run(stop.clone()));
+        WorkerHandle { worker, stop, task }
+    }
+
+    async fn run(self: Arc<Self>, stop: CancellationToken) {
+        if let Err(e) = self.recover().await {
+            tracing::error!(error = %e, "worker recovery failed; not starting");
+            return;
+        }
+        tracing::info!(
+            concurrency = self.config.concurrency,
+            "download worker started"
+        );
+        let mut running: JoinSet<()> = JoinSet::new();
+        let mut last_reclaim = now();
+        loop {
+            while running.len() < self.config.concurrency {
+                match jobs::claim_next(self.catalog.pool()).await {
+                    Ok(Some(item)) => {
+                        let me = self.clone();
+                        running.spawn(async move { me.process(item).await });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot claim job items");
+                        break;
+                    }
+                }
+            }
+            if now() - last_reclaim >= (self.config.stale_after_seconds / 2).max(1) as i64 {
+                last_reclaim = now();
+                let stale_before = now() - self.config.stale_after_seconds as i64;
+                match jobs::reclaim_stale(self.catalog.pool(), stale_before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(items = n, "reclaimed items whose heartbeat stopped"),
+                    Err(e) => tracing::error!(error = %e, "cannot reclaim stale items"),
+                }
+            }
+            let sleep = self.until_next_due().await;
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+        // Abort what runs: those items stay `running` and the next start redoes them.
+        running.shutdown().await;
+        tracing::info!("download worker stopped");
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        match jobs::next_due(self.catalog.pool()).await {
+            Ok(Some(due_ms)) => Duration::from_millis((due_ms - now_ms()).max(0) as u64).min(poll),
+            _ => poll,
+        }
+    }
+
+    /// At start: everything left `running` by a crash is queued again and partial downloads
+    /// are deleted.
+    async fn recover(&self) -> anyhow::Result<()> {
+        let n = jobs::reclaim_stale(self.catalog.pool(), i64::MAX).await?;
+        if n > 0 {
+            tracing::warn!(items = n, "re-queued items interrupted by a previous stop");
+        }
+        if self.tmp_dir.exists() {
+            tokio::fs::remove_dir_all(&self.tmp_dir).await?;
+        }
+        tokio::fs::create_dir_all(&self.tmp_dir).await?;
+        Ok(())
+    }
+
+    fn backoff(&self, attempts: i64, retry_after: Option<Duration>) -> Duration {
+        let exp = attempts.clamp(1, 20) as u32 - 1;
+        let base = self
+            .config
+            .backoff_base_ms
+            .saturating_mul(1u64 << exp)
+            .min(self.config.backoff_max_ms);
+        // Full jitter between half and the whole delay spreads retries of many items.
+        let jittered = base / 2 + fastrand::u64(0..=base / 2);
+        let delay = Duration::from_millis(jittered);
+        retry_after.map_or(delay, |ra| ra.max(delay))
+    }
+
+    #[tracing::instrument(skip_all, fields(item = item.id, job = item.job_id, package = tracing::field::Empty))]
+    async fn process(self: Arc<Self>, item: ItemRow) {
+        let pool = self.catalog.pool();
+        let id = match package_id(&item) {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = jobs::finish_item(pool, item.id, "failed", Some(&e)).await;
+                return;
+            }
+        };
+        tracing::Span::current().record("package", tracing::field::display(&id));
+        let result = self.attempt(&item, &id).await;
+        let outcome = match result {
+            Ok(Attempt::Stored) => jobs::finish_item(pool, item.id, "succeeded", None).await,
+            Ok(Attempt::AlreadyStored) => {
+                jobs::finish_item(
+                    pool,
+                    item.id,
+                    "skipped",
+                    Some("already stored with matching hashes"),
+                )
+                .await
+            }
+            Err(Failure::Abandoned) => Ok(()),
+            Err(Failure::Fatal(msg)) => {
+                tracing::warn!(error = %msg, "item failed");
+                jobs::finish_item(pool, item.id, "failed", Some(&msg)).await
+            }
+            Err(Failure::Retry(msg, retry_after)) => {
+                if item.attempts >= i64::from(self.config.max_attempts) {
+                    let msg = format!("gave up after {} attempts: {msg}", item.attempts);
+                    tracing::warn!(error = %msg, "item failed");
+                    jobs::finish_item(pool, item.id, "failed", Some(&msg)).await
+                } else {
+                    let delay = self.backoff(item.attempts, retry_after);
+                    tracing::info!(error = %msg, retry_in_ms = delay.as_millis() as u64, "will retry");
+                    let due = now_ms() + delay.as_millis() as i64;
+                    jobs::retry_later(pool, item.id, &msg, due).await
+                }
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "cannot record the item's outcome; it will be redone");
+        }
+    }
+
+    async fn attempt(&self, item: &ItemRow, id: &PackageId) -> Result<Attempt, Failure> {
+        let client = &self.client;
+        let info = client
+            .download_info(&id.address, &id.version, &id.platform)
+            .await?;
+        let filename = id.filename();
+        if info.filename != filename {
+            return Err(Failure::Fatal(format!(
+                "the registry names the archive {:?}, expected {filename}",
+                info.filename
+            )));
+        }
+        let shasum = info.shasum.to_ascii_lowercase();
+        if let Some(stored) = self
+            .catalog
+            .stored_sha256(id)
+            .await
+            .map_err(|e| Failure::Retry(e.to_string(), None))?
+        {
+            return if stored == shasum {
+                Ok(Attempt::AlreadyStored)
+            } else {
+                Err(Failure::Fatal(format!(
+                    "a different archive is already stored (sha256 {stored}); the registry now offers {shasum}"
+                )))
+            };
+        }
+
+        // 1. SHA256SUMS must list the registry's shasum for this file.
+        let sums = client
+            .fetch_small(&id.address, &info.shasums_url, "SHA256SUMS")
+            .await?;
+        let sums =
+            String::from_utf8(sums).map_err(|_| Failure::Fatal("SHA256SUMS is not text".into()))?;
+        match shasum_for(&sums, &filename) {
+            None => {
+                return Err(Failure::Fatal(format!(
+                    "SHA256SUMS has no line for {filename}"
+                )));
+            }
+            Some(listed) if listed != shasum => {
+                return Err(Failure::Fatal(format!(
+                    "checksum mismatch: SHA256SUMS lists {listed} for {filename} but the registry's shasum is {shasum}"
+                )));
+            }
+            Some(_) => {}
+        }
+
+        // 2. The signature over SHA256SUMS must verify against one of the registry's keys.
+        let keys: Vec<String> = info
+            .signing_keys
+            .gpg_public_keys
+            .iter()
+            .map(|k| k.ascii_armor.clone())
+            .collect();
+        let mut evidence = Evidence {
+            shasums: sums.clone(),
+            protocols: info.protocols.clone(),
+            ..Default::default()
+        };
+        if keys.is_empty() {
+            if !client.allows_unsigned(&id.address.hostname) {
+                return Err(Failure::Fatal(
+                    "the registry offered no signing key: refusing an unsigned package (set allow_unsigned = true on this upstream to accept it)".into(),
+                ));
+            }
+            tracing::warn!(
+                "accepting an UNSIGNED package: allow_unsigned is set for this upstream"
+            );
+        } else {
+            let sig = client
+                .fetch_small(
+                    &id.address,
+                    &info.shasums_signature_url,
+                    "SHA256SUMS signature",
+                )
+                .await?;
+            let signed = sums.clone().into_bytes();
+            let keys_for_check = keys.clone();
+            let sig_for_check = sig.clone();
+            let verified = tokio::task::spawn_blocking(move || {
+                signature::verify_detached(&signed, &sig_for_check, &keys_for_check)
+            })
+            .await
+            .map_err(|e| Failure::Retry(e.to_string(), None))?
+            .map_err(|e| Failure::Fatal(e.to_string()))?;
+            let armor = info
+                .signing_keys
+                .gpg_public_keys
+                .iter()
+                .find(|k| k.key_id.eq_ignore_ascii_case(&verified.key_id))
+                .or(info.signing_keys.gpg_public_keys.first())
+                .map(|k| k.ascii_armor.clone());
+            evidence.signature = Some(sig);
+            evidence.signing_key_id = Some(verified.key_id);
+            evidence.signing_key_armor = armor;
+        }
+
+        // 3. Download, hashing as the bytes stream to a temp file.
+        let tmp = self
+            .tmp_dir
+            .join(format!("item-{}-{}.zip", item.id, uuid::Uuid::new_v4()));
+        let _cleanup = RemoveOnDrop(tmp.clone());
+        let progress = Arc::new(AtomicU64::new(0));
+        let total = Arc::new(AtomicU64::new(0));
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let beat = self.heartbeat(item.id, progress.clone(), total.clone(), abandoned.clone());
+        let download = {
+            let progress = progress.clone();
+            let total = total.clone();
+            let abandoned = abandoned.clone();
+            client.download_to(
+                &id.address,
+                &info.download_url,
+                &tmp,
+                self.max_archive_bytes,
+                move |done, t| {
+                    progress.store(done, Ordering::Relaxed);
+                    total.store(t.unwrap_or(0), Ordering::Relaxed);
+                    !abandoned.load(Ordering::Relaxed)
+                },
+            )
+        };
+        let result = tokio::select! {
+            r = download => r,
+            _ = beat => Err(UpstreamError::Permanent("cancelled".into())),
+        };
+        if abandoned.load(Ordering::Relaxed) {
+            return Err(Failure::Abandoned);
+        }
+        let (sha256, size) = result?;
+        // 4. The bytes must hash to the signed shasum.
+        if sha256 != shasum {
+            return Err(Failure::Fatal(format!(
+                "sha256 mismatch: expected {shasum}, got {sha256}"
+            )));
+        }
+        let _ = jobs::heartbeat(self.catalog.pool(), item.id, size, Some(size)).await;
+
+        // 5. h1/zh, store, record: the same path as every other way in.
+        let detail = format!("job {}", item.job_id);
+        let outcome = self
+            .catalog
+            .ingest(Ingest {
+                id,
+                path: &tmp,
+                expected: &Expected {
+                    hashes: vec![format!("zh:{shasum}")],
+                },
+                source: PackageSource::Job,
+                source_detail: Some(&detail),
+                known_sha256: Some(sha256),
+                evidence: Some(&evidence),
+            })
+            .await
+            .map_err(|e| Failure::Retry(e.to_string(), None))?;
+        match outcome {
+            IngestOutcome::Added(_) => Ok(Attempt::Stored),
+            IngestOutcome::AlreadyPresent => Ok(Attempt::AlreadyStored),
+            IngestOutcome::Rejected(why) => Err(Failure::Fatal(why.to_string())),
+        }
+    }
+
+    /// Beats every second while a download runs, publishing progress; completes (and flags
+    /// `abandoned`) when the item is no longer ours: cancelled, or reclaimed as stale.
+    async fn heartbeat(
+        &self,
+        item_id: i64,
+        progress: Arc<AtomicU64>,
+        total: Arc<AtomicU64>,
+        abandoned: Arc<AtomicBool>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let t = total.load(Ordering::Relaxed);
+            match jobs::heartbeat(
+                self.catalog.pool(),
+                item_id,
+                progress.load(Ordering::Relaxed),
+                (t > 0).then_some(t),
+            )
+            .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    abandoned.store(true, Ordering::Relaxed);
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+            }
+        }
+    }
+}
+
+fn package_id(item: &ItemRow) -> Result<PackageId, String> {
+    Ok(PackageId {
+        address: ProviderAddress::new(&item.hostname, &item.namespace, &item.provider_type)
+            .map_err(|e| e.to_string())?,
+        version: Version::parse(&item.version).map_err(|e| e.to_string())?,
+        platform: Platform::new(&item.os, &item.arch).map_err(|e| e.to_string())?,
+    })
+}
+
+/// Deletes a temp file however the attempt ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

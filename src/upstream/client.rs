@@ -1,0 +1,497 @@
+//! A client for the Provider Registry Protocol: service discovery, `versions`, download info,
+//! `SHA256SUMS` and its signature, and archive downloads streamed to disk while hashing.
+//! Only hosts with an `upstream` block are ever contacted.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::config::{Config, UpstreamConfig};
+use crate::domain::{Hostname, Platform, ProviderAddress, Version};
+
+/// Largest `SHA256SUMS` or signature file accepted.
+const SMALL_FILE_LIMIT: u64 = 1 << 20;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// Worth retrying: connection problems, timeouts, 429, 5xx, short bodies.
+    #[error("{message}")]
+    Transient {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Retrying will not help: 404, bad documents, refused hosts.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl UpstreamError {
+    fn permanent(m: impl Into<String>) -> Self {
+        Self::Permanent(m.into())
+    }
+    fn transient(m: impl Into<String>) -> Self {
+        Self::Transient {
+            message: m.into(),
+            retry_after: None,
+        }
+    }
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+}
+
+fn from_reqwest(what: &str, e: reqwest::Error) -> UpstreamError {
+    // Redact URLs' query strings (presigned tokens) from messages.
+    let e = e.without_url();
+    if e.is_timeout() {
+        UpstreamError::transient(format!("{what}: timed out"))
+    } else if e.is_connect() {
+        UpstreamError::transient(format!("{what}: cannot connect: {e}"))
+    } else if e.is_builder() || e.is_redirect() {
+        UpstreamError::permanent(format!("{what}: {e}"))
+    } else {
+        // Body and protocol errors: a connection cut mid-body is the usual cause.
+        let cause = std::error::Error::source(&e)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        UpstreamError::transient(format!("{what}: {e}{cause}"))
+    }
+}
+
+/// One version as `versions` lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpstreamVersion {
+    pub version: String,
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    #[serde(default)]
+    pub platforms: Vec<UpstreamPlatform>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpstreamPlatform {
+    pub os: String,
+    pub arch: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionsDoc {
+    versions: Vec<UpstreamVersion>,
+}
+
+/// The `download/{os}/{arch}` document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DownloadInfo {
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    pub filename: String,
+    pub download_url: String,
+    pub shasums_url: String,
+    pub shasums_signature_url: String,
+    pub shasum: String,
+    #[serde(default)]
+    pub signing_keys: SigningKeys,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SigningKeys {
+    #[serde(default)]
+    pub gpg_public_keys: Vec<GpgKey>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GpgKey {
+    #[serde(default)]
+    pub key_id: String,
+    pub ascii_armor: String,
+}
+
+struct Upstream {
+    config: UpstreamConfig,
+    api_base: reqwest::Url,
+    providers_base: OnceCell<reqwest::Url>,
+    downloads: Arc<Semaphore>,
+}
+
+pub struct RegistryClient {
+    http: reqwest::Client,
+    upstreams: HashMap<Hostname, Upstream>,
+}
+
+impl RegistryClient {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("tfmirror/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::limited(5));
+        if let Some(path) = &config.outbound.extra_ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                anyhow::anyhow!("reading outbound.extra_ca_file {}: {e}", path.display())
+            })?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let read_timeout = config
+            .upstream
+            .values()
+            .map(|u| u.timeout_seconds)
+            .max()
+            .unwrap_or(30);
+        builder = builder.read_timeout(Duration::from_secs(read_timeout));
+        let mut upstreams = HashMap::new();
+        for (host, cfg) in &config.upstream {
+            let hostname = Hostname::parse(host)?;
+            let base = cfg
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("https://{hostname}/"));
+            let base = if base.ends_with('/') {
+                base
+            } else {
+                format!("{base}/")
+            };
+            upstreams.insert(
+                hostname,
+                Upstream {
+                    config: cfg.clone(),
+                    api_base: reqwest::Url::parse(&base)?,
+                    providers_base: OnceCell::new(),
+                    downloads: Arc::new(Semaphore::new(cfg.concurrency)),
+                },
+            );
+        }
+        Ok(Self {
+            http: builder.build()?,
+            upstreams,
+        })
+    }
+
+    pub fn is_configured(&self, host: &Hostname) -> bool {
+        self.upstreams.contains_key(host)
+    }
+
+    pub fn allows_unsigned(&self, host: &Hostname) -> bool {
+        self.upstreams
+            .get(host)
+            .is_some_and(|u| u.config.allow_unsigned)
+    }
+
+    fn upstream(&self, host: &Hostname) -> Result<&Upstream, UpstreamError> {
+        self.upstreams.get(host).ok_or_else(|| {
+            UpstreamError::permanent(format!(
+                "no upstream is configured for {host}; add `upstream \"{host}\" {{}}` to the configuration"
+            ))
+        })
+    }
+
+    /// Sends a GET with the upstream's token when the URL is on its API host, and maps the
+    /// status to transient or permanent errors.
+    async fn get(
+        &self,
+        up: &Upstream,
+        url: &reqwest::Url,
+        what: &str,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let mut req = self.http.get(url.clone());
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        if !up.config.token.is_empty()
+            && url.host_str() == up.api_base.host_str()
+            && url.port_or_known_default() == up.api_base.port_or_known_default()
+        {
+            req = req.bearer_auth(up.config.token.expose());
+        }
+        let res = req.send().await.map_err(|e| from_reqwest(what, e))?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(res);
+        }
+        let retry_after = res
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let message = format!("{what}: upstream answered {status}");
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || status.is_server_error()
+            || status == StatusCode::REQUEST_TIMEOUT
+        {
+            Err(UpstreamError::Transient {
+                message,
+                retry_after,
+            })
+        } else {
+            Err(UpstreamError::Permanent(message))
+        }
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        up: &Upstream,
+        url: &reqwest::Url,
+        what: &str,
+    ) -> Result<T, UpstreamError> {
+        let timeout = Duration::from_secs(up.config.timeout_seconds);
+        let res = self.get(up, url, what, Some(timeout)).await?;
+        let body = read_limited(res, SMALL_FILE_LIMIT * 16, what).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::permanent(format!("{what}: invalid JSON: {e}")))
+    }
+
+    /// `providers.v1` base URL from service discovery, fetched once per upstream.
+    async fn providers_base(&self, up: &Upstream) -> Result<reqwest::Url, UpstreamError> {
+        up.providers_base
+            .get_or_try_init(|| async {
+                let url = up
+                    .api_base
+                    .join(".well-known/terraform.json")
+                    .map_err(|e| UpstreamError::permanent(e.to_string()))?;
+                let doc: HashMap<String, serde_json::Value> =
+                    self.get_json(up, &url, "service discovery").await?;
+                let base = doc
+                    .get("providers.v1")
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| {
+                        UpstreamError::permanent(
+                            "service discovery: the registry does not offer providers.v1",
+                        )
+                    })?;
+                let base = if base.ends_with('/') {
+                    base.to_owned()
+                } else {
+                    format!("{base}/")
+                };
+                url.join(&base).map_err(|e| {
+                    UpstreamError::permanent(format!(
+                        "service discovery: bad providers.v1 URL: {e}"
+                    ))
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// Every version the upstream offers for a provider, with its platforms.
+    pub async fn versions(
+        &self,
+        address: &ProviderAddress,
+    ) -> Result<Vec<UpstreamVersion>, UpstreamError> {
+        let up = self.upstream(&address.hostname)?;
+        let base = self.providers_base(up).await?;
+        let url = base
+            .join(&format!(
+                "{}/{}/versions",
+                address.namespace, address.provider_type
+            ))
+            .map_err(|e| UpstreamError::permanent(e.to_string()))?;
+        let doc: VersionsDoc = self
+            .get_json(up, &url, &format!("versions of {address}"))
+            .await?;
+        Ok(doc.versions)
+    }
+
+    pub async fn download_info(
+        &self,
+        address: &ProviderAddress,
+        version: &Version,
+        platform: &Platform,
+    ) -> Result<DownloadInfo, UpstreamError> {
+        let up = self.upstream(&address.hostname)?;
+        let base = self.providers_base(up).await?;
+        let url = base
+            .join(&format!(
+                "{}/{}/{}/download/{}/{}",
+                address.namespace, address.provider_type, version, platform.os, platform.arch
+            ))
+            .map_err(|e| UpstreamError::permanent(e.to_string()))?;
+        let what = format!("download info for {address} {version} {platform}");
+        match self.get_json(up, &url, &what).await {
+            Err(UpstreamError::Permanent(m)) if m.contains("404") => Err(UpstreamError::permanent(
+                format!("{address} {version} is not offered for {platform} by the upstream"),
+            )),
+            other => other,
+        }
+    }
+
+    /// Resolves a URL from a download document and checks it may be fetched.
+    fn file_url(
+        &self,
+        up: &Upstream,
+        base: &reqwest::Url,
+        raw: &str,
+    ) -> Result<reqwest::Url, UpstreamError> {
+        let url = base.join(raw).map_err(|e| {
+            UpstreamError::permanent(format!("bad URL {raw:?} in download info: {e}"))
+        })?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(UpstreamError::permanent(format!(
+                "refusing non-HTTP URL {url}"
+            )));
+        }
+        let host = url.host_str().unwrap_or_default();
+        if !up.config.download_hosts.is_empty()
+            && !up.config.download_hosts.iter().any(|h| h == host)
+        {
+            return Err(UpstreamError::permanent(format!(
+                "download host {host} is not in this upstream's download_hosts"
+            )));
+        }
+        Ok(url)
+    }
+
+    /// Fetches `SHA256SUMS` or its signature (small, size-limited).
+    pub async fn fetch_small(
+        &self,
+        address: &ProviderAddress,
+        raw_url: &str,
+        what: &str,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let up = self.upstream(&address.hostname)?;
+        let base = self.providers_base(up).await?;
+        let url = self.file_url(up, &base, raw_url)?;
+        let res = self
+            .get(
+                up,
+                &url,
+                what,
+                Some(Duration::from_secs(up.config.timeout_seconds)),
+            )
+            .await?;
+        read_limited(res, SMALL_FILE_LIMIT, what).await
+    }
+
+    /// Streams an archive into `dest` while hashing it, calling `progress(done, total)` as
+    /// bytes arrive. Returns (hex sha256, size). Holds one of the upstream's download slots.
+    pub async fn download_to(
+        &self,
+        address: &ProviderAddress,
+        raw_url: &str,
+        dest: &Path,
+        max_bytes: u64,
+        mut progress: impl FnMut(u64, Option<u64>) -> bool,
+    ) -> Result<(String, u64), UpstreamError> {
+        use sha2::Digest;
+        let up = self.upstream(&address.hostname)?;
+        let base = self.providers_base(up).await?;
+        let url = self.file_url(up, &base, raw_url)?;
+        let _slot = up
+            .downloads
+            .acquire()
+            .await
+            .map_err(|_| UpstreamError::transient("shutting down"))?;
+        let res = self.get(up, &url, "archive download", None).await?;
+        let total = res.content_length();
+        if total.is_some_and(|t| t > max_bytes) {
+            return Err(UpstreamError::permanent(format!(
+                "archive is {} bytes, over the limit of {max_bytes}",
+                total.unwrap_or_default()
+            )));
+        }
+        let io = |e: std::io::Error| {
+            UpstreamError::transient(format!("writing {}: {e}", dest.display()))
+        };
+        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        let mut hasher = sha2::Sha256::new();
+        let mut done: u64 = 0;
+        let mut body = res.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| from_reqwest("archive download", e))?;
+            done += chunk.len() as u64;
+            if done > max_bytes {
+                return Err(UpstreamError::permanent(format!(
+                    "archive exceeds the limit of {max_bytes} bytes"
+                )));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(io)?;
+            if !progress(done, total) {
+                return Err(UpstreamError::permanent("cancelled"));
+            }
+        }
+        if let Some(t) = total
+            && done != t
+        {
+            return Err(UpstreamError::transient(format!(
+                "archive download: body ended after {done} of {t} bytes"
+            )));
+        }
+        file.sync_all().await.map_err(io)?;
+        Ok((hex::encode(hasher.finalize()), done))
+    }
+}
+
+async fn read_limited(
+    res: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, UpstreamError> {
+    let expected = res.content_length();
+    if expected.is_some_and(|n| n > limit) {
+        return Err(UpstreamError::permanent(format!(
+            "{what}: response is larger than {limit} bytes"
+        )));
+    }
+    let mut out = Vec::new();
+    let mut body = res.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| from_reqwest(what, e))?;
+        out.extend_from_slice(&chunk);
+        if out.len() as u64 > limit {
+            return Err(UpstreamError::permanent(format!(
+                "{what}: response is larger than {limit} bytes"
+            )));
+        }
+    }
+    if let Some(n) = expected
+        && n != out.len() as u64
+    {
+        return Err(UpstreamError::transient(format!(
+            "{what}: body ended after {} of {n} bytes",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The sha256 that a `SHA256SUMS` file lists for `filename`.
+pub fn shasum_for(sums: &str, filename: &str) -> Option<String> {
+    sums.lines().find_map(|line| {
+        let (hash, name) = line.split_once(char::is_whitespace)?;
+        let name = name.trim_start().trim_start_matches('*');
+        (name == filename).then(|| hash.to_ascii_lowercase())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shasums_lines_are_found_by_exact_name() {
+        let sums = "aaa  terraform-provider-x_1.0.0_linux_amd64.zip\nbbb  terraform-provider-x_1.0.0_linux_arm64.zip\nCCC *terraform-provider-x_1.0.0_darwin_arm64.zip\n";
+        assert_eq!(
+            shasum_for(sums, "terraform-provider-x_1.0.0_linux_arm64.zip").as_deref(),
+            Some("bbb")
+        );
+        assert_eq!(
+            shasum_for(sums, "terraform-provider-x_1.0.0_darwin_arm64.zip").as_deref(),
+            Some("ccc")
+        );
+        assert_eq!(
+            shasum_for(sums, "terraform-provider-x_1.0.0_linux.zip"),
+            None
+        );
+        assert_eq!(shasum_for(sums, "amd64.zip"), None);
+    }
+}

@@ -1,0 +1,419 @@
+//! The download pipeline through the real server and worker, against the in-process fake
+//! registry (real protocol, real signatures made at test time).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fake_registry::{FakeRegistry, Fault, Target};
+use common::{Store, TestApp, h1_reference, sha256_hex};
+use reqwest::StatusCode;
+use tfmirror::config::UpstreamConfig;
+use tfmirror::db::jobs::{ItemRow, JobSummary};
+
+/// A server whose `registry.terraform.io` upstream is the fake, with fast retries.
+async fn app_with(
+    fake: &FakeRegistry,
+    store: Store,
+    tweak: impl FnOnce(&mut tfmirror::config::Config),
+) -> TestApp {
+    let url = fake.base_url.clone();
+    TestApp::spawn_with(store, move |c| {
+        c.upstream.insert(
+            "registry.terraform.io".into(),
+            UpstreamConfig {
+                url: Some(url),
+                timeout_seconds: 2,
+                ..Default::default()
+            },
+        );
+        c.worker.backoff_base_ms = 100;
+        c.worker.backoff_max_ms = 400;
+        c.worker.poll_interval_ms = 50;
+        c.worker.max_attempts = 4;
+        tweak(c);
+    })
+    .await
+}
+
+/// Validates, plans and enqueues like `tfmirror load`; returns the job id.
+async fn load(app: &TestApp, text: &str) -> i64 {
+    let defs = tfmirror::jobs::validate(text, &app.state.registry).expect("valid definitions");
+    let plan = tfmirror::jobs::plan(&app.state.registry, &defs)
+        .await
+        .expect("plan");
+    tfmirror::jobs::enqueue(app.state.catalog.pool(), text, "test", &plan)
+        .await
+        .unwrap()
+}
+
+async fn wait_for(app: &TestApp, job: i64) -> (JobSummary, Vec<ItemRow>) {
+    let pool = app.state.catalog.pool();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = tfmirror::db::jobs::job_summary(pool, job)
+            .await
+            .unwrap()
+            .unwrap();
+        if s.is_finished() {
+            return (s, tfmirror::db::jobs::job_items(pool, job).await.unwrap());
+        }
+        assert!(Instant::now() < deadline, "job {job} did not finish: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn one_item(items: &[ItemRow]) -> &ItemRow {
+    assert_eq!(items.len(), 1, "{items:#?}");
+    &items[0]
+}
+
+const NULL_DEF: &str = r#"
+provider "hashicorp/null" {
+  versions  = ["3.2.1"]
+  platforms = ["linux_amd64"]
+}
+"#;
+
+const NULL_ARCHIVE: &str =
+    "/registry.terraform.io/hashicorp/null/terraform-provider-null_3.2.1_linux_amd64.zip";
+
+async fn nothing_stored(app: &TestApp) {
+    let res = app
+        .get("/registry.terraform.io/hashicorp/null/index.json")
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "nothing may be listed after a failure"
+    );
+    assert_eq!(app.get(NULL_ARCHIVE).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn constraints_resolve_and_every_item_stores_with_correct_hashes() {
+    let fake = FakeRegistry::start().await;
+    for v in ["3.4.0", "3.5.0", "3.5.1", "3.6.0", "3.7.0", "3.7.1-beta1"] {
+        fake.publish("hashicorp", "random", v, &["linux_amd64", "darwin_arm64"]);
+    }
+    let app = app_with(&fake, Store::Local, |_| {}).await;
+    let job = load(
+        &app,
+        r#"
+provider "registry.terraform.io/hashicorp/random" {
+  versions  = [">= 3.5.0, < 3.7.0", "3.7.1-beta1"]
+  platforms = ["linux_amd64", "windows_amd64"]
+}
+"#,
+    )
+    .await;
+    let (summary, items) = wait_for(&app, job).await;
+    assert_eq!(summary.succeeded, 4, "{items:#?}");
+    assert_eq!(
+        summary.failed, 4,
+        "windows_amd64 is not offered: {items:#?}"
+    );
+    for item in &items {
+        if item.os == "windows" {
+            assert_eq!(item.status, "failed");
+            assert!(
+                item.last_error
+                    .as_deref()
+                    .unwrap()
+                    .contains("not offered for windows_amd64"),
+                "{item:?}"
+            );
+        } else {
+            assert_eq!(item.status, "succeeded", "{item:?}");
+        }
+    }
+
+    let index: serde_json::Value = app
+        .get("/registry.terraform.io/hashicorp/random/index.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut versions: Vec<&String> = index["versions"].as_object().unwrap().keys().collect();
+    versions.sort();
+    assert_eq!(versions, ["3.5.0", "3.5.1", "3.6.0", "3.7.1-beta1"]);
+    for v in ["3.5.0", "3.5.1", "3.6.0", "3.7.1-beta1"] {
+        let zip = fake.zip_bytes("hashicorp", "random", v, "linux_amd64");
+        let doc: serde_json::Value = app
+            .get(&format!("/registry.terraform.io/hashicorp/random/{v}.json"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let archives = doc["archives"].as_object().unwrap();
+        assert_eq!(archives.len(), 1, "only the requested platform: {doc}");
+        assert_eq!(archives["linux_amd64"]["hashes"][0], h1_reference(&zip));
+        assert_eq!(
+            archives["linux_amd64"]["hashes"][1],
+            format!("zh:{}", sha256_hex(&zip))
+        );
+    }
+
+    // The evidence is kept: SHA256SUMS, its signature and the key that verified it.
+    let (key_id, sums, sig): (Option<String>, String, Option<Vec<u8>>) = sqlx::query_as(
+        "SELECT e.signing_key_id, e.shasums, e.shasums_signature FROM version_evidence e
+         JOIN provider_versions v ON v.id = e.version_id WHERE v.version = '3.6.0'",
+    )
+    .fetch_one(app.state.catalog.pool())
+    .await
+    .unwrap();
+    assert_eq!(key_id.as_deref(), Some(fake.key_id().as_str()));
+    assert!(sums.contains("terraform-provider-random_3.6.0_linux_amd64.zip"));
+    assert!(sig.is_some_and(|s| !s.is_empty()));
+    let signed_by: Option<String> =
+        sqlx::query_scalar("SELECT signing_key_id FROM packages LIMIT 1")
+            .fetch_one(app.state.catalog.pool())
+            .await
+            .unwrap();
+    assert_eq!(signed_by.as_deref(), Some(fake.key_id().as_str()));
+}
+
+#[tokio::test]
+async fn jobs_store_into_s3_too() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    let app = app_with(&fake, Store::S3, |_| {}).await;
+    let job = load(&app, NULL_DEF).await;
+    let (summary, items) = wait_for(&app, job).await;
+    assert_eq!(summary.succeeded, 1, "{items:#?}");
+    let body = app.get(NULL_ARCHIVE).await.bytes().await.unwrap();
+    assert_eq!(
+        body.as_ref(),
+        fake.zip_bytes("hashicorp", "null", "3.2.1", "linux_amd64")
+            .as_slice()
+    );
+}
+
+/// Each permanent failure ends the item at once with a message naming the problem, and
+/// stores nothing.
+#[tokio::test]
+async fn verification_failures_fail_the_item_and_store_nothing() {
+    let cases: Vec<(Target, Fault, &str)> = vec![
+        (download_info(), Fault::WrongShasum, "checksum mismatch"),
+        (signature_file(), Fault::BadSignature, "does not verify"),
+        (
+            signature_file(),
+            Fault::ForeignKeySignature,
+            "not among the registry's keys",
+        ),
+        (download_info(), Fault::Unsigned, "offered no signing key"),
+        (archive(), Fault::TamperedArchive, "sha256 mismatch"),
+        (download_info(), Fault::Status(404), "not offered"),
+    ];
+    for (target, fault, expected) in cases {
+        let fake = FakeRegistry::start().await;
+        fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+        fake.inject(target, fault, 100);
+        let app = app_with(&fake, Store::Local, |_| {}).await;
+        let job = load(&app, NULL_DEF).await;
+        let (_, items) = wait_for(&app, job).await;
+        let item = one_item(&items);
+        assert_eq!(item.status, "failed", "{expected}: {item:?}");
+        assert_eq!(
+            item.attempts, 1,
+            "permanent failures are not retried: {item:?}"
+        );
+        let err = item.last_error.clone().unwrap_or_default();
+        assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+        nothing_stored(&app).await;
+    }
+}
+
+#[tokio::test]
+async fn unsigned_packages_need_allow_unsigned() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    fake.inject(download_info(), Fault::Unsigned, 100);
+    let url = fake.base_url.clone();
+    let app = app_with(&fake, Store::Local, move |c| {
+        c.upstream.insert(
+            "registry.terraform.io".into(),
+            UpstreamConfig {
+                url: Some(url),
+                allow_unsigned: true,
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let job = load(&app, NULL_DEF).await;
+    let (summary, items) = wait_for(&app, job).await;
+    assert_eq!(summary.succeeded, 1, "{items:#?}");
+    let key: Option<String> = sqlx::query_scalar("SELECT signing_key_id FROM packages")
+        .fetch_one(app.state.catalog.pool())
+        .await
+        .unwrap();
+    assert_eq!(key, None, "recorded as unsigned");
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_with_backoff() {
+    let cases: Vec<(Target, Fault, usize)> = vec![
+        (archive(), Fault::Status(500), 2),
+        (archive(), Fault::Truncate, 1),
+        (download_info(), Fault::Status(503), 2),
+        (download_info(), Fault::Delay(Duration::from_secs(4)), 1),
+        (shasums_file(), Fault::Status(502), 1),
+    ];
+    for (target, fault, times) in cases {
+        let label = format!("{fault:?}");
+        let fake = FakeRegistry::start().await;
+        fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+        fake.inject(target.clone(), fault, times);
+        let app = app_with(&fake, Store::Local, |_| {}).await;
+        let job = load(&app, NULL_DEF).await;
+        let (summary, items) = wait_for(&app, job).await;
+        let item = one_item(&items);
+        assert_eq!(summary.succeeded, 1, "{label}: {item:?}");
+        assert_eq!(
+            item.attempts as usize,
+            times + 1,
+            "{label}: one attempt per fault plus the good one"
+        );
+        assert_eq!(fake.hits(target), times + 1, "{label}");
+        let body = app.get(NULL_ARCHIVE).await.bytes().await.unwrap();
+        assert_eq!(
+            sha256_hex(&body),
+            sha256_hex(&fake.zip_bytes("hashicorp", "null", "3.2.1", "linux_amd64"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    fake.inject(
+        archive(),
+        Fault::TooManyRequests {
+            retry_after_secs: 2,
+        },
+        1,
+    );
+    let app = app_with(&fake, Store::Local, |_| {}).await;
+    let started = Instant::now();
+    let job = load(&app, NULL_DEF).await;
+    let (summary, items) = wait_for(&app, job).await;
+    assert_eq!(summary.succeeded, 1, "{items:#?}");
+    assert_eq!(one_item(&items).attempts, 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the retry waited for Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn attempts_are_bounded() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    fake.inject(archive(), Fault::Status(500), 3);
+    let app = app_with(&fake, Store::Local, |c| c.worker.max_attempts = 3).await;
+    let job = load(&app, NULL_DEF).await;
+    let (summary, items) = wait_for(&app, job).await;
+    let item = one_item(&items);
+    assert_eq!(summary.failed, 1);
+    assert_eq!(item.attempts, 3);
+    assert!(
+        item.last_error
+            .as_deref()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{item:?}"
+    );
+    assert_eq!(fake.hits(archive()), 3);
+    nothing_stored(&app).await;
+
+    // The upstream recovered: retrying the job's failed items completes it.
+    assert_eq!(
+        tfmirror::db::jobs::retry_failed(app.state.catalog.pool(), job)
+            .await
+            .unwrap(),
+        1
+    );
+    let (summary, items) = wait_for(&app, job).await;
+    assert_eq!(summary.succeeded, 1, "{items:#?}");
+    assert_eq!(app.get(NULL_ARCHIVE).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cancelled_jobs_stop_and_store_nothing() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    fake.inject(download_info(), Fault::Delay(Duration::from_secs(30)), 100);
+    let app = app_with(&fake, Store::Local, |_| {}).await;
+    let job = load(&app, NULL_DEF).await;
+    let pool = app.state.catalog.pool();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tfmirror::db::jobs::job_summary(pool, job)
+        .await
+        .unwrap()
+        .unwrap()
+        .running
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the item never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(tfmirror::db::jobs::cancel_job(pool, job).await.unwrap());
+    let s = tfmirror::db::jobs::job_summary(pool, job)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.status, "cancelled");
+    // Past the client timeout the abandoned attempt ends; the item must stay cancelled.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let items = tfmirror::db::jobs::job_items(pool, job).await.unwrap();
+    assert_eq!(one_item(&items).status, "cancelled");
+    nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn stored_packages_are_skipped_without_downloading() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    let app = app_with(&fake, Store::Local, |_| {}).await;
+    let (first, _) = wait_for(&app, load(&app, NULL_DEF).await).await;
+    assert_eq!(first.succeeded, 1);
+    let (second, items) = wait_for(&app, load(&app, NULL_DEF).await).await;
+    assert_eq!(second.skipped, 1, "{items:#?}");
+    assert_eq!(fake.hits(archive()), 1, "the archive was downloaded once");
+}
+
+fn download_info() -> Target {
+    Target::DownloadInfo {
+        namespace: "hashicorp".into(),
+        ptype: "null".into(),
+        version: "3.2.1".into(),
+        platform: "linux_amd64".into(),
+    }
+}
+
+fn archive() -> Target {
+    Target::Archive {
+        namespace: "hashicorp".into(),
+        ptype: "null".into(),
+        version: "3.2.1".into(),
+        platform: "linux_amd64".into(),
+    }
+}
+
+fn shasums_file() -> Target {
+    Target::Shasums {
+        namespace: "hashicorp".into(),
+        ptype: "null".into(),
+        version: "3.2.1".into(),
+    }
+}
+
+fn signature_file() -> Target {
+    Target::Signature {
+        namespace: "hashicorp".into(),
+        ptype: "null".into(),
+        version: "3.2.1".into(),
+    }
+}
