@@ -284,7 +284,8 @@ const SUMMARY: &str = "SELECT j.id, j.created_by, j.created_at, j.cancelled,
         COALESCE(SUM(CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END), 0) AS succeeded,
         COALESCE(SUM(CASE WHEN i.status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped,
         COALESCE(SUM(CASE WHEN i.status IN ('failed', 'cancelled') THEN 1 ELSE 0 END), 0) AS failed,
-        COALESCE(SUM(i.bytes_done), 0) AS bytes_done
+        COALESCE(SUM(i.bytes_done), 0) AS bytes_done,
+        COALESCE(SUM(i.attempts), 0) AS attempts
     FROM jobs j LEFT JOIN job_items i ON i.job_id = j.id";
 
 fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> JobSummary {
@@ -302,14 +303,15 @@ fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> JobSummary {
         failed: r.get("failed"),
         bytes_done: r.get("bytes_done"),
     };
+    // Items that failed at planning time (platform not offered) never ran: a job whose
+    // remaining items have not been tried yet is still pending.
+    let attempts: i64 = r.get("attempts");
     s.status = if s.cancelled {
         "cancelled"
-    } else if !s.is_finished() {
-        if s.running > 0 || s.succeeded + s.skipped + s.failed > 0 {
-            "running"
-        } else {
-            "pending"
-        }
+    } else if s.running > 0 || (s.pending > 0 && attempts > 0) {
+        "running"
+    } else if s.pending > 0 {
+        "pending"
     } else if s.failed > 0 {
         "failed"
     } else {
