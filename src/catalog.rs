@@ -69,6 +69,8 @@ pub struct Ingest<'a> {
     pub source_detail: Option<&'a str>,
     /// sha256 already computed over exactly these bytes.
     pub known_sha256: Option<String>,
+    /// The file is a temp file the store may take over (move instead of copy).
+    pub consume: bool,
     pub evidence: Option<&'a Evidence>,
 }
 
@@ -175,6 +177,7 @@ impl Catalog {
             source_detail,
             known_sha256: None,
             evidence: None,
+            consume: false,
         })
         .await
     }
@@ -191,6 +194,7 @@ impl Catalog {
             source_detail,
             known_sha256,
             evidence,
+            consume,
         } = req;
         let size = tokio::fs::metadata(path)
             .await
@@ -231,7 +235,11 @@ impl Catalog {
         let key = BlobKey::for_sha256(&hashes.sha256).expect("sha256 hex is a valid key");
         // Blob first, row second: a crash in between leaves an unreferenced blob, never a
         // listed package without bytes.
-        self.store.put_file(&key, path, hashes.size).await?;
+        if consume {
+            self.store.put_owned_file(&key, path, hashes.size).await?;
+        } else {
+            self.store.put_file(&key, path, hashes.size).await?;
+        }
         let filename = id.filename();
         let row = NewPackage {
             address: &id.address,

@@ -225,6 +225,31 @@ async fn verification_failures_fail_the_item_and_store_nothing() {
 }
 
 #[tokio::test]
+async fn https_upstreams_need_their_ca_trusted() {
+    let ca_dir = tempfile::tempdir().unwrap();
+    let fake = FakeRegistry::start_tls(ca_dir.path()).await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    assert!(fake.base_url.starts_with("https://"));
+
+    // Without the CA the TLS handshake fails (and is retried, then given up).
+    let app = app_with(&fake, Store::Local, |c| c.worker.max_attempts = 2).await;
+    let defs = tfmirror::jobs::validate(NULL_DEF, &app.state.registry).unwrap();
+    let err = tfmirror::jobs::plan(&app.state.registry, &defs)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("service discovery"), "{err}");
+
+    // With outbound.extra_ca_file the same registry works.
+    let ca = ca_dir.path().join("tls/ca.pem");
+    let app = app_with(&fake, Store::Local, move |c| {
+        c.outbound.extra_ca_file = Some(ca)
+    })
+    .await;
+    let (summary, items) = wait_for(&app, load(&app, NULL_DEF).await).await;
+    assert_eq!(summary.succeeded, 1, "{items:#?}");
+}
+
+#[tokio::test]
 async fn unsigned_packages_need_allow_unsigned() {
     let fake = FakeRegistry::start().await;
     fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);

@@ -166,16 +166,7 @@ impl Worker {
     }
 
     fn backoff(&self, attempts: i64, retry_after: Option<Duration>) -> Duration {
-        let exp = attempts.clamp(1, 20) as u32 - 1;
-        let base = self
-            .config
-            .backoff_base_ms
-            .saturating_mul(1u64 << exp)
-            .min(self.config.backoff_max_ms);
-        // Full jitter between half and the whole delay spreads retries of many items.
-        let jittered = base / 2 + fastrand::u64(0..=base / 2);
-        let delay = Duration::from_millis(jittered);
-        retry_after.map_or(delay, |ra| ra.max(delay))
+        backoff_delay(&self.config, attempts, retry_after)
     }
 
     #[tracing::instrument(skip_all, fields(item = item.id, job = item.job_id, package = tracing::field::Empty))]
@@ -377,6 +368,7 @@ impl Worker {
                 source_detail: Some(&detail),
                 known_sha256: Some(sha256),
                 evidence: Some(&evidence),
+                consume: true,
             })
             .await
             .map_err(|e| Failure::Retry(e.to_string(), None))?;
@@ -420,6 +412,20 @@ impl Worker {
     }
 }
 
+/// Delay before the next attempt: exponential in the attempts made, capped, with jitter
+/// (between half and all of the delay) so many failing items do not retry in lockstep; a
+/// longer `Retry-After` from the upstream wins.
+fn backoff_delay(config: &WorkerConfig, attempts: i64, retry_after: Option<Duration>) -> Duration {
+    let exp = attempts.clamp(1, 20) as u32 - 1;
+    let base = config
+        .backoff_base_ms
+        .saturating_mul(1u64 << exp)
+        .min(config.backoff_max_ms);
+    let jittered = base / 2 + fastrand::u64(0..=base / 2);
+    let delay = Duration::from_millis(jittered);
+    retry_after.map_or(delay, |ra| ra.max(delay))
+}
+
 fn package_id(item: &ItemRow) -> Result<PackageId, String> {
     Ok(PackageId {
         address: ProviderAddress::new(&item.hostname, &item.namespace, &item.provider_type)
@@ -435,5 +441,34 @@ struct RemoveOnDrop(PathBuf);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_jittered_and_honours_retry_after() {
+        let config = WorkerConfig {
+            backoff_base_ms: 1_000,
+            backoff_max_ms: 10_000,
+            ..Default::default()
+        };
+        for _ in 0..200 {
+            let ms = |attempts| backoff_delay(&config, attempts, None).as_millis() as u64;
+            let first = ms(1);
+            assert!((500..=1_000).contains(&first), "{first}");
+            let third = ms(3);
+            assert!((2_000..=4_000).contains(&third), "{third}");
+            let capped = ms(12);
+            assert!((5_000..=10_000).contains(&capped), "{capped}");
+        }
+        let delays: std::collections::HashSet<u128> = (0..50)
+            .map(|_| backoff_delay(&config, 4, None).as_millis())
+            .collect();
+        assert!(delays.len() > 1, "delays are jittered");
+        let ra = backoff_delay(&config, 1, Some(Duration::from_secs(30)));
+        assert_eq!(ra, Duration::from_secs(30), "a longer Retry-After wins");
     }
 }

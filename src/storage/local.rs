@@ -99,6 +99,41 @@ impl BlobStore for LocalStore {
         Ok(result?)
     }
 
+    async fn put_owned_file(
+        &self,
+        key: &BlobKey,
+        src: &Path,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        let dest = self.path_of(key);
+        let owned = src.to_owned();
+        let moved = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+            let src = owned;
+            let parent = dest.parent().expect("blob keys have a directory");
+            std::fs::create_dir_all(parent)?;
+            if std::fs::metadata(&dest).is_ok_and(|m| m.len() == size) {
+                return Ok(true);
+            }
+            File::open(&src)?.sync_all()?;
+            match std::fs::rename(&src, &dest) {
+                Ok(()) => {
+                    File::open(parent)?.sync_all()?;
+                    Ok(true)
+                }
+                // Another filesystem: fall back to the copying path.
+                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .map_err(|e| StorageError::Backend(e.to_string()))??;
+        if moved {
+            Ok(())
+        } else {
+            self.put_file(key, src, size).await
+        }
+    }
+
     async fn get(
         &self,
         key: &BlobKey,

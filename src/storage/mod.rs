@@ -83,6 +83,17 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Storing a key that exists is a no-op (keys are content hashes).
     async fn put_file(&self, key: &BlobKey, src: &Path, size: u64) -> Result<(), StorageError>;
 
+    /// Like `put_file`, for a temp file the caller no longer needs: a store on the same
+    /// filesystem may move it into place instead of copying it.
+    async fn put_owned_file(
+        &self,
+        key: &BlobKey,
+        src: &Path,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        self.put_file(key, src, size).await
+    }
+
     /// Streams the object, or the given range of it.
     async fn get(
         &self,

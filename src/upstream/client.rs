@@ -16,6 +16,9 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::config::{Config, UpstreamConfig};
 use crate::domain::{Hostname, Platform, ProviderAddress, Version};
 
+/// Bytes gathered before each write of a download to disk.
+const WRITE_BATCH: usize = 1 << 20;
+
 /// Largest `SHA256SUMS` or signature file accepted.
 const SMALL_FILE_LIMIT: u64 = 1 << 20;
 
@@ -405,6 +408,8 @@ impl RegistryClient {
         let mut hasher = sha2::Sha256::new();
         let mut done: u64 = 0;
         let mut body = res.bytes_stream();
+        // Network chunks are small; batch them so each write to disk moves a useful amount.
+        let mut pending: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| from_reqwest("archive download", e))?;
             done += chunk.len() as u64;
@@ -414,11 +419,16 @@ impl RegistryClient {
                 )));
             }
             hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(io)?;
+            pending.extend_from_slice(&chunk);
+            if pending.len() >= WRITE_BATCH {
+                file.write_all(&pending).await.map_err(io)?;
+                pending.clear();
+            }
             if !progress(done, total) {
                 return Err(UpstreamError::permanent("cancelled"));
             }
         }
+        file.write_all(&pending).await.map_err(io)?;
         if let Some(t) = total
             && done != t
         {

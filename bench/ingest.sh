@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Ingest benchmark: tfmirror's worker fetching COUNT packages of SIZE_MB from a local
+# registry (nginx serving a static, GnuPG-signed Provider Registry Protocol tree), against a
+# plain `curl` download of the same archives in the same run, at the same concurrency.
+# Prints MB/s for both, their ratio, and the worker's RSS before and at peak. Loopback only.
+#
+#   bench/ingest.sh            (env: COUNT=8 SIZE_MB=50 CONCURRENCY=4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNT=${COUNT:-8}
+SIZE_MB=${SIZE_MB:-50}
+CONCURRENCY=${CONCURRENCY:-4}
+OUT=bench/out
+mkdir -p "$OUT"
+
+need=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v gpg >/dev/null || need+=(gnupg)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+cargo build --release --locked -q
+BIN=$PWD/target/release/tfmirror
+
+WORK=$(mktemp -d "$PWD/$OUT/ingest.XXXXXX")
+REG_PORT=18483
+export GNUPGHOME="$WORK/gnupg"
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key "tfmirror bench <bench@localhost>" ed25519 sign never 2>/dev/null
+KEY_ID=$(gpg --batch --with-colons --list-keys | awk -F: '/^pub/ {print $5; exit}')
+python3 bench/make_registry.py "$WORK/registry" "http://127.0.0.1:$REG_PORT" "$COUNT" "$SIZE_MB" "$GNUPGHOME" "$KEY_ID"
+
+cat > "$WORK/nginx.conf" <<NGX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  default_type application/json;
+  client_body_temp_path $WORK; proxy_temp_path $WORK; fastcgi_temp_path $WORK;
+  uwsgi_temp_path $WORK; scgi_temp_path $WORK;
+  server { listen 127.0.0.1:$REG_PORT; root $WORK/registry; }
+}
+NGX
+"$NGINX" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log"
+for _ in $(seq 1 50); do [ -s "$WORK/nginx.pid" ] && break; sleep 0.1; done
+NGX_PID=$(cat "$WORK/nginx.pid")
+WORKER_PID=
+cleanup() {
+  [ -n "$WORKER_PID" ] && kill "$WORKER_PID" 2>/dev/null || true
+  kill "$NGX_PID" 2>/dev/null || true
+  cp "$WORK/worker.log" "$OUT/ingest-worker.log" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Warm the page cache so both sides read the archives from memory.
+cat "$WORK"/registry/files/*.zip > /dev/null
+
+# Baseline: curl, same archives, same concurrency, written to disk.
+mkdir -p "$WORK/curl"
+start=$(date +%s.%N)
+ls "$WORK"/registry/files/*.zip | xargs -n1 basename | \
+  xargs -P "$CONCURRENCY" -I{} curl -fsS -o "$WORK/curl/{}" "http://127.0.0.1:$REG_PORT/files/{}"
+curl_s=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+rm -rf "$WORK/curl"
+
+cat > "$WORK/tfmirror.hcl" <<HCL
+data_dir = "$WORK/data"
+upstream "registry.terraform.io" {
+  url         = "http://127.0.0.1:$REG_PORT"
+  concurrency = $CONCURRENCY
+}
+worker {
+  concurrency      = $CONCURRENCY
+  poll_interval_ms = 100
+}
+HCL
+cat > "$WORK/providers.hcl" <<HCL
+provider "hashicorp/bench" {
+  versions  = [">= 1.0.0"]
+  platforms = ["linux_amd64"]
+}
+HCL
+RUST_LOG=warn "$BIN" --config "$WORK/tfmirror.hcl" migrate > /dev/null
+RUST_LOG=info "$BIN" --config "$WORK/tfmirror.hcl" worker > "$WORK/worker.log" 2>&1 &
+WORKER_PID=$!
+sleep 0.5
+rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$WORKER_PID/status")
+start=$(date +%s.%N)
+RUST_LOG=warn "$BIN" --config "$WORK/tfmirror.hcl" load --wait "$WORK/providers.hcl" > "$WORK/load.log" 2>&1 || {
+  cat "$WORK/load.log"; exit 1; }
+tfm_s=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+rss_peak=$(awk '/^VmHWM/ {print $2}' "/proc/$WORKER_PID/status")
+grep -q "job 1: succeeded ($COUNT items: $COUNT succeeded" "$WORK/load.log" || { cat "$WORK/load.log"; exit 1; }
+
+python3 - "$COUNT" "$SIZE_MB" "$curl_s" "$tfm_s" "$rss_before" "$rss_peak" <<'PY' | tee "$OUT/ingest-results.txt"
+import sys
+count, size, curl_s, tfm_s, before, peak = int(sys.argv[1]), int(sys.argv[2]), *map(float, sys.argv[3:7])
+total = count * size
+print(f"{count} packages x {size} MB from a local registry")
+print(f"curl download        {curl_s:7.2f} s  {total / curl_s:8.1f} MB/s")
+print(f"tfmirror ingest      {tfm_s:7.2f} s  {total / tfm_s:8.1f} MB/s  (verify signature + sha256, h1, store, record)")
+print(f"tfmirror / curl throughput = {curl_s / tfm_s:.2f}")
+print(f"worker RSS: {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB peak")
+PY
