@@ -2,7 +2,9 @@ use clap::Parser;
 
 use tfmirror::cli::{self, Cli};
 
-#[actix_web::main]
+// A multi-threaded runtime: the download worker and blocking hashing share it with the
+// HTTP server, which runs its own per-core worker threads either way.
+#[tokio::main]
 async fn main() {
     let cli = Cli::parse();
     let config = match cli.load_config() {

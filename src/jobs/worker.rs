@@ -130,7 +130,12 @@ impl Worker {
                     Err(e) => tracing::error!(error = %e, "cannot reclaim stale items"),
                 }
             }
-            let sleep = self.until_next_due().await;
+            // With every slot busy, a finishing item (join_next) is what makes room.
+            let sleep = if running.len() >= self.config.concurrency {
+                Duration::from_millis(self.config.poll_interval_ms.max(10))
+            } else {
+                self.until_next_due().await
+            };
             tokio::select! {
                 _ = stop.cancelled() => break,
                 Some(_) = running.join_next(), if !running.is_empty() => {}
@@ -180,7 +185,13 @@ impl Worker {
             }
         };
         tracing::Span::current().record("package", tracing::field::display(&id));
-        let result = self.attempt(&item, &id).await;
+        // The heartbeat runs for the whole attempt (metadata, download, hashing, upload), so
+        // a long store is never mistaken for a dead worker.
+        let progress = Progress::default();
+        let result = tokio::select! {
+            r = self.attempt(&item, &id, &progress) => r,
+            _ = self.heartbeat(item.id, &progress) => Err(Failure::Abandoned),
+        };
         let outcome = match result {
             Ok(Attempt::Stored) => jobs::finish_item(pool, item.id, "succeeded", None).await,
             Ok(Attempt::AlreadyStored) => {
@@ -215,7 +226,12 @@ impl Worker {
         }
     }
 
-    async fn attempt(&self, item: &ItemRow, id: &PackageId) -> Result<Attempt, Failure> {
+    async fn attempt(
+        &self,
+        item: &ItemRow,
+        id: &PackageId,
+        progress: &Progress,
+    ) -> Result<Attempt, Failure> {
         let client = &self.client;
         let info = client
             .download_info(&id.address, &id.version, &id.platform)
@@ -318,34 +334,26 @@ impl Worker {
             .tmp_dir
             .join(format!("item-{}-{}.zip", item.id, uuid::Uuid::new_v4()));
         let _cleanup = RemoveOnDrop(tmp.clone());
-        let progress = Arc::new(AtomicU64::new(0));
-        let total = Arc::new(AtomicU64::new(0));
-        let abandoned = Arc::new(AtomicBool::new(false));
-        let beat = self.heartbeat(item.id, progress.clone(), total.clone(), abandoned.clone());
-        let download = {
-            let progress = progress.clone();
-            let total = total.clone();
-            let abandoned = abandoned.clone();
-            client.download_to(
+        let (sha256, size) = client
+            .download_to(
                 &id.address,
                 &info.download_url,
                 &tmp,
                 self.max_archive_bytes,
-                move |done, t| {
-                    progress.store(done, Ordering::Relaxed);
-                    total.store(t.unwrap_or(0), Ordering::Relaxed);
-                    !abandoned.load(Ordering::Relaxed)
+                |done, total| {
+                    progress.done.store(done, Ordering::Relaxed);
+                    progress.total.store(total.unwrap_or(0), Ordering::Relaxed);
+                    !progress.abandoned.load(Ordering::Relaxed)
                 },
             )
-        };
-        let result = tokio::select! {
-            r = download => r,
-            _ = beat => Err(UpstreamError::Permanent("cancelled".into())),
-        };
-        if abandoned.load(Ordering::Relaxed) {
-            return Err(Failure::Abandoned);
-        }
-        let (sha256, size) = result?;
+            .await
+            .map_err(|e| {
+                if progress.abandoned.load(Ordering::Relaxed) {
+                    Failure::Abandoned
+                } else {
+                    e.into()
+                }
+            })?;
         // 4. The bytes must hash to the signed shasum.
         if sha256 != shasum {
             return Err(Failure::Fatal(format!(
@@ -379,37 +387,40 @@ impl Worker {
         }
     }
 
-    /// Beats every second while a download runs, publishing progress; completes (and flags
-    /// `abandoned`) when the item is no longer ours: cancelled, or reclaimed as stale.
-    async fn heartbeat(
-        &self,
-        item_id: i64,
-        progress: Arc<AtomicU64>,
-        total: Arc<AtomicU64>,
-        abandoned: Arc<AtomicBool>,
-    ) {
+    /// Beats every second while an attempt runs, publishing download progress; returns (and
+    /// flags `abandoned`) when the item is no longer ours: cancelled, or reclaimed as stale.
+    async fn heartbeat(&self, item_id: i64, progress: &Progress) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.tick().await;
         loop {
             tick.tick().await;
-            let t = total.load(Ordering::Relaxed);
+            let total = progress.total.load(Ordering::Relaxed);
+            let done = progress.done.load(Ordering::Relaxed);
             match jobs::heartbeat(
                 self.catalog.pool(),
                 item_id,
-                progress.load(Ordering::Relaxed),
-                (t > 0).then_some(t),
+                done,
+                (total > 0).then_some(total),
             )
             .await
             {
                 Ok(true) => {}
                 Ok(false) => {
-                    abandoned.store(true, Ordering::Relaxed);
+                    progress.abandoned.store(true, Ordering::Relaxed);
                     return;
                 }
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
             }
         }
     }
+}
+
+/// Download progress shared between an attempt and its heartbeat.
+#[derive(Default)]
+struct Progress {
+    done: AtomicU64,
+    total: AtomicU64,
+    abandoned: AtomicBool,
 }
 
 /// Delay before the next attempt: exponential in the attempts made, capped, with jitter

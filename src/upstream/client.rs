@@ -10,7 +10,6 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::config::{Config, UpstreamConfig};
@@ -404,11 +403,20 @@ impl RegistryClient {
         let io = |e: std::io::Error| {
             UpstreamError::transient(format!("writing {}: {e}", dest.display()))
         };
-        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
-        let mut hasher = sha2::Sha256::new();
+        let file = tokio::fs::File::create(dest)
+            .await
+            .map_err(io)?
+            .into_std()
+            .await;
+        // Hashing and writing happen on the blocking pool, a batch at a time, so the async
+        // executor only moves bytes off the socket.
+        let mut sink = Some(BatchSink {
+            file,
+            hasher: sha2::Sha256::new(),
+            spare: Vec::with_capacity(WRITE_BATCH),
+        });
         let mut done: u64 = 0;
         let mut body = res.bytes_stream();
-        // Network chunks are small; batch them so each write to disk moves a useful amount.
         let mut pending: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| from_reqwest("archive download", e))?;
@@ -418,17 +426,17 @@ impl RegistryClient {
                     "archive exceeds the limit of {max_bytes} bytes"
                 )));
             }
-            hasher.update(&chunk);
             pending.extend_from_slice(&chunk);
             if pending.len() >= WRITE_BATCH {
-                file.write_all(&pending).await.map_err(io)?;
-                pending.clear();
+                let s = sink.take().expect("sink is returned after every batch");
+                let (s, spare) = s.write(pending).await.map_err(io)?;
+                pending = spare;
+                sink = Some(s);
             }
             if !progress(done, total) {
                 return Err(UpstreamError::permanent("cancelled"));
             }
         }
-        file.write_all(&pending).await.map_err(io)?;
         if let Some(t) = total
             && done != t
         {
@@ -436,8 +444,46 @@ impl RegistryClient {
                 "archive download: body ended after {done} of {t} bytes"
             )));
         }
-        file.sync_all().await.map_err(io)?;
-        Ok((hex::encode(hasher.finalize()), done))
+        let s = sink.take().expect("sink is returned after every batch");
+        let (s, _) = s.write(pending).await.map_err(io)?;
+        let sha256 = s.finish().await.map_err(io)?;
+        Ok((sha256, done))
+    }
+}
+
+/// A download's file and running hash, moved to the blocking pool for each batch.
+struct BatchSink {
+    file: std::fs::File,
+    hasher: sha2::Sha256,
+    spare: Vec<u8>,
+}
+
+impl BatchSink {
+    /// Hashes and writes `batch`; returns the sink and an empty buffer for the next batch.
+    async fn write(self, batch: Vec<u8>) -> std::io::Result<(Self, Vec<u8>)> {
+        tokio::task::spawn_blocking(move || {
+            use sha2::Digest;
+            use std::io::Write;
+            let mut s = self;
+            s.hasher.update(&batch);
+            s.file.write_all(&batch)?;
+            let mut next = std::mem::replace(&mut s.spare, batch);
+            next.clear();
+            Ok((s, next))
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// Syncs the file to disk and returns the hex sha256 of everything written.
+    async fn finish(self) -> std::io::Result<String> {
+        tokio::task::spawn_blocking(move || {
+            use sha2::Digest;
+            self.file.sync_all()?;
+            Ok(hex::encode(self.hasher.finalize()))
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 }
 
