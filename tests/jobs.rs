@@ -250,6 +250,55 @@ async fn https_upstreams_need_their_ca_trusted() {
 }
 
 #[tokio::test]
+async fn the_upstream_token_goes_only_to_the_registry_host() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    // The API is addressed as `localhost`; the download URLs the registry hands out name
+    // 127.0.0.1, another host (as a CDN would be): the token must not follow them there.
+    let api = fake.base_url.replace("127.0.0.1", "localhost");
+    let app = app_with(&fake, Store::Local, move |c| {
+        c.upstream.insert(
+            "registry.terraform.io".into(),
+            UpstreamConfig {
+                url: Some(api),
+                token: tfmirror::config::Secret::new("s3cr3t-registry-token"),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let (summary, items) = wait_for(&app, load(&app, NULL_DEF).await).await;
+    assert_eq!(summary.succeeded, 1, "{items:#?}");
+    let seen = fake.authorizations();
+    let api_requests: Vec<_> = seen
+        .iter()
+        .filter(|(p, _)| !p.starts_with("/files/"))
+        .collect();
+    let file_requests: Vec<_> = seen
+        .iter()
+        .filter(|(p, _)| p.starts_with("/files/"))
+        .collect();
+    assert!(
+        api_requests.len() >= 3,
+        "discovery, versions, download info: {seen:?}"
+    );
+    assert!(
+        file_requests.len() >= 3,
+        "archive, SHA256SUMS, signature: {seen:?}"
+    );
+    for (path, auth) in api_requests {
+        assert_eq!(
+            auth.as_deref(),
+            Some("Bearer s3cr3t-registry-token"),
+            "{path}"
+        );
+    }
+    for (path, auth) in file_requests {
+        assert_eq!(auth, &None, "{path} must not receive the token");
+    }
+}
+
+#[tokio::test]
 async fn unsigned_packages_need_allow_unsigned() {
     let fake = FakeRegistry::start().await;
     fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);

@@ -179,6 +179,8 @@ struct State {
     hits: HashMap<Target, usize>,
     /// All requests, including those for paths that are not part of the protocol.
     total_hits: usize,
+    /// Every request's path and `Authorization` header, in arrival order.
+    authorizations: Vec<(String, Option<String>)>,
 }
 
 #[derive(Default)]
@@ -237,8 +239,21 @@ impl FakeRegistry {
 
         let data = web::Data::from(shared.clone());
         let server = HttpServer::new(move || {
+            let seen = data.clone();
             App::new()
                 .app_data(data.clone())
+                // Remember which credentials each request carried.
+                .wrap_fn(move |req, srv| {
+                    let auth = req
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    seen.lock()
+                        .authorizations
+                        .push((req.path().to_owned(), auth));
+                    actix_web::dev::Service::call(srv, req)
+                })
                 .route("/.well-known/terraform.json", web::get().to(discovery))
                 .route(
                     "/v1/providers/{ns}/{ptype}/versions",
@@ -391,6 +406,11 @@ impl FakeRegistry {
     }
 
     /// How many requests matched `target` so far (`Target::Any`: all requests).
+    /// The `Authorization` header of every request so far, with its path.
+    pub fn authorizations(&self) -> Vec<(String, Option<String>)> {
+        self.shared.lock().authorizations.clone()
+    }
+
     pub fn hits(&self, target: Target) -> usize {
         let state = self.shared.lock();
         match target {
