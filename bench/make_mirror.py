@@ -25,6 +25,19 @@ def h1(path):
     return "h1:" + base64.b64encode(hashlib.sha256(summary).digest()).decode()
 
 
+def write_random_zip(path, entry, size):
+    """One stored (not deflated) entry of `size` incompressible bytes; kept if it exists."""
+    if os.path.exists(path):
+        return
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        with z.open(entry, "w", force_zip64=True) as f:
+            left = size
+            while left > 0:
+                n = min(left, 1 << 20)
+                f.write(os.urandom(n))
+                left -= n
+
+
 def provider(root, ptype, version, platforms, size):
     d = os.path.join(root, "registry.terraform.io", "hashicorp", ptype)
     os.makedirs(d, exist_ok=True)
@@ -32,14 +45,7 @@ def provider(root, ptype, version, platforms, size):
     for plat in platforms:
         name = f"terraform-provider-{ptype}_{version}_{plat}.zip"
         path = os.path.join(d, name)
-        if not os.path.exists(path):
-            with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-                with z.open(f"terraform-provider-{ptype}_v{version}", "w", force_zip64=True) as f:
-                    left = size
-                    while left > 0:
-                        n = min(left, 1 << 20)
-                        f.write(os.urandom(n))
-                        left -= n
+        write_random_zip(path, f"terraform-provider-{ptype}_v{version}", size)
         archives[plat] = {"url": name, "hashes": [h1(path)]}
     with open(os.path.join(d, "index.json"), "w") as f:
         json.dump({"versions": {version: {}}}, f)

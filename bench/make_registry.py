@@ -7,7 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
+
+from make_mirror import write_random_zip
 
 
 def main():
@@ -27,14 +28,7 @@ def main():
         version = f"1.0.{i}"
         name = f"terraform-provider-bench_{version}_linux_amd64.zip"
         path = os.path.join(files, name)
-        if not os.path.exists(path):
-            with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-                with z.open(f"terraform-provider-bench_v{version}", "w", force_zip64=True) as out:
-                    left = size
-                    while left > 0:
-                        n = min(left, 1 << 20)
-                        out.write(os.urandom(n))
-                        left -= n
+        write_random_zip(path, f"terraform-provider-bench_v{version}", size)
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):

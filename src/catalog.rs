@@ -315,10 +315,7 @@ impl Catalog {
                 Ok::<_, CatalogError>(Arc::new(render(rows)))
             })
             .await
-            .map_err(|e: Arc<CatalogError>| match &*e {
-                CatalogError::Db(inner) => CatalogError::Task(inner.to_string()),
-                other => CatalogError::Task(other.to_string()),
-            })
+            .map_err(|e: Arc<CatalogError>| CatalogError::Task(e.to_string()))
     }
 }
 
