@@ -62,12 +62,18 @@ trap cleanup EXIT
 # Warm the page cache so both sides read the archives from memory.
 cat "$WORK"/registry/files/*.zip > /dev/null
 
+# Busy CPU time (user + system + irq, all cores, in clock ticks) from /proc/stat.
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+HZ=$(getconf CLK_TCK)
+
 # Baseline: curl, same archives, same concurrency, written to disk.
 mkdir -p "$WORK/curl"
+cpu0=$(busy)
 start=$(date +%s.%N)
 ls "$WORK"/registry/files/*.zip | xargs -n1 basename | \
   xargs -P "$CONCURRENCY" -I{} curl -fsS -o "$WORK/curl/{}" "http://127.0.0.1:$REG_PORT/files/{}"
 curl_s=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+curl_cpu=$(( $(busy) - cpu0 ))
 rm -rf "$WORK/curl"
 
 cat > "$WORK/tfmirror.hcl" <<HCL
@@ -92,20 +98,27 @@ RUST_LOG=info "$BIN" --config "$WORK/tfmirror.hcl" worker > "$WORK/worker.log" 2
 WORKER_PID=$!
 sleep 0.5
 rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$WORKER_PID/status")
+cpu0=$(busy)
 start=$(date +%s.%N)
 RUST_LOG=warn "$BIN" --config "$WORK/tfmirror.hcl" load --wait "$WORK/providers.hcl" > "$WORK/load.log" 2>&1 || {
   cat "$WORK/load.log"; exit 1; }
 tfm_s=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+tfm_cpu=$(( $(busy) - cpu0 ))
 rss_peak=$(awk '/^VmHWM/ {print $2}' "/proc/$WORKER_PID/status")
 grep -q "job 1: succeeded ($COUNT items: $COUNT succeeded" "$WORK/load.log" || { cat "$WORK/load.log"; exit 1; }
 
-python3 - "$COUNT" "$SIZE_MB" "$curl_s" "$tfm_s" "$rss_before" "$rss_peak" <<'PY' | tee "$OUT/ingest-results.txt"
+python3 - "$COUNT" "$SIZE_MB" "$curl_s" "$tfm_s" "$rss_before" "$rss_peak" "$curl_cpu" "$tfm_cpu" "$HZ" "$(nproc)" <<'PY' | tee "$OUT/ingest-results.txt"
 import sys
-count, size, curl_s, tfm_s, before, peak = int(sys.argv[1]), int(sys.argv[2]), *map(float, sys.argv[3:7])
+count, size, curl_s, tfm_s, before, peak, curl_cpu, tfm_cpu, hz, cores = \
+    int(sys.argv[1]), int(sys.argv[2]), *map(float, sys.argv[3:11])
 total = count * size
+def line(name, secs, cpu):
+    print(f"{name:<20} {secs:7.2f} s  {total / secs:8.1f} MB/s  CPU {cpu / hz:6.2f} s"
+          f" ({100 * cpu / hz / secs / cores:3.0f}% of {cores:.0f} cores)")
 print(f"{count} packages x {size} MB from a local registry")
-print(f"curl download        {curl_s:7.2f} s  {total / curl_s:8.1f} MB/s")
-print(f"tfmirror ingest      {tfm_s:7.2f} s  {total / tfm_s:8.1f} MB/s  (verify signature + sha256, h1, store, record)")
+line("curl download", curl_s, curl_cpu)
+line("tfmirror ingest", tfm_s, tfm_cpu)
+print("  (tfmirror: verify signature + sha256, h1, store, record)")
 print(f"tfmirror / curl throughput = {curl_s / tfm_s:.2f}")
 print(f"worker RSS: {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB peak")
 PY

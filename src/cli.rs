@@ -265,7 +265,7 @@ async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow
             print_job(catalog.pool(), job).await?;
             return Ok(if s.failed > 0 { 1 } else { 0 });
         }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
 }
 

@@ -383,7 +383,6 @@ impl RegistryClient {
         max_bytes: u64,
         mut progress: impl FnMut(u64, Option<u64>) -> bool,
     ) -> Result<(String, u64), UpstreamError> {
-        use sha2::Digest;
         let up = self.upstream(&address.hostname)?;
         let base = self.providers_base(up).await?;
         let url = self.file_url(up, &base, raw_url)?;
@@ -408,16 +407,9 @@ impl RegistryClient {
             .map_err(io)?
             .into_std()
             .await;
-        // Hashing and writing happen on the blocking pool, a batch at a time, so the async
-        // executor only moves bytes off the socket.
-        let mut sink = Some(BatchSink {
-            file,
-            hasher: sha2::Sha256::new(),
-            spare: Vec::with_capacity(WRITE_BATCH),
-        });
+        let mut spool = Spool::start(file);
         let mut done: u64 = 0;
         let mut body = res.bytes_stream();
-        let mut pending: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| from_reqwest("archive download", e))?;
             done += chunk.len() as u64;
@@ -426,17 +418,15 @@ impl RegistryClient {
                     "archive exceeds the limit of {max_bytes} bytes"
                 )));
             }
-            pending.extend_from_slice(&chunk);
-            if pending.len() >= WRITE_BATCH {
-                let s = sink.take().expect("sink is returned after every batch");
-                let (s, spare) = s.write(pending).await.map_err(io)?;
-                pending = spare;
-                sink = Some(s);
+            if !spool.push(chunk).await {
+                // The writer stopped early: its error is reported below.
+                break;
             }
             if !progress(done, total) {
                 return Err(UpstreamError::permanent("cancelled"));
             }
         }
+        let sha256 = spool.finish().await.map_err(io)?;
         if let Some(t) = total
             && done != t
         {
@@ -444,46 +434,52 @@ impl RegistryClient {
                 "archive download: body ended after {done} of {t} bytes"
             )));
         }
-        let s = sink.take().expect("sink is returned after every batch");
-        let (s, _) = s.write(pending).await.map_err(io)?;
-        let sha256 = s.finish().await.map_err(io)?;
         Ok((sha256, done))
     }
 }
 
-/// A download's file and running hash, moved to the blocking pool for each batch.
-struct BatchSink {
-    file: std::fs::File,
-    hasher: sha2::Sha256,
-    spare: Vec<u8>,
+/// A download being hashed and written to disk on the blocking pool while the async side
+/// keeps reading the socket. At most `SPOOL_CHUNKS` chunks wait in between, so memory stays
+/// constant whatever the archive's size.
+pub struct Spool {
+    tx: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
+    task: tokio::task::JoinHandle<std::io::Result<String>>,
 }
 
-impl BatchSink {
-    /// Hashes and writes `batch`; returns the sink and an empty buffer for the next batch.
-    async fn write(self, batch: Vec<u8>) -> std::io::Result<(Self, Vec<u8>)> {
-        tokio::task::spawn_blocking(move || {
+const SPOOL_CHUNKS: usize = 16;
+
+impl Spool {
+    pub fn start(file: std::fs::File) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(SPOOL_CHUNKS);
+        let task = tokio::task::spawn_blocking(move || {
             use sha2::Digest;
             use std::io::Write;
-            let mut s = self;
-            s.hasher.update(&batch);
-            s.file.write_all(&batch)?;
-            let mut next = std::mem::replace(&mut s.spare, batch);
-            next.clear();
-            Ok((s, next))
-        })
-        .await
-        .map_err(std::io::Error::other)?
+            let mut hasher = sha2::Sha256::new();
+            let mut out = std::io::BufWriter::with_capacity(WRITE_BATCH, file);
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+                out.write_all(&chunk)?;
+            }
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            Ok(hex::encode(hasher.finalize()))
+        });
+        Self { tx: Some(tx), task }
     }
 
-    /// Syncs the file to disk and returns the hex sha256 of everything written.
-    async fn finish(self) -> std::io::Result<String> {
-        tokio::task::spawn_blocking(move || {
-            use sha2::Digest;
-            self.file.sync_all()?;
-            Ok(hex::encode(self.hasher.finalize()))
-        })
-        .await
-        .map_err(std::io::Error::other)?
+    /// Queues a chunk; false when the writer has stopped (its error comes from `finish`).
+    pub async fn push(&mut self, chunk: bytes::Bytes) -> bool {
+        match &self.tx {
+            Some(tx) => tx.send(chunk).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Waits for every queued chunk to be written, syncs the file and returns the hex sha256
+    /// of everything written.
+    pub async fn finish(mut self) -> std::io::Result<String> {
+        self.tx.take();
+        (&mut self.task).await.map_err(std::io::Error::other)?
     }
 }
 
