@@ -3,41 +3,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::child::{start_worker, tfmirror, write_config};
 use common::fake_registry::{FakeRegistry, Fault, Target};
 use common::{Store, TestApp, sha256_hex};
-
-fn tfmirror(config: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tfmirror"));
-    c.arg("--config")
-        .arg(config)
-        .env_remove("TFM_CONFIG")
-        .env("RUST_LOG", "info");
-    c
-}
-
-struct KillOnDrop(Child);
-
-/// `tfmirror worker` as a child process, killed (SIGKILL) when dropped.
-fn start_worker(config: &std::path::Path) -> KillOnDrop {
-    KillOnDrop(
-        tfmirror(config)
-            .arg("worker")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn item_status(pool: &sqlx::SqlitePool) -> (String, i64) {
     sqlx::query_as("SELECT status, attempts FROM job_items")
@@ -61,17 +31,12 @@ async fn a_killed_worker_resumes_without_duplicates_or_partial_files() {
     fake.inject(archive.clone(), Fault::Delay(Duration::from_secs(60)), 1);
 
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("tfmirror.hcl");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{}\"\nupstream \"registry.terraform.io\" {{\n  url = \"{}\"\n  timeout_seconds = 120\n}}\nworker {{\n  poll_interval_ms = 50\n  backoff_base_ms = 100\n}}\n",
-            data.display(),
-            fake.base_url
-        ),
-    )
-    .unwrap();
+    let (data, config) = write_config(
+        dir.path(),
+        &fake.base_url,
+        "  timeout_seconds = 120\n",
+        "worker {\n  poll_interval_ms = 50\n  backoff_base_ms = 100\n}\n",
+    );
     let defs = dir.path().join("providers.hcl");
     std::fs::write(
         &defs,
@@ -87,7 +52,7 @@ async fn a_killed_worker_resumes_without_duplicates_or_partial_files() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("enqueued job 1"));
 
-    let first = start_worker(&config);
+    let first = start_worker(tfmirror(&config));
     let deadline = Instant::now() + Duration::from_secs(30);
     while fake.hits(archive.clone()) == 0 {
         assert!(
@@ -111,7 +76,7 @@ async fn a_killed_worker_resumes_without_duplicates_or_partial_files() {
         "the kill left the item running"
     );
 
-    let _second = start_worker(&config);
+    let _second = start_worker(tfmirror(&config));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, _) = item_status(&pool).await;

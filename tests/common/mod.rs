@@ -2,7 +2,9 @@
 //! temp blob directory or a unique prefix in the SeaweedFS bucket that `scripts/test.sh` runs.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod fake_registry;
+pub mod proxy;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
