@@ -110,7 +110,7 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    fn new(value: &serde_json::Value) -> Self {
+    pub fn new(value: &serde_json::Value) -> Self {
         let body = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
         let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
         Self { body, etag }
@@ -124,6 +124,10 @@ pub struct ProviderView {
     pub index: Option<Rendered>,
     pub versions: HashMap<String, Rendered>,
     pub packages: HashMap<String, StoredPackage>,
+    /// Stored archives per version: platform -> `{url, hashes}`, as `{version}.json` lists them.
+    pub archives: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Versions an operator blocked: never served, never fetched.
+    pub blocked: std::collections::HashSet<String>,
 }
 
 pub struct Catalog {
@@ -312,7 +316,12 @@ impl Catalog {
         self.views
             .try_get_with(address.clone(), async {
                 let rows = db::packages::servable_packages(&self.pool, address).await?;
-                Ok::<_, CatalogError>(Arc::new(render(rows)))
+                let mut view = render(rows);
+                view.blocked = db::packages::blocked_versions(&self.pool, address)
+                    .await?
+                    .into_iter()
+                    .collect();
+                Ok::<_, CatalogError>(Arc::new(view))
             })
             .await
             .map_err(|e: Arc<CatalogError>| CatalogError::Task(e.to_string()))
@@ -353,9 +362,12 @@ fn render(rows: Vec<db::packages::PackageRow>) -> ProviderView {
     let index: serde_json::Map<String, serde_json::Value> =
         by_version.keys().map(|v| (v.clone(), json!({}))).collect();
     view.index = Some(Rendered::new(&json!({ "versions": index })));
-    for (version, archives) in by_version {
-        view.versions
-            .insert(version, Rendered::new(&json!({ "archives": archives })));
+    for (version, archives) in &by_version {
+        view.versions.insert(
+            version.clone(),
+            Rendered::new(&json!({ "archives": archives })),
+        );
     }
+    view.archives = by_version;
     view
 }

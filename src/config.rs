@@ -60,6 +60,29 @@ pub struct Config {
     /// contacted: a definitions file naming an unconfigured origin is refused.
     pub upstream: BTreeMap<String, UpstreamConfig>,
     pub worker: WorkerConfig,
+    /// The Provider Registry Protocol (`providers.v1`) served over the stored packages.
+    pub registry: RegistryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// The origin served under `/v1/providers/`; every configured origin is also served under
+    /// `/registry/HOSTNAME/v1/providers/`.
+    pub default_origin: String,
+    /// ASCII-armored OpenPGP secret key the mirror signs the `SHA256SUMS` of imported and
+    /// uploaded packages with. When unset, one is generated on first start as
+    /// `DATA_DIR/signing-key.asc` (mode 0600).
+    pub signing_key_file: Option<PathBuf>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            default_origin: "registry.terraform.io".into(),
+            signing_key_file: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -75,6 +98,7 @@ impl Default for Config {
             outbound: OutboundConfig::default(),
             upstream: BTreeMap::new(),
             worker: WorkerConfig::default(),
+            registry: RegistryConfig::default(),
         }
     }
 }
@@ -105,6 +129,20 @@ pub struct UpstreamConfig {
     /// When not empty, archives and checksum files may only be fetched from these hosts
     /// (the registry's download URLs often point at a CDN).
     pub download_hosts: Vec<String>,
+    /// Fetch on demand: a mirror request for a provider, version or package not stored is
+    /// answered from this upstream (verified, then stored). Off by default.
+    pub pull_through: bool,
+    /// When not empty, only these providers are fetched from this upstream, as `namespace`
+    /// or `namespace/type` (`*` allowed as either part).
+    pub allow: Vec<String>,
+    /// Providers never fetched from this upstream, in the same forms; wins over `allow`.
+    pub deny: Vec<String>,
+    /// Versions the mirror first saw less than this many hours ago are not offered through
+    /// pull-through yet (a quarantine for brand-new releases). 0 turns it off.
+    pub min_release_age_hours: u64,
+    /// How long upstream version lists and verified checksums stay in memory, in seconds.
+    /// Past it they are fetched again; when the upstream is down they are served stale.
+    pub metadata_ttl_seconds: u64,
 }
 
 impl Default for UpstreamConfig {
@@ -116,6 +154,11 @@ impl Default for UpstreamConfig {
             concurrency: 4,
             allow_unsigned: false,
             download_hosts: Vec::new(),
+            pull_through: false,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            min_release_age_hours: 0,
+            metadata_ttl_seconds: 300,
         }
     }
 }
@@ -361,6 +404,8 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TFM_WORKER_CONCURRENCY", "worker.concurrency"),
     ("TFM_LOG_LEVEL", "log.level"),
     ("TFM_LOG_FORMAT", "log.format"),
+    ("TFM_REGISTRY_DEFAULT_ORIGIN", "registry.default_origin"),
+    ("TFM_REGISTRY_SIGNING_KEY_FILE", "registry.signing_key_file"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -560,6 +605,41 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// `namespace`, `namespace/type`, either part `*`: the forms of `allow` and `deny`.
+pub fn valid_provider_pattern(p: &str) -> bool {
+    let part = |s: &str| {
+        s == "*"
+            || (!s.is_empty()
+                && s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    };
+    match p.split_once('/') {
+        Some((ns, ty)) => part(ns) && part(ty),
+        None => part(p),
+    }
+}
+
+/// Whether `namespace/type` matches a pattern of that form.
+pub fn provider_pattern_matches(p: &str, namespace: &str, provider_type: &str) -> bool {
+    let eq = |pat: &str, s: &str| pat == "*" || pat.eq_ignore_ascii_case(s);
+    match p.split_once('/') {
+        Some((ns, ty)) => eq(ns, namespace) && eq(ty, provider_type),
+        None => eq(p, namespace),
+    }
+}
+
+impl UpstreamConfig {
+    /// The allow and deny lists applied to one provider.
+    pub fn permits(&self, namespace: &str, provider_type: &str) -> bool {
+        let hit = |list: &[String]| {
+            list.iter()
+                .any(|p| provider_pattern_matches(p, namespace, provider_type))
+        };
+        !hit(&self.deny) && (self.allow.is_empty() || hit(&self.allow))
+    }
+}
+
 impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: &str| {
@@ -616,6 +696,20 @@ impl Config {
             if upstream.concurrency == 0 || upstream.timeout_seconds == 0 {
                 return invalid(&key, "concurrency and timeout_seconds must be at least 1");
             }
+            for (list, patterns) in [("allow", &upstream.allow), ("deny", &upstream.deny)] {
+                if let Some(bad) = patterns.iter().find(|p| !valid_provider_pattern(p)) {
+                    return invalid(
+                        &format!("{key}.{list}"),
+                        &format!("{bad:?} is not NAMESPACE or NAMESPACE/TYPE (\"*\" allowed)"),
+                    );
+                }
+            }
+        }
+        if crate::domain::Hostname::parse(&self.registry.default_origin).is_err() {
+            return invalid(
+                "registry.default_origin",
+                "is not a valid registry hostname",
+            );
         }
         if self.worker.concurrency == 0 || self.worker.max_attempts == 0 {
             return invalid("worker", "concurrency and max_attempts must be at least 1");

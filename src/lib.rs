@@ -12,6 +12,7 @@ pub mod hashes;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod pull;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -14,6 +14,7 @@ use tracing_actix_web::TracingLogger;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::jobs::worker::{Worker, WorkerHandle};
+use crate::pull::PullThrough;
 use crate::state::AppState;
 use crate::upstream::RegistryClient;
 use crate::{db, storage, tls};
@@ -44,11 +45,22 @@ pub async fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let catalog = open_catalog(&config).await?;
-        let registry = RegistryClient::new(&config).context("configuring upstream registries")?;
+        let registry =
+            Arc::new(RegistryClient::new(&config).context("configuring upstream registries")?);
+        let config = Arc::new(config);
+        let catalog = Arc::new(catalog);
+        let pull = Arc::new(PullThrough::new(
+            config.clone(),
+            catalog.clone(),
+            registry.clone(),
+        ));
+        pull.clear_spool()
+            .context("clearing the pull-through spool directory")?;
         let state = AppState {
-            config: Arc::new(config),
-            catalog: Arc::new(catalog),
-            registry: Arc::new(registry),
+            config,
+            catalog,
+            registry,
+            pull,
         };
         let config = &state.config;
         let listener = TcpListener::bind(&config.server.listen)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::pull::PullThrough;
 use crate::upstream::RegistryClient;
 
 #[derive(Clone)]
@@ -11,4 +12,5 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub catalog: Arc<Catalog>,
     pub registry: Arc<RegistryClient>,
+    pub pull: Arc<PullThrough>,
 }

@@ -210,3 +210,95 @@ pub async fn set_version_status(
     .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// The versions of a provider an operator blocked: never served, never fetched.
+pub async fn blocked_versions(
+    pool: &Pool,
+    address: &ProviderAddress,
+) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT v.version FROM provider_versions v
+         JOIN providers p ON p.id = v.provider_id
+         WHERE p.hostname = $1 AND p.namespace = $2 AND p.type = $3 AND v.status = 'blocked'",
+    )
+    .bind(address.hostname.as_str())
+    .bind(address.namespace.as_str())
+    .bind(address.provider_type.as_str())
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Records `now` as the first sighting of each version not seen before, and returns when
+/// each of `versions` was first seen (unix seconds).
+pub async fn versions_first_seen(
+    pool: &Pool,
+    address: &ProviderAddress,
+    versions: &[String],
+    now: i64,
+) -> Result<std::collections::HashMap<String, i64>, DbError> {
+    let mut tx = pool.begin().await?;
+    for v in versions {
+        sqlx::query(
+            "INSERT INTO upstream_versions_seen (hostname, namespace, type, version, first_seen)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(address.hostname.as_str())
+        .bind(address.namespace.as_str())
+        .bind(address.provider_type.as_str())
+        .bind(v)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT version, first_seen FROM upstream_versions_seen
+         WHERE hostname = $1 AND namespace = $2 AND type = $3",
+    )
+    .bind(address.hostname.as_str())
+    .bind(address.namespace.as_str())
+    .bind(address.provider_type.as_str())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// shasums, signature, key id, key armor, protocols (JSON).
+type EvidenceRow = (
+    String,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// The evidence recorded for a version (the upstream's `SHA256SUMS`, signature and key).
+pub async fn version_evidence(
+    pool: &Pool,
+    address: &ProviderAddress,
+    version: &str,
+) -> Result<Option<Evidence>, DbError> {
+    let row: Option<EvidenceRow> = sqlx::query_as(
+        "SELECT e.shasums, e.shasums_signature, e.signing_key_id, e.signing_key_armor,
+                    e.protocols
+             FROM version_evidence e
+             JOIN provider_versions v ON v.id = e.version_id
+             JOIN providers p ON p.id = v.provider_id
+             WHERE p.hostname = $1 AND p.namespace = $2 AND p.type = $3 AND v.version = $4",
+    )
+    .bind(address.hostname.as_str())
+    .bind(address.namespace.as_str())
+    .bind(address.provider_type.as_str())
+    .bind(version)
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        row.map(|(shasums, signature, key_id, armor, protocols)| Evidence {
+            shasums,
+            signature,
+            signing_key_id: key_id,
+            signing_key_armor: armor,
+            protocols: serde_json::from_str(&protocols).unwrap_or_default(),
+        }),
+    )
+}

@@ -1,6 +1,7 @@
 //! The Provider Network Mirror Protocol:
 //! `/{hostname}/{namespace}/{type}/index.json`, `/{version}.json` and the archives.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::SizedStream;
@@ -9,9 +10,12 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::range::{self, RangeRequest};
-use crate::catalog::{ProviderView, Rendered, StoredPackage};
+use tokio::sync::watch;
+
+use crate::catalog::{PackageId, ProviderView, Rendered, StoredPackage};
 use crate::domain::{ProviderAddress, Version, parse_package_filename};
 use crate::error::AppError;
+use crate::pull::{Flight, FlightState};
 use crate::state::AppState;
 
 /// Routes mirror paths by hand rather than with a `{param}` pattern: the router's regex
@@ -78,6 +82,9 @@ async fn get_mirror_file(
     let address = ProviderAddress::new(hostname, namespace, provider_type)?;
     let file = parse_file(&address, file)?;
     let view = state.catalog.provider_view(&address).await?;
+    if state.pull.enabled_for(&address) {
+        return pull_through(req, state, &address, &view, file).await;
+    }
     match file {
         MirrorFile::Index => {
             let doc = view.index.as_ref().ok_or_else(|| {
@@ -95,6 +102,175 @@ async fn get_mirror_file(
         }
         MirrorFile::Archive(name) => archive_response(req, state, &view, &name).await,
     }
+}
+
+/// A provider whose origin allows pull-through: stored data plus what the upstream offers.
+async fn pull_through(
+    req: &HttpRequest,
+    state: &AppState,
+    address: &ProviderAddress,
+    view: &ProviderView,
+    file: MirrorFile,
+) -> Result<HttpResponse, AppError> {
+    match file {
+        MirrorFile::Index => {
+            let doc = state.pull.index(address, view).await.ok_or_else(|| {
+                AppError::not_found(format!(
+                    "provider {address} is neither in this mirror nor available from its origin"
+                ))
+            })?;
+            Ok(json_response(req, &doc))
+        }
+        MirrorFile::Version(version) => match state.pull.version(address, &version, view).await {
+            Ok(Some(doc)) => Ok(json_response(req, &doc)),
+            Ok(None) => Err(AppError::not_found(format!(
+                "version {version} of {address} is not available"
+            ))),
+            Err(e) => Err(AppError::not_found(format!(
+                "version {version} of {address} is not in this mirror and its origin failed: {e}"
+            ))),
+        },
+        MirrorFile::Archive(name) if view.packages.contains_key(&name) => {
+            archive_response(req, state, view, &name).await
+        }
+        MirrorFile::Archive(name) => pull_archive(req, state, address, view, &name).await,
+    }
+}
+
+/// Streams a package that is not stored from the shared upstream download, or serves it from
+/// storage once that download has finished.
+async fn pull_archive(
+    req: &HttpRequest,
+    state: &AppState,
+    address: &ProviderAddress,
+    view: &ProviderView,
+    name: &str,
+) -> Result<HttpResponse, AppError> {
+    let (version, platform) = parse_package_filename(&address.provider_type, name)?;
+    if view.blocked.contains(&version.to_string()) {
+        return Err(AppError::not_found(format!(
+            "version {version} of {address} is blocked"
+        )));
+    }
+    let id = PackageId {
+        address: address.clone(),
+        version,
+        platform,
+    };
+    let flight = state.pull.archive(&id);
+    let mut rx = flight.subscribe();
+    let started = wait_for(&mut rx, |s| s.total.is_some() || s.outcome.is_some()).await?;
+    if started.outcome.is_none()
+        && let Some(total) = started.total
+    {
+        let headers = |res: &mut actix_web::HttpResponseBuilder| {
+            res.content_type("application/zip")
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+        };
+        let mut res = HttpResponse::Ok();
+        headers(&mut res);
+        if req.method() == Method::HEAD {
+            let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+            return Ok(res.body(SizedStream::new(total, empty)));
+        }
+        // The file exists once the size is known; it is gone only if the flight has ended.
+        if let Ok(file) = std::fs::File::open(&flight.path) {
+            let stream = flight_stream(flight.clone(), rx, file, total);
+            return Ok(res.body(SizedStream::new(total, stream)));
+        }
+    }
+    let ended = wait_for(&mut rx, |s| s.outcome.is_some()).await?;
+    match ended.outcome {
+        Some(Ok(())) => {
+            let view = state.catalog.provider_view(address).await?;
+            archive_response(req, state, &view, name).await
+        }
+        Some(Err(e)) => Err(AppError::not_found(format!(
+            "package {name} is not in this mirror and could not be fetched from {}: {e}",
+            address.hostname
+        ))),
+        None => Err(AppError::Internal(
+            "pull-through ended without an outcome".into(),
+        )),
+    }
+}
+
+async fn wait_for(
+    rx: &mut watch::Receiver<FlightState>,
+    done: impl Fn(&FlightState) -> bool,
+) -> Result<FlightState, AppError> {
+    loop {
+        {
+            let s = rx.borrow_and_update();
+            if done(&s) {
+                return Ok(s.clone());
+            }
+        }
+        rx.changed()
+            .await
+            .map_err(|_| AppError::Internal("pull-through download vanished".into()))?;
+    }
+}
+
+/// The bytes of a growing spool file as they arrive. The last byte waits until the package is
+/// verified and stored; a failed verification ends the stream with an error instead, so the
+/// client's download fails.
+fn flight_stream(
+    flight: Arc<Flight>,
+    rx: watch::Receiver<FlightState>,
+    file: std::fs::File,
+    total: u64,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    const CHUNK: u64 = 256 * 1024;
+    let file = Arc::new(file);
+    futures_util::stream::unfold(
+        (flight, rx, 0u64, false),
+        move |(flight, mut rx, offset, failed)| {
+            let file = file.clone();
+            async move {
+                if failed || offset >= total {
+                    return None;
+                }
+                loop {
+                    let (written, outcome) = {
+                        let s = rx.borrow_and_update();
+                        (s.written, s.outcome.clone())
+                    };
+                    let limit = match &outcome {
+                        Some(Err(e)) => {
+                            let err = std::io::Error::other(format!("pull-through failed: {e}"));
+                            return Some((Err(err), (flight, rx, offset, true)));
+                        }
+                        Some(Ok(())) => total,
+                        None => written.min(total.saturating_sub(1)),
+                    };
+                    if offset < limit {
+                        let len = (limit - offset).min(CHUNK) as usize;
+                        let f = file.clone();
+                        let read = tokio::task::spawn_blocking(move || {
+                            use std::os::unix::fs::FileExt;
+                            let mut buf = vec![0u8; len];
+                            f.read_exact_at(&mut buf, offset).map(|_| buf)
+                        })
+                        .await
+                        .map_err(std::io::Error::other)
+                        .and_then(|r| r);
+                        return Some(match read {
+                            Ok(buf) => {
+                                let next = offset + buf.len() as u64;
+                                (Ok(bytes::Bytes::from(buf)), (flight, rx, next, false))
+                            }
+                            Err(e) => (Err(e), (flight, rx, offset, true)),
+                        });
+                    }
+                    if rx.changed().await.is_err() {
+                        let err = std::io::Error::other("pull-through download vanished");
+                        return Some((Err(err), (flight, rx, offset, true)));
+                    }
+                }
+            }
+        },
+    )
 }
 
 fn etag_matches(req: &HttpRequest, etag: &str) -> bool {

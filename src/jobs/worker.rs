@@ -12,14 +12,11 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::{
-    Catalog, Evidence, Expected, Ingest, IngestOutcome, PackageId, PackageSource,
-};
+use crate::catalog::{Catalog, Expected, Ingest, IngestOutcome, PackageId, PackageSource};
 use crate::config::{Config, WorkerConfig};
 use crate::db::jobs::{self, ItemRow, now, now_ms};
 use crate::domain::{Platform, ProviderAddress, Version};
-use crate::upstream::client::shasum_for;
-use crate::upstream::{RegistryClient, UpstreamError, signature};
+use crate::upstream::{RegistryClient, UpstreamError, verify};
 
 /// How an attempt ended.
 enum Attempt {
@@ -259,75 +256,9 @@ impl Worker {
             };
         }
 
-        // 1. SHA256SUMS must list the registry's shasum for this file.
-        let sums = client
-            .fetch_small(&id.address, &info.shasums_url, "SHA256SUMS")
-            .await?;
-        let sums =
-            String::from_utf8(sums).map_err(|_| Failure::Fatal("SHA256SUMS is not text".into()))?;
-        match shasum_for(&sums, &filename) {
-            None => {
-                return Err(Failure::Fatal(format!(
-                    "SHA256SUMS has no line for {filename}"
-                )));
-            }
-            Some(listed) if listed != shasum => {
-                return Err(Failure::Fatal(format!(
-                    "checksum mismatch: SHA256SUMS lists {listed} for {filename} but the registry's shasum is {shasum}"
-                )));
-            }
-            Some(_) => {}
-        }
-
-        // 2. The signature over SHA256SUMS must verify against one of the registry's keys.
-        let keys: Vec<String> = info
-            .signing_keys
-            .gpg_public_keys
-            .iter()
-            .map(|k| k.ascii_armor.clone())
-            .collect();
-        let mut evidence = Evidence {
-            shasums: sums.clone(),
-            protocols: info.protocols.clone(),
-            ..Default::default()
-        };
-        if keys.is_empty() {
-            if !client.allows_unsigned(&id.address.hostname) {
-                return Err(Failure::Fatal(
-                    "the registry offered no signing key: refusing an unsigned package (set allow_unsigned = true on this upstream to accept it)".into(),
-                ));
-            }
-            tracing::warn!(
-                "accepting an UNSIGNED package: allow_unsigned is set for this upstream"
-            );
-        } else {
-            let sig = client
-                .fetch_small(
-                    &id.address,
-                    &info.shasums_signature_url,
-                    "SHA256SUMS signature",
-                )
-                .await?;
-            let signed = sums.clone().into_bytes();
-            let keys_for_check = keys.clone();
-            let sig_for_check = sig.clone();
-            let verified = tokio::task::spawn_blocking(move || {
-                signature::verify_detached(&signed, &sig_for_check, &keys_for_check)
-            })
-            .await
-            .map_err(|e| Failure::Retry(e.to_string(), None))?
-            .map_err(|e| Failure::Fatal(e.to_string()))?;
-            let armor = info
-                .signing_keys
-                .gpg_public_keys
-                .iter()
-                .find(|k| k.key_id.eq_ignore_ascii_case(&verified.key_id))
-                .or(info.signing_keys.gpg_public_keys.first())
-                .map(|k| k.ascii_armor.clone());
-            evidence.signature = Some(sig);
-            evidence.signing_key_id = Some(verified.key_id);
-            evidence.signing_key_armor = armor;
-        }
+        // 1-2. The signed SHA256SUMS must verify and list the registry's shasum.
+        let evidence = verify::verified_sums(client, &id.address, &info).await?;
+        verify::check_listed(&evidence.shasums, &filename, &shasum)?;
 
         // 3. Download, hashing as the bytes stream to a temp file.
         let tmp = self
@@ -345,6 +276,7 @@ impl Worker {
                     progress.total.store(total.unwrap_or(0), Ordering::Relaxed);
                     !progress.abandoned.load(Ordering::Relaxed)
                 },
+                None,
             )
             .await
             .map_err(|e| {

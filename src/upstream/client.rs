@@ -35,10 +35,10 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
-    fn permanent(m: impl Into<String>) -> Self {
+    pub fn permanent(m: impl Into<String>) -> Self {
         Self::Permanent(m.into())
     }
-    fn transient(m: impl Into<String>) -> Self {
+    pub fn transient(m: impl Into<String>) -> Self {
         Self::Transient {
             message: m.into(),
             retry_after: None,
@@ -375,6 +375,9 @@ impl RegistryClient {
 
     /// Streams an archive into `dest` while hashing it, calling `progress(done, total)` as
     /// bytes arrive. Returns (hex sha256, size). Holds one of the upstream's download slots.
+    ///
+    /// `on_written(bytes)` is called from the writer thread each time the bytes so far are in
+    /// the file (readable by others), for callers that stream the file while it grows.
     pub async fn download_to(
         &self,
         address: &ProviderAddress,
@@ -382,6 +385,7 @@ impl RegistryClient {
         dest: &Path,
         max_bytes: u64,
         mut progress: impl FnMut(u64, Option<u64>) -> bool,
+        on_written: Option<OnWritten>,
     ) -> Result<(String, u64), UpstreamError> {
         let up = self.upstream(&address.hostname)?;
         let base = self.providers_base(up).await?;
@@ -407,7 +411,8 @@ impl RegistryClient {
             .map_err(io)?
             .into_std()
             .await;
-        let mut spool = Spool::start(file);
+        progress(0, total);
+        let mut spool = Spool::start(file, on_written);
         let mut done: u64 = 0;
         let mut body = res.bytes_stream();
         while let Some(chunk) = body.next().await {
@@ -448,19 +453,34 @@ pub struct Spool {
 
 const SPOOL_CHUNKS: usize = 16;
 
+/// Told how many bytes of a spooled download are in its file so far.
+pub type OnWritten = Box<dyn Fn(u64) + Send + 'static>;
+
 impl Spool {
-    pub fn start(file: std::fs::File) -> Self {
+    pub fn start(file: std::fs::File, on_written: Option<OnWritten>) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(SPOOL_CHUNKS);
         let task = tokio::task::spawn_blocking(move || {
             use sha2::Digest;
             use std::io::Write;
             let mut hasher = sha2::Sha256::new();
             let mut out = std::io::BufWriter::with_capacity(WRITE_BATCH, file);
+            let mut written = 0u64;
             while let Some(chunk) = rx.blocking_recv() {
                 hasher.update(&chunk);
                 out.write_all(&chunk)?;
+                written += chunk.len() as u64;
+                // Readers of the growing file see the bytes once the writer has caught up.
+                if let Some(tell) = &on_written
+                    && rx.is_empty()
+                {
+                    out.flush()?;
+                    tell(written);
+                }
             }
             let file = out.into_inner().map_err(|e| e.into_error())?;
+            if let Some(tell) = &on_written {
+                tell(written);
+            }
             file.sync_all()?;
             Ok(hex::encode(hasher.finalize()))
         });

@@ -2,5 +2,6 @@
 
 pub mod client;
 pub mod signature;
+pub mod verify;
 
 pub use client::{RegistryClient, UpstreamError};

@@ -1,8 +1,8 @@
 //! An in-process fake upstream registry that speaks the real Provider Registry Protocol
 //! (`providers.v1`): service discovery, version lists, download info with absolute URLs, and the
 //! archive, `SHA256SUMS` and detached `SHA256SUMS.sig` files. Packages are built and signed at
-//! test time with a fresh Ed25519 key (HashiCorp uses RSA 4096, but RSA key generation is too
-//! slow for every test). Faults can be injected per request kind to exercise the mirror's
+//! test time with a fresh ECDSA P-256 key (HashiCorp uses RSA 4096, but RSA key generation is
+//! too slow for every test). Faults can be injected per request kind to exercise the mirror's
 //! retries, timeouts and verification.
 //!
 //! Everything lives in memory; the server runs on the test's tokio runtime on `127.0.0.1:0` and
@@ -485,7 +485,9 @@ fn split_platform(platform: &str) -> Option<(&str, &str)> {
 fn generate_key(user_id: &str) -> SignedSecretKey {
     let mut params = SecretKeyParamsBuilder::default();
     params
-        .key_type(KeyType::Ed25519Legacy)
+        // ECDSA P-256: quick to generate, and verifiable by Terraform 1.0's
+        // golang.org/x/crypto/openpgp, which knows no EdDSA.
+        .key_type(KeyType::ECDSA(pgp::crypto::ecc_curve::ECCCurve::P256))
         .can_certify(true)
         .can_sign(true)
         .primary_user_id(user_id.into());
