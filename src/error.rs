@@ -51,6 +51,12 @@ impl From<CatalogError> for AppError {
     }
 }
 
+impl From<crate::db::DbError> for AppError {
+    fn from(e: crate::db::DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 impl From<StorageError> for AppError {
     fn from(e: StorageError) -> Self {
         Self::Internal(e.to_string())

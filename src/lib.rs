@@ -13,6 +13,7 @@ pub mod http;
 pub mod import;
 pub mod jobs;
 pub mod pull;
+pub mod signing;
 pub mod startup;
 pub mod state;
 pub mod storage;

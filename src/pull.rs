@@ -306,6 +306,32 @@ impl PullThrough {
             .map_err(|e| (*e).clone())
     }
 
+    /// A version's verified checksums if they are in memory (fetched for a recent request).
+    pub async fn cached_sums(
+        &self,
+        address: &ProviderAddress,
+        version: &Version,
+    ) -> Option<Arc<VersionSums>> {
+        self.sums.get(&(address.clone(), version.to_string())).await
+    }
+
+    /// The download info of a package, straight from the upstream.
+    pub async fn download_info(&self, id: &PackageId) -> Result<DownloadInfo, UpstreamError> {
+        self.client
+            .download_info(&id.address, &id.version, &id.platform)
+            .await
+    }
+
+    /// Verified checksums for a version, given a download info of one of its packages.
+    pub async fn sums_with(
+        &self,
+        address: &ProviderAddress,
+        version: &Version,
+        info: &DownloadInfo,
+    ) -> Result<Arc<VersionSums>, UpstreamError> {
+        self.sums_for(address, version, info).await
+    }
+
     /// The shared download of a package not stored, started if none is running.
     pub fn archive(self: &Arc<Self>, id: &PackageId) -> Arc<Flight> {
         let mut flights = self.flights.lock().expect("flights lock");

@@ -56,11 +56,16 @@ impl Application {
         ));
         pull.clear_spool()
             .context("clearing the pull-through spool directory")?;
+        let signing_key = Arc::new(
+            crate::signing::MirrorKey::load_or_generate(&config)
+                .context("loading the mirror's signing key")?,
+        );
         let state = AppState {
             config,
             catalog,
             registry,
             pull,
+            signing_key,
         };
         let config = &state.config;
         let listener = TcpListener::bind(&config.server.listen)

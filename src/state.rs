@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::pull::PullThrough;
+use crate::signing::MirrorKey;
 use crate::upstream::RegistryClient;
 
 #[derive(Clone)]
@@ -13,4 +14,5 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub registry: Arc<RegistryClient>,
     pub pull: Arc<PullThrough>,
+    pub signing_key: Arc<MirrorKey>,
 }

@@ -54,16 +54,37 @@ struct Workspace {
 }
 
 impl Workspace {
+    /// A workspace installing through `network_mirror { url = mirror_url }`.
     fn new(bundle: &Path, mirror_url: &str, main_tf: &str) -> Self {
+        Self::with_cli_config(
+            bundle,
+            mirror_url,
+            main_tf,
+            &format!(
+                "provider_installation {{\n  network_mirror {{\n    url = \"{mirror_url}\"\n  }}\n}}\n"
+            ),
+        )
+    }
+
+    /// A workspace whose `registry.terraform.io` is the mirror's registry protocol (a `host`
+    /// override), installing directly from it.
+    fn via_registry(bundle: &Path, providers_url: &str, main_tf: &str) -> Self {
+        Self::with_cli_config(
+            bundle,
+            providers_url,
+            main_tf,
+            &format!(
+                "host \"registry.terraform.io\" {{\n  services = {{\n    \"providers.v1\" = \"{providers_url}\"\n  }}\n}}\n"
+            ),
+        )
+    }
+
+    fn with_cli_config(bundle: &Path, mirror_url: &str, main_tf: &str, cli_config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         std::fs::create_dir_all(dir.path().join("work")).unwrap();
         std::fs::write(dir.path().join("work/main.tf"), main_tf).unwrap();
-        std::fs::write(
-            dir.path().join("terraformrc"),
-            format!("provider_installation {{\n  network_mirror {{\n    url = \"{mirror_url}\"\n  }}\n}}\n"),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("terraformrc"), cli_config).unwrap();
         Self {
             dir,
             bundle: bundle.to_owned(),
@@ -382,6 +403,157 @@ async fn terraform_installs_a_provider_that_arrived_through_a_job() {
             let (ok, log) = ws.run(&terraform, &["init", "-input=false"]);
             assert!(ok, "terraform {version} init failed:\n{log}");
             assert!(ws.lock_file().contains(&h1), "{}", ws.lock_file());
+        })
+        .await
+        .unwrap();
+    }
+}
+
+/// The second platform published next to the real linux_amd64 null provider: never installed
+/// here, but its signed `zh:` must reach the lock file through the registry protocol.
+fn darwin_null_zip() -> Vec<u8> {
+    stored_zip(
+        "terraform-provider-null_v2.1.2_x4",
+        b"not a real darwin binary",
+    )
+}
+
+#[tokio::test]
+async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_protocol() {
+    use common::fake_registry::{FakeRegistry, Target};
+
+    let null_bin = std::fs::read(tool("terraform-provider-null_v2.1.2_x4")).unwrap();
+    let null_zip = stored_zip("terraform-provider-null_v2.1.2_x4", &null_bin);
+    let darwin_zip = darwin_null_zip();
+    let fake = FakeRegistry::start().await;
+    fake.publish_zip(
+        "hashicorp",
+        "null",
+        "2.1.2",
+        "linux_amd64",
+        null_zip.clone(),
+    );
+    fake.publish_zip(
+        "hashicorp",
+        "null",
+        "2.1.2",
+        "darwin_arm64",
+        darwin_zip.clone(),
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let tls = tfmirror::tls::ensure_self_signed(data.path(), &[]).unwrap();
+    let upstream_url = fake.base_url.clone();
+    let app = TestApp::spawn_with(Store::Local, |c| {
+        c.data_dir = data.path().to_owned();
+        c.server.tls = Some(tfmirror::config::TlsConfig {
+            cert_file: tls.cert.clone(),
+            key_file: tls.key.clone(),
+        });
+        c.upstream.insert(
+            "registry.terraform.io".into(),
+            tfmirror::config::UpstreamConfig {
+                url: Some(upstream_url),
+                pull_through: true,
+                ..Default::default()
+            },
+        );
+        c.worker.enabled = false;
+    })
+    .await;
+    // Imported, so without a registry signature: served with the mirror's own.
+    let dummy_zip = std::fs::read(common::repo_path(
+        "tests/data/terraform-provider-dummy_1.0.0_linux_amd64.zip",
+    ))
+    .unwrap();
+    app.add(
+        "registry.terraform.io/example/dummy",
+        "1.0.0",
+        "linux_amd64",
+        &dummy_zip,
+    )
+    .await;
+    let stored = |pool: sqlx::SqlitePool| async move {
+        sqlx::query_scalar::<_, String>("SELECT source FROM packages ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        stored(app.state.catalog.pool().clone()).await,
+        vec!["upload"]
+    );
+
+    let bundle = data.path().join("bundle.pem");
+    let mut pem = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    pem.push_str(&std::fs::read_to_string(&tls.ca_cert).unwrap());
+    std::fs::write(&bundle, pem).unwrap();
+    let mirror_url = format!("{}/", app.base);
+    let providers_url = format!("{}/v1/providers/", app.base);
+    let null_h1 = h1_reference(&null_zip);
+    let zh = |zip: &[u8]| format!("zh:{}", common::sha256_hex(zip));
+    let (zh_linux, zh_darwin, zh_dummy) = (zh(&null_zip), zh(&darwin_zip), zh(&dummy_zip));
+    let archive = Target::Archive {
+        namespace: "hashicorp".into(),
+        ptype: "null".into(),
+        version: "2.1.2".into(),
+        platform: "linux_amd64".into(),
+    };
+
+    for (i, (version, terraform)) in terraforms().into_iter().enumerate() {
+        // 1. Network mirror, nothing stored: the mirror pulls the package through.
+        let ws = Workspace::new(&bundle, &mirror_url, NULL_TF);
+        let h1 = null_h1.clone();
+        let v = version.clone();
+        let tf = terraform.clone();
+        tokio::task::spawn_blocking(move || {
+            let (ok, log) = ws.run(&tf, &["init", "-input=false"]);
+            assert!(ok, "terraform {v} init through pull-through failed:\n{log}");
+            assert!(ws.lock_file().contains(&h1), "{}", ws.lock_file());
+        })
+        .await
+        .unwrap();
+        if i == 0 {
+            assert_eq!(
+                stored(app.state.catalog.pool().clone()).await,
+                vec!["upload", "pull-through"],
+                "the first init stored the package"
+            );
+        }
+        assert_eq!(
+            fake.hits(archive.clone()),
+            1,
+            "later installs come from storage"
+        );
+
+        // 2. Registry protocol through a host override: the origin's signature is checked by
+        // Terraform itself, and the lock file records the signed zh: of every platform.
+        let ws = Workspace::via_registry(&bundle, &providers_url, NULL_TF);
+        let ws_dummy = Workspace::via_registry(&bundle, &providers_url, DUMMY_TF);
+        let (zl, zd, zy) = (zh_linux.clone(), zh_darwin.clone(), zh_dummy.clone());
+        tokio::task::spawn_blocking(move || {
+            let (ok, log) = ws.run(&terraform, &["init", "-input=false"]);
+            assert!(
+                ok,
+                "terraform {version} init through the registry protocol failed:\n{log}"
+            );
+            let lock = ws.lock_file();
+            assert!(lock.contains(&zl), "linux zh: missing:\n{lock}");
+            assert!(
+                lock.contains(&zd),
+                "darwin zh: missing (every platform):\n{lock}"
+            );
+
+            let (ok, log) = ws_dummy.run(&terraform, &["init", "-input=false"]);
+            assert!(
+                ok,
+                "terraform {version} init of a mirror-signed package failed:\n{log}"
+            );
+            assert!(
+                ws_dummy.lock_file().contains(&zy),
+                "{}",
+                ws_dummy.lock_file()
+            );
         })
         .await
         .unwrap();

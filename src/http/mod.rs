@@ -3,11 +3,13 @@
 mod health;
 mod mirror;
 mod range;
+mod registry;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
+        .configure(registry::configure)
         .default_service(web::to(mirror::dispatch));
 }

@@ -1,0 +1,348 @@
+//! The Provider Registry Protocol (`providers.v1`) over the stored packages, so that source
+//! addresses on the mirror's own host, or a CLI `host` override of an origin, install from the
+//! mirror with the registry's signature checks:
+//!
+//! * `/.well-known/terraform.json` announces `/v1/providers/`, which serves the default origin
+//!   (`registry.default_origin`); `/registry/HOSTNAME/v1/providers/` serves any origin.
+//! * Packages fetched from a registry are served with the registry's original `SHA256SUMS`,
+//!   detached signature and key (kept at ingest), so Terraform checks the original
+//!   publisher's signature and records the signed `zh:` of every platform in its lock file.
+//! * Packages without a registry signature (imports, uploads) get a `SHA256SUMS` the mirror
+//!   generates and signs with its own key.
+//! * With pull-through, versions not stored yet are offered too: their download documents
+//!   carry the upstream's verified `SHA256SUMS`, and the archive URL pulls them through.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use crate::catalog::PackageId;
+use crate::db;
+use crate::domain::{Platform, ProviderAddress, Version};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::upstream::client::shasum_for;
+use crate::upstream::verify;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/.well-known/terraform.json").get(discovery))
+        .service(web::resource("/v1/providers/{ns}/{ptype}/versions").get(default_versions))
+        .service(
+            web::resource("/v1/providers/{ns}/{ptype}/{version}/download/{os}/{arch}")
+                .get(default_download),
+        )
+        .service(web::resource("/registry/{host}/v1/providers/{ns}/{ptype}/versions").get(versions))
+        .service(
+            web::resource(
+                "/registry/{host}/v1/providers/{ns}/{ptype}/{version}/download/{os}/{arch}",
+            )
+            .get(download),
+        )
+        .service(
+            web::resource("/registry/{host}/sums/{ns}/{ptype}/{version}/{file}").get(origin_sums),
+        )
+        .service(
+            web::resource("/registry/{host}/mirror-sums/{ns}/{ptype}/{version}/{file}")
+                .get(mirror_sums),
+        );
+}
+
+async fn discovery() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "providers.v1": "/v1/providers/" }))
+}
+
+async fn default_versions(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (ns, ptype) = path.into_inner();
+    let host = state.config.registry.default_origin.clone();
+    versions_of(&state, &ProviderAddress::new(&host, &ns, &ptype)?).await
+}
+
+async fn versions(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (host, ns, ptype) = path.into_inner();
+    versions_of(&state, &ProviderAddress::new(&host, &ns, &ptype)?).await
+}
+
+async fn default_download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (ns, ptype, version, os, arch) = path.into_inner();
+    let host = state.config.registry.default_origin.clone();
+    download_of(&req, &state, [&host, &ns, &ptype, &version, &os, &arch]).await
+}
+
+async fn download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String, String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (host, ns, ptype, version, os, arch) = path.into_inner();
+    download_of(&req, &state, [&host, &ns, &ptype, &version, &os, &arch]).await
+}
+
+/// A version's protocols and (os, arch) platforms.
+type Listed = (Vec<String>, BTreeSet<(String, String)>);
+
+/// `versions`: stored versions with their platforms, plus what pull-through offers.
+async fn versions_of(
+    state: &AppState,
+    address: &ProviderAddress,
+) -> Result<HttpResponse, AppError> {
+    let view = state.catalog.provider_view(address).await?;
+    let mut listed: BTreeMap<String, Listed> = BTreeMap::new();
+    for (version, archives) in &view.archives {
+        let entry = listed.entry(version.clone()).or_default();
+        for platform in archives.keys() {
+            if let Ok(p) = Platform::parse(platform) {
+                entry.1.insert((p.os, p.arch));
+            }
+        }
+    }
+    if state.pull.enabled_for(address) {
+        match state.pull.offered(address, &view).await {
+            Ok(offered) => {
+                for v in offered {
+                    let entry = listed.entry(v.version.clone()).or_default();
+                    entry.0 = v.protocols.clone();
+                    entry
+                        .1
+                        .extend(v.platforms.iter().map(|p| (p.os.clone(), p.arch.clone())));
+                }
+            }
+            Err(e) => tracing::warn!(%address, error = %e, "upstream version list unavailable"),
+        }
+    }
+    if listed.is_empty() {
+        return Err(AppError::not_found(format!(
+            "provider {address} is not in this mirror"
+        )));
+    }
+    let versions: Vec<serde_json::Value> = listed
+        .into_iter()
+        .map(|(version, (protocols, platforms))| {
+            let protocols = if protocols.is_empty() {
+                vec!["5.0".to_owned()]
+            } else {
+                protocols
+            };
+            let platforms: Vec<_> = platforms
+                .into_iter()
+                .map(|(os, arch)| json!({ "os": os, "arch": arch }))
+                .collect();
+            json!({ "version": version, "protocols": protocols, "platforms": platforms })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "versions": versions })))
+}
+
+/// `download/{os}/{arch}` for one package.
+async fn download_of(
+    req: &HttpRequest,
+    state: &AppState,
+    [host, ns, ptype, version, os, arch]: [&str; 6],
+) -> Result<HttpResponse, AppError> {
+    let id = PackageId {
+        address: ProviderAddress::new(host, ns, ptype)?,
+        version: Version::parse(version)?,
+        platform: Platform::new(os, arch)?,
+    };
+    let address = &id.address;
+    let filename = id.filename();
+    let view = state.catalog.provider_view(address).await?;
+    let version_key = id.version.to_string();
+    if view.blocked.contains(&version_key) {
+        return Err(AppError::not_found(format!(
+            "version {version_key} of {address} is blocked"
+        )));
+    }
+    let base = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let origin_sums_url = format!(
+        "{base}/registry/{}/sums/{}/{}/{}/SHA256SUMS",
+        address.hostname, address.namespace, address.provider_type, id.version
+    );
+    let (shasum, protocols, sums_url, key_id, armor) = if let Some(pkg) =
+        view.packages.get(&filename)
+    {
+        let evidence =
+            db::packages::version_evidence(state.catalog.pool(), address, &version_key).await?;
+        match evidence {
+            Some(e)
+                if e.signature.is_some()
+                    && shasum_for(&e.shasums, &filename).as_deref() == Some(&pkg.sha256) =>
+            {
+                (
+                    pkg.sha256.clone(),
+                    e.protocols,
+                    origin_sums_url,
+                    e.signing_key_id.unwrap_or_default(),
+                    e.signing_key_armor.unwrap_or_default(),
+                )
+            }
+            other => (
+                pkg.sha256.clone(),
+                other.map(|e| e.protocols).unwrap_or_default(),
+                format!(
+                    "{base}/registry/{}/mirror-sums/{}/{}/{}/SHA256SUMS",
+                    address.hostname, address.namespace, address.provider_type, id.version
+                ),
+                state.signing_key.key_id.clone(),
+                state.signing_key.armored_public.clone(),
+            ),
+        }
+    } else if state.pull.enabled_for(address) {
+        let unavailable = |e: crate::upstream::UpstreamError| {
+            AppError::not_found(format!(
+                "{filename} is not in this mirror and its origin failed: {e}"
+            ))
+        };
+        let upstream = state.pull.download_info(&id).await.map_err(unavailable)?;
+        let sums = state
+            .pull
+            .sums_with(address, &id.version, &upstream)
+            .await
+            .map_err(unavailable)?;
+        let shasum = upstream.shasum.to_ascii_lowercase();
+        verify::check_listed(&sums.evidence.shasums, &filename, &shasum).map_err(unavailable)?;
+        if sums.evidence.signature.is_none() {
+            return Err(AppError::not_found(format!(
+                "{filename} is unsigned at its origin; it is served through the network mirror protocol only"
+            )));
+        }
+        (
+            shasum,
+            upstream.protocols,
+            origin_sums_url,
+            sums.evidence.signing_key_id.clone().unwrap_or_default(),
+            sums.evidence.signing_key_armor.clone().unwrap_or_default(),
+        )
+    } else {
+        return Err(AppError::not_found(format!(
+            "{filename} is not in this mirror"
+        )));
+    };
+    let protocols = if protocols.is_empty() {
+        vec!["5.0".to_owned()]
+    } else {
+        protocols
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "protocols": protocols,
+        "os": id.platform.os,
+        "arch": id.platform.arch,
+        "filename": filename,
+        "download_url": format!(
+            "{base}/{}/{}/{}/{filename}",
+            address.hostname, address.namespace, address.provider_type
+        ),
+        "shasums_url": sums_url,
+        "shasums_signature_url": format!("{sums_url}.sig"),
+        "shasum": shasum,
+        "signing_keys": { "gpg_public_keys": [{
+            "key_id": key_id,
+            "ascii_armor": armor,
+            "trust_signature": "",
+            "source": "tfmirror",
+            "source_url": null,
+        }]},
+    })))
+}
+
+fn sums_path(
+    path: (String, String, String, String, String),
+) -> Result<(ProviderAddress, Version, bool), AppError> {
+    let (host, ns, ptype, version, file) = path;
+    let signature = match file.as_str() {
+        "SHA256SUMS" => false,
+        "SHA256SUMS.sig" => true,
+        _ => return Err(AppError::not_found("expected SHA256SUMS or SHA256SUMS.sig")),
+    };
+    Ok((
+        ProviderAddress::new(&host, &ns, &ptype)?,
+        Version::parse(&version)?,
+        signature,
+    ))
+}
+
+fn file_response(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(body)
+}
+
+/// The origin registry's own `SHA256SUMS` and signature, as recorded at ingest (or verified
+/// for a pull-through in progress).
+async fn origin_sums(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (address, version, signature) = sums_path(path.into_inner())?;
+    let evidence =
+        match db::packages::version_evidence(state.catalog.pool(), &address, &version.to_string())
+            .await?
+        {
+            Some(e) => Some(e),
+            None => state
+                .pull
+                .cached_sums(&address, &version)
+                .await
+                .map(|s| s.evidence.clone()),
+        };
+    let evidence = evidence.ok_or_else(|| {
+        AppError::not_found(format!(
+            "no registry checksums are recorded for {address} {version}"
+        ))
+    })?;
+    Ok(file_response(if signature {
+        evidence.signature.ok_or_else(|| {
+            AppError::not_found(format!("{address} {version} was not signed by its origin"))
+        })?
+    } else {
+        evidence.shasums.into_bytes()
+    }))
+}
+
+/// A `SHA256SUMS` over every stored package of the version, signed with the mirror's key.
+async fn mirror_sums(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (address, version, signature) = sums_path(path.into_inner())?;
+    let view = state.catalog.provider_view(&address).await?;
+    let prefix = format!("terraform-provider-{}_{}_", address.provider_type, version);
+    let mut lines: Vec<(String, String)> = view
+        .packages
+        .iter()
+        .filter(|(name, _)| name.starts_with(&prefix))
+        .map(|(name, pkg)| (name.clone(), pkg.sha256.clone()))
+        .collect();
+    if lines.is_empty() {
+        return Err(AppError::not_found(format!(
+            "{address} {version} is not in this mirror"
+        )));
+    }
+    lines.sort();
+    let sums: String = lines
+        .iter()
+        .map(|(name, sha)| format!("{sha}  {name}\n"))
+        .collect();
+    if !signature {
+        return Ok(file_response(sums.into_bytes()));
+    }
+    let key = state.signing_key.clone();
+    let sig = tokio::task::spawn_blocking(move || key.sign(sums.as_bytes()))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(format!("signing SHA256SUMS: {e}")))?;
+    Ok(file_response(sig))
+}

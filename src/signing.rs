@@ -1,0 +1,106 @@
+//! The mirror's own OpenPGP key. Packages that reached the mirror without a registry's
+//! signature (imports, uploads) are served through the registry protocol with a
+//! `SHA256SUMS` the mirror generates and signs with this key, which it publishes as the
+//! signing key. Generated on first start (ECDSA P-256, which Terraform 1.0's OpenPGP library
+//! verifies; it knows no EdDSA) as `DATA_DIR/signing-key.asc` with mode 0600, or read from
+//! `registry.signing_key_file`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use pgp::composed::{
+    ArmorOptions, Deserializable, DetachedSignature, KeyType, SecretKeyParamsBuilder,
+    SignedSecretKey,
+};
+use pgp::crypto::ecc_curve::ECCCurve;
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::ser::Serialize;
+use pgp::types::{KeyDetails, Password};
+
+use crate::config::Config;
+
+pub struct MirrorKey {
+    secret: SignedSecretKey,
+    /// 16 upper-case hex digits.
+    pub key_id: String,
+    pub armored_public: String,
+}
+
+impl MirrorKey {
+    /// Reads the configured key, or the generated one, generating it on first use.
+    pub fn load_or_generate(config: &Config) -> anyhow::Result<Self> {
+        let (path, configured) = match &config.registry.signing_key_file {
+            Some(p) => (p.clone(), true),
+            None => (config.data_dir.join("signing-key.asc"), false),
+        };
+        if path.exists() || configured {
+            let armor = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the signing key {}", path.display()))?;
+            let (secret, _) = SignedSecretKey::from_string(&armor).with_context(|| {
+                format!(
+                    "{} is not an ASCII-armored OpenPGP secret key",
+                    path.display()
+                )
+            })?;
+            return Self::from_secret(secret);
+        }
+        let key = generate("tfmirror <tfmirror@localhost>")?;
+        write_private(&path, &key.to_armored_string(ArmorOptions::default())?)?;
+        tracing::info!(path = %path.display(), "generated the mirror's signing key");
+        Self::from_secret(key)
+    }
+
+    fn from_secret(secret: SignedSecretKey) -> anyhow::Result<Self> {
+        let armored_public = secret
+            .to_public_key()
+            .to_armored_string(ArmorOptions::default())?;
+        Ok(Self {
+            key_id: hex::encode_upper(secret.primary_key.legacy_key_id()),
+            armored_public,
+            secret,
+        })
+    }
+
+    /// A binary detached signature over `data`, as registries serve `SHA256SUMS.sig`.
+    pub fn sign(&self, data: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let sig = DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &self.secret.primary_key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            data,
+        )?;
+        Ok(sig.to_bytes()?)
+    }
+}
+
+fn generate(user_id: &str) -> anyhow::Result<SignedSecretKey> {
+    let mut params = SecretKeyParamsBuilder::default();
+    params
+        .key_type(KeyType::ECDSA(ECCCurve::P256))
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id(user_id.into());
+    Ok(params.build()?.generate(rand::thread_rng())?)
+}
+
+/// Writes a secret readable by the owner only, atomically.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
