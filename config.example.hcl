@@ -118,9 +118,32 @@ upstream "registry.terraform.io" {
 
   # When set, archives and checksum files may only come from these hosts.
   # download_hosts = ["releases.hashicorp.com"]
+
+  # Pull-through: a mirror request for something not stored is fetched from this origin on
+  # demand, verified like a job, stored and streamed to the client. Off by default.
+  pull_through = true
+  # Which providers may be fetched from this origin: NAMESPACE or NAMESPACE/TYPE, "*" allowed.
+  # An empty allow list allows all; deny wins over allow. Denied providers are never fetched.
+  allow = []
+  deny  = []
+  # Do not offer versions the mirror first saw less than this many hours ago (0 = off).
+  min_release_age_hours = 0
+  # How long upstream version lists and verified checksums stay in memory; when the origin
+  # is down the last good version list is served regardless.
+  metadata_ttl_seconds = 300
 }
 
 upstream "registry.opentofu.org" {}
+
+# The Provider Registry Protocol (providers.v1) served over the stored packages.
+registry {
+  # The origin served under /v1/providers/; every origin is also served under
+  # /registry/HOSTNAME/v1/providers/.   [TFM_REGISTRY_DEFAULT_ORIGIN]
+  default_origin = "registry.terraform.io"
+  # The mirror signs SHA256SUMS of imported/uploaded packages with this ASCII-armored secret
+  # key; when unset one is generated as DATA_DIR/signing-key.asc (mode 0600).
+  # signing_key_file = "/etc/tfmirror/signing-key.asc"   [TFM_REGISTRY_SIGNING_KEY_FILE]
+}
 
 # The background worker that fetches the packages listed in definitions files.
 worker {

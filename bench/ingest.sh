@@ -27,28 +27,8 @@ BIN=$PWD/target/release/tfmirror
 
 WORK=$(mktemp -d "$PWD/$OUT/ingest.XXXXXX")
 REG_PORT=18483
-export GNUPGHOME="$WORK/gnupg"
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key "tfmirror bench <bench@localhost>" ed25519 sign never 2>/dev/null
-KEY_ID=$(gpg --batch --with-colons --list-keys | awk -F: '/^pub/ {print $5; exit}')
-python3 bench/make_registry.py "$WORK/registry" "http://127.0.0.1:$REG_PORT" "$COUNT" "$SIZE_MB" "$GNUPGHOME" "$KEY_ID"
-
-cat > "$WORK/nginx.conf" <<NGX
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  sendfile on;
-  default_type application/json;
-  client_body_temp_path $WORK; proxy_temp_path $WORK; fastcgi_temp_path $WORK;
-  uwsgi_temp_path $WORK; scgi_temp_path $WORK;
-  server { listen 127.0.0.1:$REG_PORT; root $WORK/registry; }
-}
-NGX
-"$NGINX" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log"
-for _ in $(seq 1 50); do [ -s "$WORK/nginx.pid" ] && break; sleep 0.1; done
+source bench/registry.sh
+start_signed_registry
 NGX_PID=$(cat "$WORK/nginx.pid")
 WORKER_PID=
 cleanup() {
@@ -59,8 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Warm the page cache so both sides read the archives from memory.
-cat "$WORK"/registry/files/*.zip > /dev/null
 
 # Busy CPU time (user + system + irq, all cores, in clock ticks) from /proc/stat.
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }

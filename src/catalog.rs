@@ -136,6 +136,8 @@ pub struct Catalog {
     limits: ZipLimits,
     max_archive_bytes: u64,
     views: Cache<ProviderAddress, Arc<ProviderView>>,
+    /// `cache.metadata_ttl_seconds = 0`: render from the database on every request.
+    uncached: bool,
 }
 
 impl Catalog {
@@ -152,6 +154,7 @@ impl Catalog {
             limits: config.limits.zip(),
             max_archive_bytes: config.limits.max_archive_bytes,
             views,
+            uncached: config.cache.metadata_ttl_seconds == 0,
         }
     }
 
@@ -313,16 +316,20 @@ impl Catalog {
         &self,
         address: &ProviderAddress,
     ) -> Result<Arc<ProviderView>, CatalogError> {
+        let load = async {
+            let rows = db::packages::servable_packages(&self.pool, address).await?;
+            let mut view = render(rows);
+            view.blocked = db::packages::blocked_versions(&self.pool, address)
+                .await?
+                .into_iter()
+                .collect();
+            Ok::<_, CatalogError>(Arc::new(view))
+        };
+        if self.uncached {
+            return load.await;
+        }
         self.views
-            .try_get_with(address.clone(), async {
-                let rows = db::packages::servable_packages(&self.pool, address).await?;
-                let mut view = render(rows);
-                view.blocked = db::packages::blocked_versions(&self.pool, address)
-                    .await?
-                    .into_iter()
-                    .collect();
-                Ok::<_, CatalogError>(Arc::new(view))
-            })
+            .try_get_with(address.clone(), load)
             .await
             .map_err(|e: Arc<CatalogError>| CatalogError::Task(e.to_string()))
     }

@@ -342,6 +342,7 @@ pub struct CacheConfig {
     /// How long rendered metadata may be served before it is re-read from the database.
     /// Changes made by this process invalidate it at once; this bounds how long a change made
     /// by another process (`tfmirror import` while the server runs) takes to show.
+    /// 0 turns the cache off (every request reads the database).
     pub metadata_ttl_seconds: u64,
     /// How many providers' rendered metadata to keep in memory.
     pub metadata_capacity: u64,

@@ -7,9 +7,9 @@
 //! * An archive is downloaded once however many clients ask at the same time (single-flight):
 //!   the download spools to a temp file that every waiting client streams from as it grows.
 //!   It is verified exactly as the job worker verifies (signed `SHA256SUMS`, `shasum`, sha256
-//!   of the bytes), then stored. The last byte is held back from clients until the package is
-//!   verified and stored, so no client ever receives a complete copy of a bad archive, and a
-//!   package that fails verification is never stored or listed.
+//!   of the bytes), then stored. The last byte is held back from clients until the bytes are
+//!   verified, so no client ever receives a complete copy of a bad archive, and a package that
+//!   fails verification is never stored or listed.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -50,6 +50,8 @@ pub struct FlightState {
     pub total: Option<u64>,
     /// Bytes in the spool file so far.
     pub written: u64,
+    /// The whole download hashed to the signed `shasum`: clients may have the last byte.
+    pub verified: bool,
     /// `Some(Ok)` once verified and stored; `Some(Err)` when it failed.
     pub outcome: Option<Result<(), String>>,
 }
@@ -407,6 +409,8 @@ impl PullThrough {
                 "sha256 mismatch: the registry's shasum is {shasum}, the download hashes to {sha256}"
             )));
         }
+        // The bytes are authentic: waiting clients may finish while the package is stored.
+        flight.state.send_modify(|s| s.verified = true);
         let detail = format!("pull-through from {}", id.address.hostname);
         let outcome = self
             .catalog

@@ -212,9 +212,9 @@ async fn wait_for(
     }
 }
 
-/// The bytes of a growing spool file as they arrive. The last byte waits until the package is
-/// verified and stored; a failed verification ends the stream with an error instead, so the
-/// client's download fails.
+/// The bytes of a growing spool file as they arrive. The last byte waits until the whole
+/// download hashed to the signed checksum; a failed verification ends the stream with an
+/// error instead, so the client's download fails.
 fn flight_stream(
     flight: Arc<Flight>,
     rx: watch::Receiver<FlightState>,
@@ -232,17 +232,17 @@ fn flight_stream(
                     return None;
                 }
                 loop {
-                    let (written, outcome) = {
+                    let (written, verified, outcome) = {
                         let s = rx.borrow_and_update();
-                        (s.written, s.outcome.clone())
+                        (s.written, s.verified, s.outcome.clone())
                     };
                     let limit = match &outcome {
-                        Some(Err(e)) => {
+                        Some(Err(e)) if !verified => {
                             let err = std::io::Error::other(format!("pull-through failed: {e}"));
                             return Some((Err(err), (flight, rx, offset, true)));
                         }
-                        Some(Ok(())) => total,
-                        None => written.min(total.saturating_sub(1)),
+                        None if !verified => written.min(total.saturating_sub(1)),
+                        _ => total,
                     };
                     if offset < limit {
                         let len = (limit - offset).min(CHUNK) as usize;

@@ -465,23 +465,27 @@ impl Spool {
             let mut hasher = sha2::Sha256::new();
             let mut out = std::io::BufWriter::with_capacity(WRITE_BATCH, file);
             let mut written = 0u64;
+            let mut told = 0u64;
             while let Some(chunk) = rx.blocking_recv() {
                 hasher.update(&chunk);
                 out.write_all(&chunk)?;
                 written += chunk.len() as u64;
-                // Readers of the growing file see the bytes once the writer has caught up.
+                // Readers of the growing file see the bytes when the writer has caught up with
+                // the socket, and at least every write batch when it has not.
                 if let Some(tell) = &on_written
-                    && rx.is_empty()
+                    && (rx.is_empty() || written - told >= WRITE_BATCH as u64)
                 {
                     out.flush()?;
                     tell(written);
+                    told = written;
                 }
             }
-            let file = out.into_inner().map_err(|e| e.into_error())?;
+            // Durability is the blob store's job (it syncs before it publishes a package);
+            // a spool file is only ever a temp file.
+            out.flush()?;
             if let Some(tell) = &on_written {
                 tell(written);
             }
-            file.sync_all()?;
             Ok(hex::encode(hasher.finalize()))
         });
         Self { tx: Some(tx), task }
@@ -495,8 +499,8 @@ impl Spool {
         }
     }
 
-    /// Waits for every queued chunk to be written, syncs the file and returns the hex sha256
-    /// of everything written.
+    /// Waits for every queued chunk to be written and returns the hex sha256 of everything
+    /// written.
     pub async fn finish(mut self) -> std::io::Result<String> {
         self.tx.take();
         (&mut self.task).await.map_err(std::io::Error::other)?
