@@ -78,6 +78,25 @@ limits {
   max_unpacked_bytes = 4294967296
   # Most entries an archive may have.
   max_zip_entries = 10000
+  # Largest definitions file, and largest JSON body, the admin API accepts, in bytes.
+  max_definitions_bytes = 1048576
+  max_json_bytes = 65536
+}
+
+# Admin API authentication. There is no default user and no default password: create the
+# first admin with `tfmirror create-admin --username NAME` (password from stdin or
+# TFM_ADMIN_PASSWORD).
+auth {
+  # HS256 secret for session tokens, at least 32 bytes. Leave it unset to have one generated
+  # once in DATA_DIR/jwt-secret (mode 0600); set it (better: TFM_JWT_SECRET) when several
+  # replicas must accept each other's tokens.
+  # jwt_secret = "..."   [TFM_JWT_SECRET]
+  # How long a login lasts.   [TFM_SESSION_MINUTES]
+  session_minutes = 60
+  # Failed logins (per username and per client address) before each further attempt is
+  # delayed: 1 s, 2 s, 4 s, ... up to lockout_max_seconds.
+  max_failures = 5
+  lockout_max_seconds = 900
 }
 
 cache {
@@ -131,6 +150,9 @@ upstream "registry.terraform.io" {
   # How long upstream version lists and verified checksums stay in memory; when the origin
   # is down the last good version list is served regardless.
   metadata_ttl_seconds = 300
+  # The longest a client's metadata request waits for this origin (clients give up after
+  # 10 s); past it the last good version list, or a 404, is served.
+  metadata_deadline_ms = 5000
 }
 
 upstream "registry.opentofu.org" {}

@@ -97,6 +97,8 @@ impl std::fmt::Display for PackageId {
 /// A stored archive the mirror can serve.
 #[derive(Debug, Clone)]
 pub struct StoredPackage {
+    /// The package's row id (download counts are kept per package).
+    pub id: i64,
     pub key: BlobKey,
     pub size: u64,
     pub sha256: String,
@@ -357,6 +359,7 @@ fn render(rows: Vec<db::packages::PackageRow>) -> ProviderView {
         view.packages.insert(
             row.filename,
             StoredPackage {
+                id: row.id,
                 key,
                 size: row.size_bytes as u64,
                 sha256: row.sha256,

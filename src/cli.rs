@@ -69,6 +69,12 @@ pub enum Command {
     },
     /// Run only the download worker (no HTTP server).
     Worker,
+    /// Create an admin user. The password is read from TFM_ADMIN_PASSWORD, or from the first
+    /// line of standard input (never from the command line, where `ps` would show it).
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+    },
     /// Store one provider package archive.
     AddPackage {
         #[arg(long, default_value = crate::domain::DEFAULT_ORIGIN)]
@@ -174,6 +180,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             )
             .await
         }
+        Command::CreateAdmin { username } => create_admin(&config, &username).await,
         Command::Worker => {
             let catalog = Arc::new(open_catalog(&config).await?);
             let registry = Arc::new(RegistryClient::new(&config)?);
@@ -386,4 +393,57 @@ fn print_client_setup(config: &Config, ca_cert: &Path) -> anyhow::Result<()> {
         bundle = bundle.display()
     );
     Ok(())
+}
+
+async fn create_admin(config: &Config, username: &str) -> anyhow::Result<i32> {
+    use crate::auth::password;
+    if !crate::http::api::valid_username(username) {
+        eprintln!("error: username must be 1 to 64 letters, digits, '.', '_', '-' or '@'");
+        return Ok(2);
+    }
+    let secret = match std::env::var("TFM_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            eprintln!(
+                "password for {username} (at least {} characters):",
+                password::MIN_LENGTH
+            );
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    if let Err(why) = password::check_strength(&secret) {
+        eprintln!("error: {why}");
+        return Ok(2);
+    }
+    let catalog = open_catalog(config).await?;
+    let hash = password::hash(secret).await?;
+    match crate::db::users::create_user(
+        catalog.pool(),
+        username,
+        &hash,
+        "admin",
+        crate::db::jobs::now(),
+    )
+    .await?
+    {
+        Some(user) => {
+            crate::db::audit::record(
+                catalog.pool(),
+                "cli",
+                "user.create",
+                Some(&format!("user:{}", user.username)),
+                None,
+                &serde_json::json!({ "role": "admin" }),
+            )
+            .await?;
+            println!("created admin user {}", user.username);
+            Ok(0)
+        }
+        None => {
+            eprintln!("error: user {username} already exists");
+            Ok(1)
+        }
+    }
 }

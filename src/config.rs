@@ -62,6 +62,33 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// The Provider Registry Protocol (`providers.v1`) served over the stored packages.
     pub registry: RegistryConfig,
+    /// Admin API authentication.
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HS256 secret for session tokens (at least 32 bytes). When empty, one is generated once
+    /// and kept in `DATA_DIR/jwt-secret` (mode 0600).
+    pub jwt_secret: Secret,
+    /// How long a login lasts, in minutes.
+    pub session_minutes: u64,
+    /// Failed logins (per username, and per client address) before further attempts are
+    /// delayed; each further failure doubles the delay, up to `lockout_max_seconds`.
+    pub max_failures: u32,
+    pub lockout_max_seconds: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: Secret::default(),
+            session_minutes: 60,
+            max_failures: 5,
+            lockout_max_seconds: 900,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +126,7 @@ impl Default for Config {
             upstream: BTreeMap::new(),
             worker: WorkerConfig::default(),
             registry: RegistryConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -143,6 +171,9 @@ pub struct UpstreamConfig {
     /// How long upstream version lists and verified checksums stay in memory, in seconds.
     /// Past it they are fetched again; when the upstream is down they are served stale.
     pub metadata_ttl_seconds: u64,
+    /// The longest a client's metadata request waits for this origin, in milliseconds
+    /// (clients give up after 10 s); past it the last good version list, or a 404, is served.
+    pub metadata_deadline_ms: u64,
 }
 
 impl Default for UpstreamConfig {
@@ -159,6 +190,7 @@ impl Default for UpstreamConfig {
             deny: Vec::new(),
             min_release_age_hours: 0,
             metadata_ttl_seconds: 300,
+            metadata_deadline_ms: 5_000,
         }
     }
 }
@@ -315,6 +347,10 @@ pub struct LimitsConfig {
     /// Largest total unpacked size of an archive, in bytes (zip-bomb guard).
     pub max_unpacked_bytes: u64,
     pub max_zip_entries: usize,
+    /// Largest definitions file the admin API accepts, in bytes.
+    pub max_definitions_bytes: usize,
+    /// Largest JSON body the admin API accepts, in bytes.
+    pub max_json_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -323,6 +359,8 @@ impl Default for LimitsConfig {
             max_archive_bytes: 2 << 30,
             max_unpacked_bytes: 4 << 30,
             max_zip_entries: 10_000,
+            max_definitions_bytes: 1 << 20,
+            max_json_bytes: 64 << 10,
         }
     }
 }
@@ -406,6 +444,8 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TFM_LOG_LEVEL", "log.level"),
     ("TFM_LOG_FORMAT", "log.format"),
     ("TFM_REGISTRY_DEFAULT_ORIGIN", "registry.default_origin"),
+    ("TFM_JWT_SECRET", "auth.jwt_secret"),
+    ("TFM_SESSION_MINUTES", "auth.session_minutes"),
     ("TFM_REGISTRY_SIGNING_KEY_FILE", "registry.signing_key_file"),
 ];
 
@@ -705,6 +745,15 @@ impl Config {
                     );
                 }
             }
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.expose().len() < 32 {
+            return invalid("auth.jwt_secret", "must be at least 32 bytes long");
+        }
+        if self.auth.session_minutes == 0 || self.auth.max_failures == 0 {
+            return invalid(
+                "auth",
+                "session_minutes and max_failures must be at least 1",
+            );
         }
         if crate::domain::Hostname::parse(&self.registry.default_origin).is_err() {
             return invalid(

@@ -21,12 +21,40 @@ pub enum AppError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// Invalid input with positions (a definitions file).
+    #[error("{message}")]
+    Validation {
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{message}")]
+    Throttled { message: String, retry_after: u64 },
+}
+
+/// One problem at a position in submitted text.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     code: &'a str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
 }
 
 impl AppError {
@@ -41,6 +69,13 @@ impl AppError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
+            Self::BadRequest(_) => "bad_request",
+            Self::Validation { .. } => "invalid_definitions",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::Conflict(_) => "conflict",
+            Self::TooLarge(_) => "too_large",
+            Self::Throttled { .. } => "throttled",
         }
     }
 }
@@ -71,6 +106,12 @@ impl ResponseError for AppError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadRequest(_) | Self::Validation { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -86,11 +127,21 @@ impl ResponseError for AppError {
             }
             other => other.to_string(),
         };
-        HttpResponse::build(self.status_code())
-            .insert_header(("Cache-Control", "no-store"))
-            .json(Body {
-                code: self.code(),
-                message,
-            })
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header(("Cache-Control", "no-store"));
+        if let Self::Throttled { retry_after, .. } = self {
+            res.insert_header(("Retry-After", retry_after.to_string()));
+        }
+        if let Self::Unauthorized(_) = self {
+            res.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        res.json(Body {
+            code: self.code(),
+            message,
+            errors: match self {
+                Self::Validation { errors, .. } => Some(errors),
+                _ => None,
+            },
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! tfmirror: a caching, verifying provider mirror for Terraform and OpenTofu.
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -7,7 +8,9 @@ pub mod constraints;
 pub mod db;
 pub mod definitions;
 pub mod domain;
+pub mod downloads;
 pub mod error;
+pub mod fsutil;
 pub mod hashes;
 pub mod http;
 pub mod import;

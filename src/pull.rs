@@ -68,6 +68,13 @@ impl Flight {
     }
 }
 
+fn too_slow(deadline: Duration) -> UpstreamError {
+    UpstreamError::transient(format!(
+        "the origin did not answer within {} ms",
+        deadline.as_millis()
+    ))
+}
+
 pub struct PullThrough {
     catalog: Arc<Catalog>,
     client: Arc<RegistryClient>,
@@ -132,25 +139,27 @@ impl PullThrough {
     /// The upstream's version list, fresh within the TTL; the last good one when the
     /// upstream fails.
     pub async fn listing(&self, address: &ProviderAddress) -> Result<Arc<Listing>, UpstreamError> {
-        let fetched = self
-            .fresh
-            .try_get_with(address.clone(), async {
-                let versions = self.client.versions(address).await?;
-                let names: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
-                let first_seen = db::packages::versions_first_seen(
-                    self.catalog.pool(),
-                    address,
-                    &names,
-                    db::jobs::now(),
-                )
-                .await
-                .map_err(|e| UpstreamError::transient(e.to_string()))?;
-                Ok::<_, UpstreamError>(Arc::new(Listing {
-                    versions,
-                    first_seen,
-                }))
-            })
-            .await;
+        let deadline = self.deadline(address);
+        let fetch = self.fresh.try_get_with(address.clone(), async {
+            let versions = self.client.versions(address).await?;
+            let names: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
+            let first_seen = db::packages::versions_first_seen(
+                self.catalog.pool(),
+                address,
+                &names,
+                db::jobs::now(),
+            )
+            .await
+            .map_err(|e| UpstreamError::transient(e.to_string()))?;
+            Ok::<_, UpstreamError>(Arc::new(Listing {
+                versions,
+                first_seen,
+            }))
+        });
+        let fetched = match tokio::time::timeout(deadline, fetch).await {
+            Ok(result) => result,
+            Err(_) => Err(Arc::new(too_slow(deadline))),
+        };
         match fetched {
             Ok(listing) => {
                 self.last_good
@@ -286,11 +295,26 @@ impl PullThrough {
         version: &Version,
         platform: &Platform,
     ) -> Result<Arc<VersionSums>, UpstreamError> {
-        let info = self
-            .client
-            .download_info(address, version, platform)
-            .await?;
-        self.sums_for(address, version, &info).await
+        let deadline = self.deadline(address);
+        let fetch = async {
+            let info = self
+                .client
+                .download_info(address, version, platform)
+                .await?;
+            self.sums_for(address, version, &info).await
+        };
+        tokio::time::timeout(deadline, fetch)
+            .await
+            .unwrap_or_else(|_| Err(too_slow(deadline)))
+    }
+
+    fn deadline(&self, address: &ProviderAddress) -> Duration {
+        let ms = self
+            .config
+            .upstream
+            .get(address.hostname.as_str())
+            .map_or(5_000, |u| u.metadata_deadline_ms);
+        Duration::from_millis(ms.max(1))
     }
 
     async fn sums_for(

@@ -5,8 +5,6 @@
 //! verifies; it knows no EdDSA) as `DATA_DIR/signing-key.asc` with mode 0600, or read from
 //! `registry.signing_key_file`.
 
-use std::path::Path;
-
 use anyhow::Context;
 use pgp::composed::{
     ArmorOptions, Deserializable, DetachedSignature, KeyType, SecretKeyParamsBuilder,
@@ -45,7 +43,10 @@ impl MirrorKey {
             return Self::from_secret(secret);
         }
         let key = generate("tfmirror <tfmirror@localhost>")?;
-        write_private(&path, &key.to_armored_string(ArmorOptions::default())?)?;
+        crate::fsutil::write_private(
+            &path,
+            key.to_armored_string(ArmorOptions::default())?.as_bytes(),
+        )?;
         tracing::info!(path = %path.display(), "generated the mirror's signing key");
         Self::from_secret(key)
     }
@@ -82,25 +83,4 @@ fn generate(user_id: &str) -> anyhow::Result<SignedSecretKey> {
         .can_sign(true)
         .primary_user_id(user_id.into());
     Ok(params.build()?.generate(rand::thread_rng())?)
-}
-
-/// Writes a secret readable by the owner only, atomically.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }

@@ -60,12 +60,20 @@ impl Application {
             crate::signing::MirrorKey::load_or_generate(&config)
                 .context("loading the mirror's signing key")?,
         );
+        let auth_keys = Arc::new(
+            crate::auth::Keys::load_or_generate(&config)
+                .context("loading the session signing secret")?,
+        );
+        let throttle = Arc::new(crate::auth::throttle::Throttle::new(&config.auth));
         let state = AppState {
             config,
             catalog,
             registry,
             pull,
             signing_key,
+            auth_keys,
+            throttle,
+            downloads: Default::default(),
         };
         let config = &state.config;
         let listener = TcpListener::bind(&config.server.listen)
@@ -73,11 +81,12 @@ impl Application {
         let port = listener.local_addr()?.port();
 
         let data = web::Data::new(state.clone());
+        let json_limit = config.limits.max_json_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(data.clone())
-                .configure(crate::http::configure)
+                .configure(|cfg| crate::http::configure(cfg, json_limit))
         })
         .shutdown_timeout(config.server.shutdown_grace_seconds)
         .client_request_timeout(Duration::from_secs(30));
@@ -91,6 +100,23 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
+        // Download counts reach the database every few seconds, not on every request.
+        let flusher = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = flusher.downloads.flush(flusher.catalog.pool()).await {
+                    tracing::warn!(error = %e, "could not record download counts");
+                }
+            }
+        });
+        if db::users::count_admins(state.catalog.pool()).await? == 0 {
+            tracing::warn!(
+                "no admin user exists: create one with `tfmirror create-admin --username NAME` \
+                 (password from stdin or TFM_ADMIN_PASSWORD)"
+            );
+        }
         // The worker starts once, here, never inside the per-thread app factory.
         let worker = config
             .worker
@@ -130,6 +156,9 @@ impl Application {
         let result = self.server.await;
         if let Some(worker) = self.worker {
             worker.shutdown().await;
+        }
+        if let Err(e) = self.state.downloads.flush(self.state.catalog.pool()).await {
+            tracing::warn!(error = %e, "could not record download counts");
         }
         result
     }

@@ -15,4 +15,7 @@ pub struct AppState {
     pub registry: Arc<RegistryClient>,
     pub pull: Arc<PullThrough>,
     pub signing_key: Arc<MirrorKey>,
+    pub auth_keys: Arc<crate::auth::Keys>,
+    pub throttle: Arc<crate::auth::throttle::Throttle>,
+    pub downloads: Arc<crate::downloads::DownloadCounter>,
 }

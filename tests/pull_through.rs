@@ -363,3 +363,40 @@ async fn blocked_versions_and_brand_new_releases_are_not_offered() {
     let quarantined = app_for(&fake.base_url, |up, _| up.min_release_age_hours = 1).await;
     assert_eq!(quarantined.get(INDEX).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_hanging_origin_cannot_hold_a_metadata_request_past_the_deadline() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    let app = app_for(&fake.base_url, |up, _| {
+        up.metadata_deadline_ms = 300;
+        up.metadata_ttl_seconds = 1;
+        up.timeout_seconds = 30;
+    })
+    .await;
+    let versions = Target::Versions {
+        namespace: "hashicorp".into(),
+        ptype: "null".into(),
+    };
+    // Cold and hanging: a 404 in time, so the client falls back instead of timing out.
+    fake.inject(versions.clone(), Fault::Delay(Duration::from_secs(20)), 1);
+    let started = std::time::Instant::now();
+    assert_eq!(app.get(INDEX).await.status(), StatusCode::NOT_FOUND);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Known, then hanging: the last good list, in time.
+    let fresh = json(&app, INDEX).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    fake.inject(versions, Fault::Delay(Duration::from_secs(20)), 1);
+    let started = std::time::Instant::now();
+    assert_eq!(json(&app, INDEX).await, fresh);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

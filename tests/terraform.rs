@@ -151,6 +151,29 @@ terraform {
 }
 "#;
 
+/// A server on `data` over HTTPS with a generated CA, and a CA bundle for Terraform
+/// (`SSL_CERT_FILE`): the system CAs plus the generated one.
+async fn https_app(
+    data: &Path,
+    tweak: impl FnOnce(&mut tfmirror::config::Config),
+) -> (TestApp, PathBuf) {
+    let tls = tfmirror::tls::ensure_self_signed(data, &[]).unwrap();
+    let app = TestApp::spawn_with(Store::Local, |c| {
+        c.data_dir = data.to_owned();
+        c.server.tls = Some(tfmirror::config::TlsConfig {
+            cert_file: tls.cert.clone(),
+            key_file: tls.key.clone(),
+        });
+        tweak(c);
+    })
+    .await;
+    let bundle = data.join("bundle.pem");
+    let mut pem = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    pem.push_str(&std::fs::read_to_string(&tls.ca_cert).unwrap());
+    std::fs::write(&bundle, pem).unwrap();
+    (app, bundle)
+}
+
 #[tokio::test]
 async fn terraform_installs_through_the_mirror_and_refuses_tampered_archives() {
     // A `terraform providers mirror` directory with the real null provider and the shared dummy.
@@ -213,19 +236,7 @@ async fn terraform_installs_through_the_mirror_and_refuses_tampered_archives() {
         "{report}"
     );
 
-    let tls = tfmirror::tls::ensure_self_signed(data.path(), &[]).unwrap();
-    let app = TestApp::spawn_with(Store::Local, |c| {
-        c.data_dir = data.path().to_owned();
-        c.server.tls = Some(tfmirror::config::TlsConfig {
-            cert_file: tls.cert.clone(),
-            key_file: tls.key.clone(),
-        });
-    })
-    .await;
-    let bundle = data.path().join("bundle.pem");
-    let mut pem = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
-    pem.push_str(&std::fs::read_to_string(&tls.ca_cert).unwrap());
-    std::fs::write(&bundle, pem).unwrap();
+    let (app, bundle) = https_app(data.path(), |_| {}).await;
     let mirror_url = format!("{}/", app.base);
 
     // Terraform refuses plain-HTTP mirrors: the HTTPS set-up above is not optional.
@@ -326,13 +337,20 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-#[tokio::test]
-async fn terraform_installs_a_provider_that_arrived_through_a_job() {
-    use common::fake_registry::FakeRegistry;
-
+/// The real null provider 2.1.2 (linux_amd64) published by a fake upstream registry, and an
+/// HTTPS server on `data` whose `registry.terraform.io` upstream is that fake.
+async fn null_upstream(
+    data: &Path,
+    pull_through: bool,
+) -> (
+    common::fake_registry::FakeRegistry,
+    Vec<u8>,
+    TestApp,
+    PathBuf,
+) {
     let null_bin = std::fs::read(tool("terraform-provider-null_v2.1.2_x4")).unwrap();
     let null_zip = stored_zip("terraform-provider-null_v2.1.2_x4", &null_bin);
-    let fake = FakeRegistry::start().await;
+    let fake = common::fake_registry::FakeRegistry::start().await;
     fake.publish_zip(
         "hashicorp",
         "null",
@@ -340,26 +358,26 @@ async fn terraform_installs_a_provider_that_arrived_through_a_job() {
         "linux_amd64",
         null_zip.clone(),
     );
-
-    let data = tempfile::tempdir().unwrap();
-    let tls = tfmirror::tls::ensure_self_signed(data.path(), &[]).unwrap();
     let upstream_url = fake.base_url.clone();
-    let app = TestApp::spawn_with(Store::Local, |c| {
-        c.data_dir = data.path().to_owned();
-        c.server.tls = Some(tfmirror::config::TlsConfig {
-            cert_file: tls.cert.clone(),
-            key_file: tls.key.clone(),
-        });
+    let (app, bundle) = https_app(data, |c| {
         c.upstream.insert(
             "registry.terraform.io".into(),
             tfmirror::config::UpstreamConfig {
                 url: Some(upstream_url),
+                pull_through,
                 ..Default::default()
             },
         );
         c.worker.poll_interval_ms = 50;
     })
     .await;
+    (fake, null_zip, app, bundle)
+}
+
+#[tokio::test]
+async fn terraform_installs_a_provider_that_arrived_through_a_job() {
+    let data = tempfile::tempdir().unwrap();
+    let (_fake, null_zip, app, bundle) = null_upstream(data.path(), false).await;
     let defs = "provider \"hashicorp/null\" {\n  versions  = [\"~> 2.1.0\"]\n  platforms = [\"linux_amd64\"]\n}\n";
     let parsed = tfmirror::jobs::validate(defs, &app.state.registry).unwrap();
     let plan = tfmirror::jobs::plan(&app.state.registry, &parsed)
@@ -390,10 +408,6 @@ async fn terraform_installs_a_provider_that_arrived_through_a_job() {
         "the package came from the job, not an import"
     );
 
-    let bundle = data.path().join("bundle.pem");
-    let mut pem = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
-    pem.push_str(&std::fs::read_to_string(&tls.ca_cert).unwrap());
-    std::fs::write(&bundle, pem).unwrap();
     let mirror_url = format!("{}/", app.base);
     let null_h1 = h1_reference(&null_zip);
     for (version, terraform) in terraforms() {
@@ -420,19 +434,11 @@ fn darwin_null_zip() -> Vec<u8> {
 
 #[tokio::test]
 async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_protocol() {
-    use common::fake_registry::{FakeRegistry, Target};
+    use common::fake_registry::Target;
 
-    let null_bin = std::fs::read(tool("terraform-provider-null_v2.1.2_x4")).unwrap();
-    let null_zip = stored_zip("terraform-provider-null_v2.1.2_x4", &null_bin);
+    let data = tempfile::tempdir().unwrap();
+    let (fake, null_zip, app, bundle) = null_upstream(data.path(), true).await;
     let darwin_zip = darwin_null_zip();
-    let fake = FakeRegistry::start().await;
-    fake.publish_zip(
-        "hashicorp",
-        "null",
-        "2.1.2",
-        "linux_amd64",
-        null_zip.clone(),
-    );
     fake.publish_zip(
         "hashicorp",
         "null",
@@ -440,27 +446,6 @@ async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_pro
         "darwin_arm64",
         darwin_zip.clone(),
     );
-
-    let data = tempfile::tempdir().unwrap();
-    let tls = tfmirror::tls::ensure_self_signed(data.path(), &[]).unwrap();
-    let upstream_url = fake.base_url.clone();
-    let app = TestApp::spawn_with(Store::Local, |c| {
-        c.data_dir = data.path().to_owned();
-        c.server.tls = Some(tfmirror::config::TlsConfig {
-            cert_file: tls.cert.clone(),
-            key_file: tls.key.clone(),
-        });
-        c.upstream.insert(
-            "registry.terraform.io".into(),
-            tfmirror::config::UpstreamConfig {
-                url: Some(upstream_url),
-                pull_through: true,
-                ..Default::default()
-            },
-        );
-        c.worker.enabled = false;
-    })
-    .await;
     // Imported, so without a registry signature: served with the mirror's own.
     let dummy_zip = std::fs::read(common::repo_path(
         "tests/data/terraform-provider-dummy_1.0.0_linux_amd64.zip",
@@ -484,10 +469,6 @@ async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_pro
         vec!["upload"]
     );
 
-    let bundle = data.path().join("bundle.pem");
-    let mut pem = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
-    pem.push_str(&std::fs::read_to_string(&tls.ca_cert).unwrap());
-    std::fs::write(&bundle, pem).unwrap();
     let mirror_url = format!("{}/", app.base);
     let providers_url = format!("{}/v1/providers/", app.base);
     let null_h1 = h1_reference(&null_zip);
@@ -558,4 +539,75 @@ async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_pro
         .await
         .unwrap();
     }
+}
+
+#[tokio::test]
+async fn terraform_installs_a_provider_loaded_through_the_admin_api() {
+    let data = tempfile::tempdir().unwrap();
+    let (_fake, null_zip, app, bundle) = null_upstream(data.path(), false).await;
+    let password = "operator password 123";
+    let hash = tfmirror::auth::password::hash(password.into())
+        .await
+        .unwrap();
+    tfmirror::db::users::create_user(app.state.catalog.pool(), "ops", &hash, "admin", 0)
+        .await
+        .unwrap();
+    let login: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": "ops", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let res = app
+        .client
+        .post(app.url("/api/v1/definitions"))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body("provider \"hashicorp/null\" {\n  versions  = [\"2.1.2\"]\n  platforms = [\"linux_amd64\"]\n}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let job = res.json::<serde_json::Value>().await.unwrap()["job"]["id"]
+        .as_i64()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let detail: serde_json::Value = app
+            .client
+            .get(app.url(&format!("/api/v1/jobs/{job}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if detail["job"]["status"] == "succeeded" {
+            break;
+        }
+        assert_ne!(detail["job"]["status"], "failed", "{detail}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job did not finish: {detail}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let mirror_url = format!("{}/", app.base);
+    let h1 = h1_reference(&null_zip);
+    let (version, terraform) = terraforms().remove(0);
+    let ws = Workspace::new(&bundle, &mirror_url, NULL_TF);
+    tokio::task::spawn_blocking(move || {
+        let (ok, log) = ws.run(&terraform, &["init", "-input=false"]);
+        assert!(ok, "terraform {version} init failed:\n{log}");
+        assert!(ws.lock_file().contains(&h1), "{}", ws.lock_file());
+    })
+    .await
+    .unwrap();
 }

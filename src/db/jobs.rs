@@ -337,3 +337,22 @@ pub async fn list_jobs(pool: &Pool, limit: i64) -> Result<Vec<JobSummary>, DbErr
     .await?;
     Ok(rows.iter().map(summary_from_row).collect())
 }
+
+/// One page of jobs, newest first, and how many there are.
+pub async fn jobs_page(
+    pool: &Pool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<JobSummary>, i64), DbError> {
+    let rows = sqlx::query(&format!(
+        "{SUMMARY} GROUP BY j.id ORDER BY j.id DESC LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
+        .fetch_one(pool)
+        .await?;
+    Ok((rows.iter().map(summary_from_row).collect(), total))
+}

@@ -1,7 +1,10 @@
 //! All SQL lives under this module, so a second database backend touches nothing else.
 
+pub mod admin;
+pub mod audit;
 pub mod jobs;
 pub mod packages;
+pub mod users;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -50,8 +53,30 @@ pub async fn connect(path: &Path, cfg: &DatabaseConfig) -> Result<Pool, DbError>
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Applies pending migrations; safe to run on every start.
+/// Applies pending migrations; safe to run on every start, and from several processes
+/// starting at once (a server and a worker on a fresh database): they take turns through an
+/// advisory lock on a file beside the database.
 pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
+    let db_file = pool.connect_options().get_filename().to_owned();
+    let _lock = if db_file.as_os_str() == ":memory:" {
+        None
+    } else {
+        let mut path = db_file.into_os_string();
+        path.push(".migrate-lock");
+        let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)?;
+            f.lock()?;
+            Ok(f)
+        })
+        .await
+        .map_err(|e| DbError::Sqlx(sqlx::Error::Io(std::io::Error::other(e))))?
+        .map_err(|e| DbError::Sqlx(sqlx::Error::Io(e)))?;
+        Some(lock)
+    };
     MIGRATOR.run(pool).await?;
     Ok(())
 }

@@ -56,6 +56,7 @@ pub struct Evidence {
 /// A stored package as the mirror protocol needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PackageRow {
+    pub id: i64,
     pub version: String,
     pub status: String,
     pub os: String,
@@ -174,7 +175,7 @@ pub async fn servable_packages(
     address: &ProviderAddress,
 ) -> Result<Vec<PackageRow>, DbError> {
     Ok(sqlx::query_as::<_, PackageRow>(
-        "SELECT v.version, v.status, pk.os, pk.arch, pk.filename, pk.size_bytes,
+        "SELECT pk.id, v.version, v.status, pk.os, pk.arch, pk.filename, pk.size_bytes,
                 pk.sha256, pk.h1, pk.storage_key
          FROM packages pk
          JOIN provider_versions v ON v.id = pk.version_id

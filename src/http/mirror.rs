@@ -311,6 +311,9 @@ async fn archive_response(
             .presigned_url(&pkg.key, Duration::from_secs(s3.presign_ttl_seconds))
             .await?
     {
+        if req.method() == Method::GET {
+            state.downloads.count(pkg.id);
+        }
         return Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, url))
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -364,6 +367,9 @@ async fn archive_response(
         // A sized body that is never polled: correct Content-Length, no storage read.
         let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
         return Ok(res.body(SizedStream::new(len, empty)));
+    }
+    if byte_range.is_none() {
+        state.downloads.count(pkg.id);
     }
     let stream = store
         .get(&pkg.key, byte_range)

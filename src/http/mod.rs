@@ -1,5 +1,6 @@
 //! HTTP routes.
 
+pub mod api;
 mod health;
 mod mirror;
 mod range;
@@ -7,7 +8,8 @@ mod registry;
 
 use actix_web::web;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
+    api::configure(cfg, json_limit);
     cfg.service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
         .configure(registry::configure)

@@ -120,6 +120,18 @@ struct Upstream {
     api_base: reqwest::Url,
     providers_base: OnceCell<reqwest::Url>,
     downloads: Arc<Semaphore>,
+    /// Requests sent, and those that failed (connection errors and non-2xx answers).
+    fetches: std::sync::atomic::AtomicU64,
+    failures: std::sync::atomic::AtomicU64,
+}
+
+/// Request counts of one upstream since the process started.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UpstreamStats {
+    pub hostname: String,
+    pub pull_through: bool,
+    pub fetches: u64,
+    pub failures: u64,
 }
 
 pub struct RegistryClient {
@@ -167,6 +179,8 @@ impl RegistryClient {
                     api_base: reqwest::Url::parse(&base)?,
                     providers_base: OnceCell::new(),
                     downloads: Arc::new(Semaphore::new(cfg.concurrency)),
+                    fetches: Default::default(),
+                    failures: Default::default(),
                 },
             );
         }
@@ -174,6 +188,23 @@ impl RegistryClient {
             http: builder.build()?,
             upstreams,
         })
+    }
+
+    /// Request counts per configured upstream, by hostname.
+    pub fn stats(&self) -> Vec<UpstreamStats> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out: Vec<UpstreamStats> = self
+            .upstreams
+            .iter()
+            .map(|(host, up)| UpstreamStats {
+                hostname: host.to_string(),
+                pull_through: up.config.pull_through,
+                fetches: up.fetches.load(Relaxed),
+                failures: up.failures.load(Relaxed),
+            })
+            .collect();
+        out.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        out
     }
 
     pub fn is_configured(&self, host: &Hostname) -> bool {
@@ -213,11 +244,21 @@ impl RegistryClient {
         {
             req = req.bearer_auth(up.config.token.expose());
         }
-        let res = req.send().await.map_err(|e| from_reqwest(what, e))?;
+        up.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let fail = || {
+            up.failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        };
+        let res = req.send().await.map_err(|e| {
+            fail();
+            from_reqwest(what, e)
+        })?;
         let status = res.status();
         if status.is_success() {
             return Ok(res);
         }
+        fail();
         let retry_after = res
             .headers()
             .get(reqwest::header::RETRY_AFTER)

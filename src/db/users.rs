@@ -1,0 +1,300 @@
+//! Admin users, their sessions, and API tokens.
+
+use serde::Serialize;
+
+use super::{DbError, Pool};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    #[sqlx(skip)]
+    pub revoked: bool,
+    #[serde(skip)]
+    pub revoked_at: Option<i64>,
+}
+
+const USER_COLUMNS: &str = "id, username, role, disabled != 0 AS disabled, created_at";
+
+pub async fn count_admins(pool: &Pool) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Creates a user; `Ok(None)` when the name is taken.
+pub async fn create_user(
+    pool: &Pool,
+    username: &str,
+    password_hash: &str,
+    role: &str,
+    now: i64,
+) -> Result<Option<User>, DbError> {
+    let done = sqlx::query(
+        "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(username)
+    .bind(password_hash)
+    .bind(role)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    get_user(pool, done.last_insert_rowid()).await
+}
+
+pub async fn get_user(pool: &Pool, id: i64) -> Result<Option<User>, DbError> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+pub async fn list_users(pool: &Pool) -> Result<Vec<User>, DbError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+    ))
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn credentials(pool: &Pool, username: &str) -> Result<Option<Credentials>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, username, password_hash, role, disabled != 0 AS disabled
+         FROM users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Changes role and/or disabled flag; disabling revokes the user's sessions.
+pub async fn update_user(
+    pool: &Pool,
+    id: i64,
+    role: Option<&str>,
+    disabled: Option<bool>,
+    now: i64,
+) -> Result<Option<User>, DbError> {
+    let mut tx = pool.begin().await?;
+    if let Some(role) = role {
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(disabled) = disabled {
+        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            revoke_sessions_in(&mut tx, id, now).await?;
+        }
+    }
+    tx.commit().await?;
+    get_user(pool, id).await
+}
+
+/// Sets a new password hash and ends every session of the user; false if no such user.
+pub async fn set_password(
+    pool: &Pool,
+    id: i64,
+    password_hash: &str,
+    now: i64,
+) -> Result<bool, DbError> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    revoke_sessions_in(&mut tx, id, now).await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
+async fn revoke_sessions_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user_id: i64,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_sessions(pool: &Pool, user_id: i64, now: i64) -> Result<(), DbError> {
+    let mut tx = pool.begin().await?;
+    revoke_sessions_in(&mut tx, user_id, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn create_session(
+    pool: &Pool,
+    id: &str,
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+    client_addr: Option<&str>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, client_addr)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .bind(client_addr)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn revoke_session(pool: &Pool, id: &str, now: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The user behind a live session: not revoked, not expired, user not disabled.
+pub async fn find_session_user(
+    pool: &Pool,
+    session_id: &str,
+    user_id: i64,
+    now: i64,
+) -> Result<Option<User>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.username, u.role, u.disabled != 0 AS disabled, u.created_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
+           AND u.disabled = 0",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub async fn create_api_token(
+    pool: &Pool,
+    name: &str,
+    role: &str,
+    token_hash: &str,
+    created_by: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<ApiToken, DbError> {
+    let done = sqlx::query(
+        "INSERT INTO api_tokens (name, role, token_hash, created_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(name)
+    .bind(role)
+    .bind(token_hash)
+    .bind(created_by)
+    .bind(now)
+    .bind(expires_at)
+    .execute(pool)
+    .await?;
+    Ok(list_api_tokens(pool)
+        .await?
+        .into_iter()
+        .find(|t| t.id == done.last_insert_rowid())
+        .expect("the token just inserted"))
+}
+
+pub async fn list_api_tokens(pool: &Pool) -> Result<Vec<ApiToken>, DbError> {
+    let mut tokens: Vec<ApiToken> = sqlx::query_as(
+        "SELECT id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at
+         FROM api_tokens ORDER BY id DESC",
+    )
+    .fetch_all(pool)
+    .await?;
+    for t in &mut tokens {
+        t.revoked = t.revoked_at.is_some();
+    }
+    Ok(tokens)
+}
+
+/// Revokes a token; false if there is no such live token.
+pub async fn revoke_api_token(pool: &Pool, id: i64, now: i64) -> Result<bool, DbError> {
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A live (not revoked, not expired) token by the hash of its secret.
+pub async fn find_api_token(
+    pool: &Pool,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<ApiToken>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at
+         FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Records use, at most once a minute per token (no write per request).
+pub async fn touch_api_token(pool: &Pool, id: i64, now: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE api_tokens SET last_used_at = $1
+         WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(now - 60)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Login, logout, and who am I.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::audit_record;
+use crate::auth::{Caller, password};
+use crate::db::{self, users};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/auth/me", web::get().to(me));
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+const BAD_LOGIN: &str = "invalid username or password";
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let addr = super::addr(&req);
+    let username = body.username.trim().to_owned();
+    if username.is_empty() || username.len() > 128 || body.password.len() > 1024 {
+        return Err(AppError::Unauthorized(BAD_LOGIN.into()));
+    }
+    let keys = vec![
+        format!("user:{}", username.to_lowercase()),
+        format!("addr:{}", addr.as_deref().unwrap_or("?")),
+    ];
+    if let Some(wait) = state.throttle.wait(&keys) {
+        let secs = wait.as_secs().max(1);
+        return Err(AppError::Throttled {
+            message: format!("too many failed logins; try again in {secs} s"),
+            retry_after: secs,
+        });
+    }
+    let pool = state.catalog.pool();
+    let found = users::credentials(pool, &username).await?;
+    // Unknown users are checked against a dummy hash: same answer, similar time.
+    let hash = match &found {
+        Some(c) => c.password_hash.clone(),
+        None => password::dummy_hash().await,
+    };
+    let valid = password::verify(body.password, hash).await;
+    let user = match found {
+        Some(c) if valid && !c.disabled => c,
+        _ => {
+            state.throttle.failed(&keys);
+            db::audit::record(
+                pool,
+                &format!("user:{username}"),
+                "auth.login_failed",
+                None,
+                addr.as_deref(),
+                &json!({}),
+            )
+            .await?;
+            return Err(AppError::Unauthorized(BAD_LOGIN.into()));
+        }
+    };
+    state.throttle.succeeded(&keys[0]);
+    let now = db::jobs::now();
+    let expires_at = now + state.auth_keys.session_seconds;
+    let session_id = uuid::Uuid::new_v4().simple().to_string();
+    users::create_session(pool, &session_id, user.id, now, expires_at, addr.as_deref()).await?;
+    let token = state
+        .auth_keys
+        .issue(user.id, &session_id, now, expires_at)
+        .map_err(|e| AppError::Internal(format!("signing a session token: {e}")))?;
+    db::audit::record(
+        pool,
+        &format!("user:{}", user.username),
+        "auth.login",
+        None,
+        addr.as_deref(),
+        &json!({}),
+    )
+    .await?;
+    let profile = users::get_user(pool, user.id)
+        .await?
+        .ok_or_else(|| AppError::Internal("user vanished during login".into()))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "token": token, "expires_at": expires_at, "user": profile })))
+}
+
+async fn logout(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+    if let Some(sid) = &caller.session_id {
+        users::revoke_session(state.catalog.pool(), sid, db::jobs::now()).await?;
+    }
+    audit_record(&state, &caller, "auth.logout", None, json!({})).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+    let now = db::jobs::now();
+    Ok(HttpResponse::Ok().json(match caller.user_id {
+        Some(id) => {
+            let u = users::get_user(state.catalog.pool(), id)
+                .await?
+                .ok_or_else(|| AppError::Unauthorized("the user no longer exists".into()))?;
+            json!({ "id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled,
+                    "created_at": u.created_at, "kind": "user" })
+        }
+        None => json!({ "id": caller.token_id, "username": caller.username,
+                        "role": caller.role.as_str(), "disabled": false, "created_at": now,
+                        "kind": "token" }),
+    }))
+}

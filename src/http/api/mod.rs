@@ -1,0 +1,223 @@
+//! The admin API under `/api/v1`, described by `src/http/openapi.yaml` (served at
+//! `/api/v1/openapi.yaml`). Every route but login and the OpenAPI document takes a
+//! [`Caller`](crate::auth::Caller); mutating routes require the admin role and write an
+//! audit row.
+
+mod auth;
+mod jobs;
+mod providers;
+mod users;
+
+pub use users::valid_username;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::db;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub const OPENAPI: &str = include_str!("../openapi.yaml");
+
+pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
+    let json = web::JsonConfig::default()
+        .limit(json_limit)
+        .error_handler(|err, _| {
+            let message = err.to_string();
+            match err {
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                    AppError::TooLarge(format!("request body too large: {message}")).into()
+                }
+                _ => AppError::BadRequest(format!("invalid JSON body: {message}")).into(),
+            }
+        });
+    let query = web::QueryConfig::default().error_handler(|err, _| {
+        AppError::BadRequest(format!("invalid query parameters: {err}")).into()
+    });
+    let path = web::PathConfig::default().error_handler(|err, _| {
+        AppError::BadRequest(format!("invalid path parameters: {err}")).into()
+    });
+    cfg.service(
+        web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(authorize))
+            .app_data(json)
+            .app_data(query)
+            .app_data(path)
+            .route("/openapi.yaml", web::get().to(openapi))
+            .configure(auth::configure)
+            .configure(providers::configure)
+            .configure(jobs::configure)
+            .configure(users::configure)
+            .route("/stats", web::get().to(stats))
+            .route("/audit", web::get().to(audit))
+            .route("/config", web::get().to(config))
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(AppError::not_found("no such API route"))
+            })),
+    );
+}
+
+/// Authenticates every request but login and the OpenAPI document before any body is read,
+/// and refuses mutating methods to viewers (403) before their handlers run.
+async fn authorize(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let path = req.path();
+    let public = path == "/api/v1/auth/login" || path == "/api/v1/openapi.yaml";
+    if !public {
+        let caller = crate::auth::authenticate(req.request().clone()).await?;
+        let reads = matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        );
+        if !reads && path != "/api/v1/auth/logout" {
+            caller.require_admin()?;
+        }
+        req.extensions_mut().insert(caller);
+    }
+    next.call(req).await
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(OPENAPI)
+}
+
+/// `page` and `per_page`, bounded.
+#[derive(Debug, Deserialize)]
+pub struct Paging {
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+impl Paging {
+    pub const MAX_PER_PAGE: u64 = 200;
+
+    /// (limit, offset, page, per_page); 400 for values out of range.
+    pub fn resolve(&self) -> Result<(i64, i64, u64, u64), AppError> {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(50);
+        if page == 0 || page > 1_000_000 {
+            return Err(AppError::BadRequest(
+                "page must be between 1 and 1000000".into(),
+            ));
+        }
+        if per_page == 0 || per_page > Self::MAX_PER_PAGE {
+            return Err(AppError::BadRequest(format!(
+                "per_page must be between 1 and {}",
+                Self::MAX_PER_PAGE
+            )));
+        }
+        Ok((
+            per_page as i64,
+            ((page - 1) * per_page) as i64,
+            page,
+            per_page,
+        ))
+    }
+}
+
+pub fn page_json<T: serde::Serialize>(
+    items: Vec<T>,
+    page: u64,
+    per_page: u64,
+    total: i64,
+) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    }))
+}
+
+/// Records a mutating action. A failure to audit fails the request: an action the log
+/// cannot show must not pass silently.
+pub async fn audit_record(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    target: Option<&str>,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    db::audit::record(
+        state.catalog.pool(),
+        &caller.actor,
+        action,
+        target,
+        caller.client_addr.as_deref(),
+        &details,
+    )
+    .await?;
+    tracing::info!(actor = %caller.actor, action, target, "audit");
+    Ok(())
+}
+
+async fn stats(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, AppError> {
+    state.downloads.flush(state.catalog.pool()).await?;
+    let stats = db::admin::stats(state.catalog.pool(), &crate::downloads::day(29)).await?;
+    let mut value = serde_json::to_value(stats).map_err(|e| AppError::Internal(e.to_string()))?;
+    // Every one of the last 30 days, zero when nothing was downloaded.
+    let counted: std::collections::HashMap<String, i64> = value["downloads_per_day"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| Some((d["day"].as_str()?.to_owned(), d["downloads"].as_i64()?)))
+        .collect();
+    value["downloads_per_day"] = (0..30)
+        .rev()
+        .map(|ago| {
+            let day = crate::downloads::day(ago);
+            let n = counted.get(&day).copied().unwrap_or(0);
+            serde_json::json!({ "day": day, "downloads": n })
+        })
+        .collect();
+    value["upstream"] = serde_json::to_value(state.registry.stats())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(value))
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u64>,
+}
+
+async fn audit(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (limit, offset, page, per_page) = Paging {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .resolve()?;
+    let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    let (items, total) = db::audit::page(
+        state.catalog.pool(),
+        nonempty(&q.actor).as_deref(),
+        nonempty(&q.action).as_deref(),
+        limit,
+        offset,
+    )
+    .await?;
+    Ok(page_json(items, page, per_page, total))
+}
+
+/// The effective configuration; `Secret` values serialize masked.
+async fn config(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(&*state.config))
+}
+
+/// The request's client address for code that has no `Caller` (login).
+pub fn addr(req: &HttpRequest) -> Option<String> {
+    crate::auth::client_addr(req)
+}

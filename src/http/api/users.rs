@@ -1,0 +1,276 @@
+//! Users and API tokens (admins only).
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::audit_record;
+use crate::auth::{self, Caller, Role, password};
+use crate::db::{self, users};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users", web::get().to(list_users))
+        .route("/users", web::post().to(create_user))
+        .route("/users/{id}", web::patch().to(update_user))
+        .route("/users/{id}/password", web::post().to(reset_password))
+        .route(
+            "/users/{id}/revoke-sessions",
+            web::post().to(revoke_sessions),
+        )
+        .route("/tokens", web::get().to(list_tokens))
+        .route("/tokens", web::post().to(create_token))
+        .route("/tokens/{id}", web::delete().to(revoke_token));
+}
+
+fn role(s: &str) -> Result<Role, AppError> {
+    Role::parse(s).ok_or_else(|| AppError::BadRequest("role must be admin or viewer".into()))
+}
+
+/// Letters, digits, `.`, `_`, `-` and `@`; 1 to 64 characters.
+pub fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+async fn list_users(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    Ok(HttpResponse::Ok().json(users::list_users(state.catalog.pool()).await?))
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    username: String,
+    password: String,
+    role: String,
+}
+
+async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewUser>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let body = body.into_inner();
+    let role = role(&body.role)?;
+    if !valid_username(&body.username) {
+        return Err(AppError::BadRequest(
+            "username must be 1 to 64 letters, digits, '.', '_', '-' or '@'".into(),
+        ));
+    }
+    password::check_strength(&body.password).map_err(AppError::BadRequest)?;
+    let hash = password::hash(body.password)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let user = users::create_user(
+        state.catalog.pool(),
+        &body.username,
+        &hash,
+        role.as_str(),
+        db::jobs::now(),
+    )
+    .await?
+    .ok_or_else(|| AppError::Conflict(format!("user {} already exists", body.username)))?;
+    audit_record(
+        &state,
+        &caller,
+        "user.create",
+        Some(&format!("user:{}", user.username)),
+        json!({ "role": user.role }),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+#[derive(Deserialize)]
+struct UserPatch {
+    disabled: Option<bool>,
+    role: Option<String>,
+}
+
+async fn update_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: web::Json<UserPatch>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let new_role = body.role.as_deref().map(role).transpose()?;
+    if caller.user_id == Some(id) && (body.disabled == Some(true) || new_role == Some(Role::Viewer))
+    {
+        return Err(AppError::BadRequest(
+            "you cannot disable or demote yourself".into(),
+        ));
+    }
+    let pool = state.catalog.pool();
+    let target = users::get_user(pool, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
+    let loses_admin = target.role == "admin"
+        && !target.disabled
+        && (body.disabled == Some(true) || new_role == Some(Role::Viewer));
+    if loses_admin && users::count_admins(pool).await? <= 1 {
+        return Err(AppError::BadRequest(
+            "this is the last active admin: create another admin first".into(),
+        ));
+    }
+    let user = users::update_user(
+        state.catalog.pool(),
+        id,
+        new_role.map(Role::as_str),
+        body.disabled,
+        db::jobs::now(),
+    )
+    .await?
+    .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
+    audit_record(
+        &state,
+        &caller,
+        "user.update",
+        Some(&format!("user:{}", user.username)),
+        json!({ "disabled": body.disabled, "role": body.role }),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[derive(Deserialize)]
+struct NewPassword {
+    password: String,
+}
+
+async fn reset_password(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: web::Json<NewPassword>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let body = body.into_inner();
+    password::check_strength(&body.password).map_err(AppError::BadRequest)?;
+    let pool = state.catalog.pool();
+    let user = users::get_user(pool, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
+    let hash = password::hash(body.password)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    users::set_password(pool, id, &hash, db::jobs::now()).await?;
+    audit_record(
+        &state,
+        &caller,
+        "user.password_reset",
+        Some(&format!("user:{}", user.username)),
+        json!({}),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn revoke_sessions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let pool = state.catalog.pool();
+    let user = users::get_user(pool, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
+    users::revoke_sessions(pool, id, db::jobs::now()).await?;
+    audit_record(
+        &state,
+        &caller,
+        "user.revoke_sessions",
+        Some(&format!("user:{}", user.username)),
+        json!({}),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_tokens(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    Ok(HttpResponse::Ok().json(users::list_api_tokens(state.catalog.pool()).await?))
+}
+
+#[derive(Deserialize)]
+struct NewToken {
+    name: String,
+    role: String,
+    expires_in_days: Option<i64>,
+}
+
+async fn create_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewToken>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let body = body.into_inner();
+    let role = role(&body.role)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::BadRequest(
+            "name must be 1 to 100 characters".into(),
+        ));
+    }
+    let days = body.expires_in_days.unwrap_or(90);
+    if !(1..=3650).contains(&days) {
+        return Err(AppError::BadRequest(
+            "expires_in_days must be between 1 and 3650".into(),
+        ));
+    }
+    let secret = auth::new_token_secret();
+    let now = db::jobs::now();
+    let token = users::create_api_token(
+        state.catalog.pool(),
+        name,
+        role.as_str(),
+        &auth::token_hash(&secret),
+        &caller.actor,
+        now,
+        now + days * 86_400,
+    )
+    .await?;
+    audit_record(
+        &state,
+        &caller,
+        "token.create",
+        Some(&format!("token:{name}")),
+        json!({ "role": role.as_str(), "expires_in_days": days }),
+    )
+    .await?;
+    let mut body = serde_json::to_value(&token).map_err(|e| AppError::Internal(e.to_string()))?;
+    body["token"] = json!(secret);
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+async fn revoke_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    if !users::revoke_api_token(state.catalog.pool(), id, db::jobs::now()).await? {
+        return Err(AppError::not_found(format!("there is no live token {id}")));
+    }
+    audit_record(
+        &state,
+        &caller,
+        "token.revoke",
+        Some(&format!("token {id}")),
+        json!({}),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
