@@ -1,0 +1,110 @@
+// Typed calls of the admin API. Paths, bodies and answers follow src/http/openapi.yaml.
+import { client, type Query } from './client'
+import type {
+  ApiToken,
+  AuditEntry,
+  Job,
+  JobDetail,
+  Login,
+  NewApiToken,
+  Paged,
+  Plan,
+  ProviderDetail,
+  ProviderRef,
+  ProviderSummary,
+  Role,
+  Stats,
+  User,
+  VersionDetail,
+  VersionStatus,
+} from './types'
+
+export * from './client'
+export * from './types'
+
+const enc = encodeURIComponent
+
+function providerPath(p: ProviderRef): string {
+  return `/providers/${enc(p.hostname)}/${enc(p.namespace)}/${enc(p.type)}`
+}
+
+export interface ProviderQuery extends Query {
+  q?: string
+  hostname?: string
+  namespace?: string
+  status?: VersionStatus | ''
+  page?: number
+  per_page?: number
+}
+
+export interface AuditQuery extends Query {
+  actor?: string
+  action?: string
+  page?: number
+  per_page?: number
+}
+
+export const api = {
+  // auth
+  login: (username: string, password: string) =>
+    client.request<Login>('/auth/login', {
+      method: 'POST',
+      json: { username, password },
+      handleUnauthorized: false,
+    }),
+  logout: () => client.request<void>('/auth/logout', { method: 'POST', handleUnauthorized: false }),
+  me: () => client.request<User>('/auth/me'),
+
+  // providers
+  providers: (query: ProviderQuery = {}) =>
+    client.request<Paged<ProviderSummary>>('/providers', { query }),
+  provider: (p: ProviderRef) => client.request<ProviderDetail>(providerPath(p)),
+  deleteProvider: (p: ProviderRef) => client.request<void>(providerPath(p), { method: 'DELETE' }),
+  deleteVersion: (p: ProviderRef, version: string) =>
+    client.request<void>(`${providerPath(p)}/versions/${enc(version)}`, { method: 'DELETE' }),
+  setVersionStatus: (p: ProviderRef, version: string, status: VersionStatus) =>
+    client.request<VersionDetail>(`${providerPath(p)}/versions/${enc(version)}/status`, {
+      method: 'PUT',
+      json: { status },
+    }),
+
+  // definitions
+  previewDefinitions: (hcl: string) =>
+    client.request<Plan>('/definitions', { method: 'POST', text: hcl, query: { dry_run: true } }),
+  enqueueDefinitions: (hcl: string) =>
+    client.request<{ job: Job; plan: Plan }>('/definitions', { method: 'POST', text: hcl }),
+
+  // jobs
+  jobs: (query: { page?: number; per_page?: number } = {}) =>
+    client.request<Paged<Job>>('/jobs', { query }),
+  job: (id: number, signal?: AbortSignal) => client.request<JobDetail>(`/jobs/${id}`, { signal }),
+  retryJob: (id: number) => client.request<Job>(`/jobs/${id}/retry`, { method: 'POST' }),
+  cancelJob: (id: number) => client.request<Job>(`/jobs/${id}/cancel`, { method: 'POST' }),
+  jobEventsUrl: (id: number, token: string) =>
+    `${client.config.baseUrl}/jobs/${id}/events?access_token=${enc(token)}`,
+
+  // stats, audit, config
+  stats: () => client.request<Stats>('/stats'),
+  audit: (query: AuditQuery = {}) => client.request<Paged<AuditEntry>>('/audit', { query }),
+  config: () => client.request<Record<string, unknown>>('/config'),
+
+  // users
+  users: () => client.request<User[]>('/users'),
+  createUser: (username: string, password: string, role: Role) =>
+    client.request<User>('/users', { method: 'POST', json: { username, password, role } }),
+  updateUser: (id: number, patch: { disabled?: boolean; role?: Role }) =>
+    client.request<User>(`/users/${id}`, { method: 'PATCH', json: patch }),
+  resetPassword: (id: number, password: string) =>
+    client.request<void>(`/users/${id}/password`, { method: 'POST', json: { password } }),
+  revokeSessions: (id: number) =>
+    client.request<void>(`/users/${id}/revoke-sessions`, { method: 'POST' }),
+
+  // API tokens
+  tokens: () => client.request<ApiToken[]>('/tokens'),
+  createToken: (name: string, role: Role, expiresInDays: number) =>
+    client.request<NewApiToken>('/tokens', {
+      method: 'POST',
+      json: { name, role, expires_in_days: expiresInDays },
+    }),
+  revokeToken: (id: number) => client.request<void>(`/tokens/${id}`, { method: 'DELETE' }),
+}

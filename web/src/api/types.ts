@@ -1,0 +1,43 @@
+// Friendly names for the schemas generated from src/http/openapi.yaml (`npm run gen:api`).
+import type { components } from './schema'
+
+type S = components['schemas']
+
+export type Role = S['Role']
+export type VersionStatus = S['VersionStatus']
+export type Page = S['Page']
+export type Paged<T> = Page & { items: T[] }
+export type Login = S['Login']
+export type User = S['User']
+export type ApiToken = S['ApiToken']
+export type NewApiToken = ApiToken & { token: string }
+export type ProviderSummary = S['ProviderSummary']
+export type Package = S['Package']
+export type VersionDetail = S['VersionDetail']
+export type ProviderDetail = S['ProviderDetail']
+export type Plan = S['Plan']
+export type PlanItem = Plan['items'][number]
+export type Job = S['Job']
+export type JobStatus = Job['status']
+export type JobItem = S['JobItem']
+export type JobItemStatus = JobItem['status']
+export type JobDetail = S['JobDetail']
+export type Stats = S['Stats']
+export type AuditEntry = S['AuditEntry']
+export type ValidationErrorBody = S['ValidationError']
+
+export interface ProviderRef {
+  hostname: string
+  namespace: string
+  type: string
+}
+
+export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled']
+
+export function isJobFinished(job: Pick<Job, 'status'>): boolean {
+  return FINISHED_JOB_STATUSES.includes(job.status)
+}
+
+export function providerAddress(p: ProviderRef): string {
+  return `${p.hostname}/${p.namespace}/${p.type}`
+}

@@ -1,0 +1,57 @@
+import {
+  createRouter,
+  createWebHistory,
+  type RouteRecordRaw,
+  type Router,
+  type RouterHistory,
+} from 'vue-router'
+import DashboardPage from './pages/DashboardPage.vue'
+import LoginPage from './pages/LoginPage.vue'
+import ProvidersPage from './pages/ProvidersPage.vue'
+import ProviderPage from './pages/ProviderPage.vue'
+import LoadPage from './pages/LoadPage.vue'
+import JobsPage from './pages/JobsPage.vue'
+import JobPage from './pages/JobPage.vue'
+import AuditPage from './pages/AuditPage.vue'
+import SettingsPage from './pages/SettingsPage.vue'
+import UsersPage from './pages/UsersPage.vue'
+import UsePage from './pages/UsePage.vue'
+import NotFoundPage from './pages/NotFoundPage.vue'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Reachable without a session. */
+    public?: boolean
+    /** Admins only; viewers are sent to the dashboard. */
+    admin?: boolean
+    title?: string
+  }
+}
+
+export const routes: RouteRecordRaw[] = [
+  { path: '/login', name: 'login', component: LoginPage, meta: { public: true, title: 'Log in' } },
+  { path: '/', name: 'dashboard', component: DashboardPage, meta: { title: 'Dashboard' } },
+  { path: '/providers', name: 'providers', component: ProvidersPage, meta: { title: 'Providers' } },
+  {
+    path: '/providers/:hostname/:namespace/:type',
+    name: 'provider',
+    component: ProviderPage,
+    meta: { title: 'Provider' },
+  },
+  { path: '/load', name: 'load', component: LoadPage, meta: { admin: true, title: 'Load providers' } },
+  { path: '/jobs', name: 'jobs', component: JobsPage, meta: { title: 'Jobs' } },
+  { path: '/jobs/:id(\\d+)', name: 'job', component: JobPage, meta: { title: 'Job' } },
+  { path: '/audit', name: 'audit', component: AuditPage, meta: { title: 'Audit log' } },
+  { path: '/settings', name: 'settings', component: SettingsPage, meta: { title: 'Settings' } },
+  { path: '/users', name: 'users', component: UsersPage, meta: { admin: true, title: 'Users and API tokens' } },
+  { path: '/use', name: 'use', component: UsePage, meta: { title: 'Use this mirror' } },
+  { path: '/:pathMatch(.*)*', name: 'not-found', component: NotFoundPage, meta: { title: 'Not found' } },
+]
+
+export function createAppRouter(history: RouterHistory = createWebHistory(import.meta.env.BASE_URL)): Router {
+  return createRouter({
+    history,
+    routes,
+    scrollBehavior: (_to, _from, saved) => saved ?? { top: 0 },
+  })
+}

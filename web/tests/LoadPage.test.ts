@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { json, mockFetch, mountApp, settle } from './helpers'
+
+const HCL = `provider "registry.terraform.io/hashicorp/aws" {
+  versions  = ["5.31.0"]
+  platforms = ["linux_amd64", "darwin_arm64"]
+}
+`
+
+beforeEach(() => localStorage.clear())
+afterEach(() => {
+  document.body.innerHTML = ''
+})
+
+describe('load providers', () => {
+  it('previews with a dry run and shows the plan and problems', async () => {
+    const { calls } = mockFetch({
+      'POST /api/v1/definitions': json(200, {
+        items: [
+          { provider: 'registry.terraform.io/hashicorp/aws', version: '5.31.0', platforms: ['linux_amd64', 'darwin_arm64'] },
+          { provider: 'registry.terraform.io/hashicorp/aws', version: '4.67.0', platforms: ['linux_amd64'] },
+        ],
+        problems: ['registry.terraform.io/hashicorp/aws 4.67.0: no darwin_arm64 build'],
+        total_packages: 3,
+      }),
+    })
+    const { wrapper } = await mountApp('/load', 'admin')
+    expect(wrapper.find('[data-testid="page-load"]').exists()).toBe(true)
+    await wrapper.find('[data-testid="hcl-editor"]').setValue(HCL)
+    await wrapper.find('[data-testid="preview"]').trigger('click')
+    await settle()
+
+    const call = calls.find((c) => c.path === '/api/v1/definitions')!
+    expect(call.method).toBe('POST')
+    expect(call.search.get('dry_run')).toBe('true')
+    expect(call.headers['content-type']).toBe('text/plain; charset=utf-8')
+    expect(call.body).toBe(HCL)
+    expect(wrapper.find('[data-testid="plan-summary"]').text()).toBe(
+      '1 provider, 2 versions, 2 platforms: 3 packages to fetch.',
+    )
+    expect(wrapper.findAll('[data-testid="plan-item"]')).toHaveLength(2)
+    expect(wrapper.find('[data-testid="plan-problem"]').text()).toBe(
+      'registry.terraform.io/hashicorp/aws 4.67.0: no darwin_arm64 build',
+    )
+  })
+
+  it('marks the lines of server validation errors', async () => {
+    mockFetch({
+      'POST /api/v1/definitions': json(400, {
+        code: 'invalid_definitions',
+        message: 'the definitions have 2 problems',
+        errors: [
+          { line: 2, column: 16, message: 'invalid version "5.31"' },
+          { line: 3, column: 3, message: 'unknown platform "darwin_arm"' },
+        ],
+      }),
+    })
+    const { wrapper } = await mountApp('/load', 'admin')
+    await wrapper.find('[data-testid="hcl-editor"]').setValue(HCL)
+    await wrapper.find('[data-testid="preview"]').trigger('click')
+    await settle()
+    expect(wrapper.find('[data-testid="error-line-2"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="error-line-3"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="error-line-1"]').exists()).toBe(false)
+    expect(wrapper.findAll('[data-testid="hcl-error"]').map((e) => e.text())).toEqual([
+      'line 2, column 16: invalid version "5.31"',
+      'line 3, column 3: unknown platform "darwin_arm"',
+    ])
+    expect(wrapper.find('[data-testid="plan"]').exists()).toBe(false)
+  })
+
+  it('enqueues and goes to the new job', async () => {
+    const { calls } = mockFetch({
+      'POST /api/v1/definitions': json(201, {
+        job: { id: 42, status: 'pending', created_by: 'user:alice', created_at: 0, total: 2, succeeded: 0, skipped: 0, failed: 0 },
+        plan: { items: [], problems: [] },
+      }),
+      'GET /api/v1/jobs/42': json(200, {
+        job: { id: 42, status: 'pending', created_by: 'user:alice', created_at: 0, total: 2, succeeded: 0, skipped: 0, failed: 0 },
+        items: [],
+      }),
+    })
+    const { wrapper, router } = await mountApp('/load', 'admin')
+    await wrapper.find('[data-testid="hcl-editor"]').setValue(HCL)
+    await wrapper.find('[data-testid="enqueue"]').trigger('click')
+    await settle()
+    const call = calls.find((c) => c.path === '/api/v1/definitions')!
+    expect(call.search.has('dry_run')).toBe(false)
+    expect(call.body).toBe(HCL)
+    expect(router.currentRoute.value.fullPath).toBe('/jobs/42')
+    expect(wrapper.find('[data-testid="page-job"]').exists()).toBe(true)
+  })
+
+  it('disables both buttons while the editor is empty', async () => {
+    mockFetch({})
+    const { wrapper } = await mountApp('/load', 'admin')
+    expect(wrapper.find('[data-testid="preview"]').attributes('disabled')).toBeDefined()
+    expect(wrapper.find('[data-testid="enqueue"]').attributes('disabled')).toBeDefined()
+  })
+
+  it('shows an error without line information as a banner', async () => {
+    mockFetch({ 'POST /api/v1/definitions': json(413, { code: 'too_large', message: 'the file is larger than 1 MiB' }) })
+    const { wrapper } = await mountApp('/load', 'admin')
+    await wrapper.find('[data-testid="hcl-editor"]').setValue(HCL)
+    await wrapper.find('[data-testid="preview"]').trigger('click')
+    await settle()
+    expect(wrapper.find('[data-testid="error"]').text()).toBe('the file is larger than 1 MiB')
+    expect(wrapper.findAll('[data-testid="hcl-error"]')).toHaveLength(0)
+  })
+})

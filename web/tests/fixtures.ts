@@ -1,0 +1,104 @@
+import type { JobDetail, ProviderDetail, Stats } from '../src/api'
+
+const pkg = (version: string, os: string, arch: string, size: number, source: 'job' | 'import' = 'job') => ({
+  hostname: 'registry.terraform.io',
+  namespace: 'hashicorp',
+  type: 'null',
+  version,
+  os,
+  arch,
+  filename: `terraform-provider-null_${version}_${os}_${arch}.zip`,
+  size,
+  sha256: `${version}${os}${arch}`.padEnd(64, '0'),
+  h1: `h1:${version}-${os}-${arch}=`,
+  zh: `zh:${version}${os}${arch}`.padEnd(67, 'a'),
+  source,
+  source_detail: source === 'job' ? 'job 7' : null,
+  signing_key_id: source === 'job' ? '34365D9472D7468F' : null,
+  downloads: 3,
+  created_at: '2026-01-02T03:04:05Z',
+})
+
+export const nullProvider: ProviderDetail = {
+  hostname: 'registry.terraform.io',
+  namespace: 'hashicorp',
+  type: 'null',
+  versions: [
+    {
+      version: '3.2.1',
+      status: 'active',
+      packages: [pkg('3.2.1', 'linux', 'amd64', 6_200_000), pkg('3.2.1', 'darwin', 'arm64', 6_100_000)],
+    },
+    {
+      version: '3.1.0',
+      status: 'blocked',
+      packages: [pkg('3.1.0', 'linux', 'amd64', 5_000_000, 'import')],
+    },
+  ],
+}
+
+export const stats: Stats = {
+  providers: 2,
+  versions: 3,
+  packages: 5,
+  bytes: 40_100_000,
+  origins: [
+    { hostname: 'registry.terraform.io', packages: 4, bytes: 30_000_000 },
+    { hostname: 'registry.opentofu.org', packages: 1, bytes: 10_100_000 },
+  ],
+  top_providers: [{ provider: 'registry.terraform.io/hashicorp/null', packages: 3, bytes: 17_300_000 }],
+  downloads_per_day: [
+    { day: '2026-01-02', downloads: 5 },
+    { day: '2026-01-01', downloads: 2 },
+    { day: '2026-01-03', downloads: 9 },
+  ],
+  upstream: [
+    { hostname: 'registry.terraform.io', pull_through: true, fetches: 100, failures: 0 },
+    { hostname: 'registry.opentofu.org', pull_through: false, fetches: 10, failures: 4 },
+  ],
+}
+
+export function jobDetail(status: JobDetail['job']['status'], itemStatus: 'running' | 'succeeded' | 'failed' = 'running'): JobDetail {
+  const finished = status !== 'running' && status !== 'pending'
+  return {
+    job: {
+      id: 7,
+      status,
+      created_by: 'user:alice',
+      created_at: 1_767_225_600,
+      finished_at: finished ? 1_767_225_700 : null,
+      total: 2,
+      pending: 0,
+      running: finished ? 0 : 1,
+      succeeded: 1,
+      skipped: 0,
+      failed: itemStatus === 'failed' ? 1 : 0,
+      cancelled: 0,
+      bytes_done: 9_000_000,
+    },
+    items: [
+      {
+        id: 1,
+        provider: 'registry.terraform.io/hashicorp/null',
+        version: '3.2.1',
+        platform: 'linux_amd64',
+        status: 'succeeded',
+        attempts: 1,
+        last_error: null,
+        bytes_done: 6_200_000,
+        bytes_total: 6_200_000,
+      },
+      {
+        id: 2,
+        provider: 'registry.terraform.io/hashicorp/null',
+        version: '3.2.1',
+        platform: 'darwin_arm64',
+        status: itemStatus,
+        attempts: itemStatus === 'failed' ? 3 : 1,
+        last_error: itemStatus === 'failed' ? 'sha256 mismatch: expected a, got b' : null,
+        bytes_done: 2_800_000,
+        bytes_total: 6_100_000,
+      },
+    ],
+  }
+}
