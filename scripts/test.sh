@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
 # The one command that runs every check and test (the README's test command; .ci/run calls it).
-# Installs what the tests need into .tools/, starts a throwaway SeaweedFS S3 server on
-# loopback, runs fmt, clippy and the whole nextest suite, and stops the server by its PID.
+# Installs what the tests need (into .tools/, web/node_modules, and Debian's chromium), builds
+# and unit-tests the web UI, starts a throwaway SeaweedFS S3 server on loopback, runs fmt,
+# clippy and the whole nextest suite, and stops the server by its PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-test-tools.sh
+
+# The admin UI: Chromium for the browser tests, the npm packages, the production build
+# (its size report is printed) and the Vitest unit tests. The Rust suite then serves
+# web/dist and drives it in headless Chromium (tests/ui_e2e.rs).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== apt-get install chromium"
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+echo "== web: npm ci, build, unit tests"
+(cd web && npm ci --no-audit --no-fund && npm run build && npm test)
+
+# The Helm chart, rendered and validated without a cluster (helm-python-sdk and
+# kubernetes-validate from PyPI, in .tools/helm-venv).
+echo "== helm chart checks"
+scripts/check-helm.sh
 
 S3_PORT=${TFM_TEST_S3_PORT:-18333}
 S3_DIR=$(mktemp -d "$PWD/.tools/s3run.XXXXXX")

@@ -35,6 +35,21 @@ async fn app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
+/// `app_with` whose `registry.terraform.io` upstream is the fake.
+async fn app_upstream(fake: &FakeRegistry) -> TestApp {
+    let url = fake.base_url.clone();
+    app_with(move |c| {
+        c.upstream.insert(
+            "registry.terraform.io".into(),
+            UpstreamConfig {
+                url: Some(url),
+                ..Default::default()
+            },
+        );
+    })
+    .await
+}
+
 async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/auth/login"))
@@ -787,17 +802,7 @@ async fn definitions_uploaded_through_the_api_run_to_completion() {
         "3.2.1",
         &["linux_amd64", "darwin_arm64"],
     );
-    let url = fake.base_url.clone();
-    let app = app_with(move |c| {
-        c.upstream.insert(
-            "registry.terraform.io".into(),
-            UpstreamConfig {
-                url: Some(url),
-                ..Default::default()
-            },
-        );
-    })
-    .await;
+    let app = app_upstream(&fake).await;
     let admin = token(&app, "alice", ADMIN_PASSWORD).await;
     let defs = "provider \"hashicorp/null\" {\n  versions  = [\"~> 3.2\"]\n  platforms = [\"linux_amd64\", \"darwin_arm64\", \"windows_amd64\"]\n}\n";
     let post = |dry: bool| {
@@ -1005,5 +1010,101 @@ async fn create_admin_refuses_weak_and_taken_names_and_logs_never_hold_secrets()
     );
     for secret in [ADMIN_PASSWORD, "a wrong password here", token.as_str()] {
         assert!(!text.contains(secret), "the log holds a secret:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn job_cancel_and_retry_through_the_api_are_audited() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    // Every archive request fails permanently: the item fails, then can be retried.
+    fake.inject(
+        common::fake_registry::Target::Archive {
+            namespace: "hashicorp".into(),
+            ptype: "null".into(),
+            version: "3.2.1".into(),
+            platform: "linux_amd64".into(),
+        },
+        common::fake_registry::Fault::Status(404),
+        1,
+    );
+    let app = app_upstream(&fake).await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/definitions"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body("provider \"hashicorp/null\" {\n  versions  = [\"3.2.1\"]\n  platforms = [\"linux_amd64\"]\n}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let job = res.json::<Value>().await.unwrap()["job"]["id"]
+        .as_i64()
+        .unwrap();
+    let wait_status = |want: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let (_, d) = get(app, &format!("/api/v1/jobs/{job}"), &admin).await;
+                if d["job"]["status"] == want {
+                    return d;
+                }
+                assert!(std::time::Instant::now() < deadline, "never {want}: {d}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let failed = wait_status("failed").await;
+    assert!(
+        failed["items"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("404"),
+        "{failed}"
+    );
+    let res = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/jobs/{job}/retry"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    wait_status("succeeded").await;
+    let res = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/jobs/{job}/cancel"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/jobs/999/cancel",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/users",
+        Some(&admin),
+        Some(json!({ "username": "carol", "password": "carol's long password", "role": "viewer" })),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let actions = audit_actions(&app).await;
+    for a in ["job.create", "job.retry", "job.cancel", "user.create"] {
+        assert!(actions.contains(&a.to_owned()), "{a}: {actions:?}");
     }
 }

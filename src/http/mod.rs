@@ -5,6 +5,7 @@ mod health;
 mod mirror;
 mod range;
 mod registry;
+mod ui;
 
 use actix_web::web;
 
@@ -13,5 +14,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     cfg.service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
         .configure(registry::configure)
+        .configure(ui::configure)
         .default_service(web::to(mirror::dispatch));
 }

@@ -1,0 +1,719 @@
+#!/usr/bin/env node
+// End-to-end test of the admin UI in headless Chromium (playwright-core, no bundled browser)
+// against a running tfmirror server. Run by the Rust integration test `tests/ui_e2e.rs`, which
+// starts the real server and a fake upstream offering registry.terraform.io/hashicorp/null
+// 3.2.0 and 3.2.1 for linux_amd64 and darwin_arm64.
+//
+//   TFM_BASE_URL=http://127.0.0.1:40123 TFM_USER=operator TFM_PASSWORD=... npm run e2e
+//
+// Environment:
+//   TFM_BASE_URL     the server (plain HTTP on loopback), required
+//   TFM_USER         an existing admin, required
+//   TFM_PASSWORD     their password, required
+//   TFM_CHROMIUM     the browser (default /usr/bin/chromium)
+//   TFM_SCREENSHOTS  where screenshots go (default web/e2e/screenshots/, git-ignored)
+//   TFM_E2E_TIMEOUT_MS  the global time limit (default 120000)
+//
+// Prints one line per step; exits 0 when every step passed, 1 with the step and the reason
+// otherwise (and saves failure.png). Console errors and page errors (CSP violations, uncaught
+// exceptions) fail the run, except the failed requests the scenario provokes on purpose.
+
+import { chromium } from 'playwright-core'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+// ---- configuration -----------------------------------------------------------------------
+
+const env = process.env
+const here = dirname(fileURLToPath(import.meta.url))
+
+function required(name) {
+  const v = env[name]
+  if (!v) {
+    console.error(`FAIL setup: the environment variable ${name} is not set`)
+    process.exit(1)
+  }
+  return v
+}
+
+const BASE = required('TFM_BASE_URL').replace(/\/+$/, '')
+const USER = required('TFM_USER')
+const PASSWORD = required('TFM_PASSWORD')
+const CHROMIUM = env.TFM_CHROMIUM || '/usr/bin/chromium'
+const SHOTS = resolve(env.TFM_SCREENSHOTS || join(here, 'screenshots'))
+const GLOBAL_TIMEOUT_MS = Number(env.TFM_E2E_TIMEOUT_MS || 120_000)
+/** The default for every wait on the page. */
+const WAIT_MS = 10_000
+const NAV_MS = 20_000
+const JOB_MS = 60_000
+const FETCH_MS = 10_000
+
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+const VIEWPORT = { width: 1280, height: 800 }
+
+const PROVIDER = 'registry.terraform.io/hashicorp/null'
+const VERSION = '3.2.1'
+const PLATFORMS = ['linux_amd64', 'darwin_arm64']
+const INDEX_URL = `${BASE}/${PROVIDER}/index.json`
+
+const BAD_DEFINITIONS = `provider "hashicorp/null" {
+  versions  = ["${VERSION}"]
+  platforms = ["linux_amd64", "darwin_arm64"]
+  colour    = "blue"
+}
+`
+const GOOD_DEFINITIONS = BAD_DEFINITIONS.split('\n')
+  .filter((l) => !l.includes('colour'))
+  .join('\n')
+
+// ---- state and helpers ---------------------------------------------------------------------
+
+class Failure extends Error {}
+
+let context = null
+let page = null
+let userDataDir = null
+let currentStep = 'setup'
+let finished = false
+const started = Date.now()
+/** Console errors and page errors, with the step they happened in. */
+const problems = []
+/** Console errors for the failures provoked on purpose (reported, not fatal). */
+const ignored = []
+/** Requests that failed without an HTTP answer (reported, not fatal: navigation aborts them). */
+const failedRequests = []
+/** Failed responses the current step provokes on purpose: {method, path, status}. */
+let expectedFailures = []
+
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`
+
+function fail(message) {
+  throw new Failure(message)
+}
+
+function check(condition, message) {
+  if (!condition) fail(message)
+}
+
+function pathOf(url) {
+  try {
+    return new URL(url).pathname
+  } catch {
+    return url
+  }
+}
+
+function isExpectedFailure(url, status, method) {
+  const path = pathOf(url)
+  return expectedFailures.some(
+    (e) => path === e.path && e.status === status && (method === undefined || e.method === method),
+  )
+}
+
+/** A locator by data-testid. */
+const tid = (id) => page.getByTestId(id)
+
+/** Waits until the element is visible. */
+async function visible(locator, what, timeout = WAIT_MS) {
+  try {
+    await locator.first().waitFor({ state: 'visible', timeout })
+  } catch {
+    fail(`${what} is not visible after ${seconds(timeout)} (at ${page.url()})`)
+  }
+}
+
+async function hidden(locator, what, timeout = WAIT_MS) {
+  try {
+    await locator.first().waitFor({ state: 'hidden', timeout })
+  } catch {
+    fail(`${what} is still visible after ${seconds(timeout)}`)
+  }
+}
+
+/**
+ * Polls `probe` (returning `{ok, seen}`) until ok; fails with `what` and the last thing seen.
+ */
+async function eventually(what, probe, timeout = WAIT_MS, interval = 100) {
+  const until = Date.now() + timeout
+  let seen
+  for (;;) {
+    try {
+      const r = await probe()
+      if (r.ok) return r
+      seen = r.seen
+    } catch (e) {
+      if (e instanceof Failure) throw e
+      seen = `error: ${e instanceof Error ? e.message.split('\n')[0] : e}`
+    }
+    if (Date.now() >= until) break
+    await new Promise((r) => setTimeout(r, interval))
+  }
+  fail(`${what} (waited ${seconds(timeout)}; last seen: ${JSON.stringify(seen)})`)
+}
+
+async function text(locator) {
+  return (await locator.innerText({ timeout: WAIT_MS })).replace(/\s+/g, ' ').trim()
+}
+
+async function texts(locator) {
+  return (await locator.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim())
+}
+
+/** Waits until the address bar shows `path` (under BASE) and, if given, the query test. */
+async function atPath(path, what, queryTest) {
+  await eventually(
+    `${what}: expected the address ${path}${queryTest ? ' (with its query)' : ''}`,
+    async () => {
+      const u = new URL(page.url())
+      const ok = u.origin === new URL(BASE).origin && u.pathname === path && (!queryTest || queryTest(u.searchParams))
+      return { ok, seen: page.url() }
+    },
+    NAV_MS,
+  )
+}
+
+let shotNumber = 0
+async function screenshot(name) {
+  shotNumber++
+  const file = join(SHOTS, `${String(shotNumber).padStart(2, '0')}-${name}.png`)
+  // Let fonts and pending frames settle; bounded like everything else.
+  await page.evaluate(() => document.fonts?.ready ?? null).catch(() => {})
+  await page.screenshot({ path: file, fullPage: true, timeout: WAIT_MS, animations: 'disabled' })
+  return file
+}
+
+/** Clicks and waits for the API answer that the click causes. */
+async function clickFor(locator, method, path, what) {
+  const [response] = await Promise.all([
+    page
+      .waitForResponse((r) => r.request().method() === method && pathOf(r.url()) === path, { timeout: NAV_MS })
+      .catch(() => fail(`${what}: no answer to ${method} ${path} within ${seconds(NAV_MS)}`)),
+    locator.click(),
+  ])
+  return response
+}
+
+async function fetchWithTimeout(url, init = {}) {
+  try {
+    return await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(FETCH_MS) })
+  } catch (e) {
+    fail(`fetch ${url} failed: ${e instanceof Error ? e.message : e}`)
+  }
+}
+
+/** Reads the mirror's index.json from Node (not the browser): {status, versions|null, body}. */
+async function mirrorIndex() {
+  const res = await fetchWithTimeout(INDEX_URL)
+  const body = await res.text()
+  let versions = null
+  if (res.status === 200) {
+    try {
+      const doc = JSON.parse(body)
+      versions = Object.keys(doc.versions ?? {})
+    } catch {
+      fail(`${INDEX_URL} answered 200 but not JSON: ${body.slice(0, 200)}`)
+    }
+  }
+  return { status: res.status, versions, body: body.slice(0, 300) }
+}
+
+async function readSession() {
+  return page.evaluate(() => {
+    const raw = window.localStorage.getItem('tfmirror.session')
+    return raw ? JSON.parse(raw) : null
+  })
+}
+
+// ---- the steps -------------------------------------------------------------------------------
+
+let jobId = null
+
+const steps = [
+  [
+    'login',
+    async () => {
+      const response = await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      check(response, `${BASE}/ gave no response`)
+      // The server answers / with a redirect to /ui/ (then the app sends the visitor to its login page).
+      const chain = []
+      for (let r = response.request(); r; r = r.redirectedFrom()) chain.unshift(pathOf(r.url()))
+      check(
+        chain[0] === '/' && chain.includes('/ui/'),
+        `GET / did not redirect to /ui/ (requests: ${chain.join(' → ')}, final status ${response.status()})`,
+      )
+      check(response.status() === 200, `GET /ui/ answered ${response.status()}`)
+      await atPath('/ui/login', 'the app did not send a visitor without a session to the login page')
+      await visible(tid('page-login'), 'the login page')
+      await visible(tid('login-username'), 'the username field')
+      await screenshot('login')
+
+      await tid('login-username').fill(USER)
+      await tid('login-password').fill(PASSWORD)
+      const res = await clickFor(tid('login-submit'), 'POST', '/api/v1/auth/login', 'logging in')
+      check(res.status() === 200, `logging in as ${USER} answered ${res.status()}: ${await res.text().catch(() => '')}`)
+      return `/ redirected to /ui/login; logged in as ${USER}`
+    },
+  ],
+  [
+    'dashboard',
+    async () => {
+      await atPath('/ui/', 'after logging in the dashboard should be shown')
+      await visible(tid('page-dashboard'), 'the dashboard')
+      const who = await text(tid('current-user'))
+      check(who.includes(USER) && who.includes('admin'), `the header shows "${who}", expected ${USER} (admin)`)
+      await eventually('the dashboard counts load', async () => {
+        const v = await text(tid('count-providers').locator('.stat-value'))
+        return { ok: /^\d+$/.test(v), seen: v }
+      })
+      await visible(tid('nav-load'), 'the "Load providers" link (admins only)')
+      await screenshot('dashboard')
+      return `dashboard shown for ${who}`
+    },
+  ],
+  [
+    'load providers',
+    async () => {
+      await tid('nav-load').click()
+      await atPath('/ui/load', 'the Load providers link')
+      await visible(tid('page-load'), 'the Load providers page')
+      const editor = tid('hcl-editor')
+      await visible(editor, 'the definitions editor')
+
+      // 1. A file with an unknown attribute on line 4: the server refuses it with the position.
+      await editor.fill(BAD_DEFINITIONS)
+      expectedFailures = [{ method: 'POST', path: '/api/v1/definitions', status: 400 }]
+      const bad = await clickFor(tid('preview'), 'POST', '/api/v1/definitions', 'Preview of the invalid file')
+      check(bad.status() === 400, `Preview of the invalid file answered ${bad.status()}, expected 400`)
+      const body = await bad.json().catch(() => null)
+      check(
+        body && body.code === 'invalid_definitions' && Array.isArray(body.errors),
+        `the 400 body is not {code: "invalid_definitions", errors: [...]}: ${JSON.stringify(body)}`,
+      )
+      await visible(tid('error-line-4'), 'the gutter mark on line 4')
+      const marked = await page.locator('[data-testid^="error-line-"]').evaluateAll((els) =>
+        els.map((e) => e.getAttribute('data-testid')),
+      )
+      check(
+        marked.length === 1 && marked[0] === 'error-line-4',
+        `the gutter should mark only line 4, it marks ${JSON.stringify(marked)}`,
+      )
+      const listed = await texts(tid('hcl-error'))
+      check(
+        listed.length === 1 && listed[0].startsWith('line 4,') && listed[0].includes('colour'),
+        `the error list should name line 4 and "colour", it shows ${JSON.stringify(listed)}`,
+      )
+      check(
+        (await editor.getAttribute('aria-invalid')) === 'true',
+        'the editor is not marked aria-invalid while it has errors',
+      )
+      check((await tid('plan').count()) === 0, 'a plan is shown for an invalid file')
+      await screenshot('load-error')
+
+      // 2. Without that line the plan is one version on two platforms.
+      await editor.fill(GOOD_DEFINITIONS)
+      await visible(tid('stale'), 'the "text changed since the last check" hint')
+      const good = await clickFor(tid('preview'), 'POST', '/api/v1/definitions', 'Preview of the fixed file')
+      check(good.status() === 200, `Preview of the fixed file answered ${good.status()}: ${await good.text().catch(() => '')}`)
+      expectedFailures = []
+      await visible(tid('plan'), 'the plan')
+      check((await tid('hcl-error').count()) === 0, 'the old error is still listed after a good preview')
+      check(
+        (await page.locator('[data-testid^="error-line-"]').count()) === 0,
+        'a gutter line is still marked after a good preview',
+      )
+      const versions = await texts(tid('plan-item-version'))
+      check(
+        versions.length === 1 && versions[0] === VERSION,
+        `the plan should list exactly version ${VERSION}, it lists ${JSON.stringify(versions)}`,
+      )
+      const provider = await text(tid('plan-item-provider'))
+      check(provider.includes('hashicorp/null'), `the plan item is for "${provider}", expected hashicorp/null`)
+      const packages = await text(tid('plan-packages'))
+      check(packages === '2 packages', `the plan counts "${packages}", expected "2 packages"`)
+      check((await tid('plan-problems').count()) === 0, `the plan has problems: ${await texts(tid('plan-problem'))}`)
+      await screenshot('load-plan')
+
+      // 3. Enqueue: a job is created and its page opens.
+      const created = await clickFor(tid('enqueue'), 'POST', '/api/v1/definitions', 'Enqueue')
+      check(created.status() === 201, `Enqueue answered ${created.status()}: ${await created.text().catch(() => '')}`)
+      const res = await created.json()
+      jobId = res?.job?.id
+      check(Number.isInteger(jobId), `Enqueue did not return a job id: ${JSON.stringify(res)}`)
+      return `invalid file flagged at line 4 ("${listed[0]}"); fixed plan: ${VERSION}, ${packages}; job #${jobId} enqueued`
+    },
+  ],
+  [
+    'job',
+    async () => {
+      await atPath(`/ui/jobs/${jobId}`, 'Enqueue should open the job page')
+      await visible(tid('page-job'), 'the job page')
+      const status = tid('job-status')
+      await visible(status, 'the job status')
+      const t0 = Date.now()
+      await eventually(
+        `job #${jobId} should succeed`,
+        async () => {
+          const s = await text(status)
+          if (s === 'failed' || s === 'cancelled') {
+            const items = await texts(tid('job-item'))
+            fail(`job #${jobId} ended ${s}: ${JSON.stringify(items)}`)
+          }
+          return { ok: s === 'succeeded', seen: s }
+        },
+        JOB_MS,
+        250,
+      )
+      const items = tid('job-item')
+      await eventually('the job should list 2 succeeded items', async () => {
+        const st = await items.evaluateAll((els) => els.map((e) => e.getAttribute('data-status')))
+        return { ok: st.length === 2 && st.every((s) => s === 'succeeded'), seen: st }
+      })
+      const platforms = (await texts(tid('job-item-platform'))).sort()
+      check(
+        JSON.stringify(platforms) === JSON.stringify([...PLATFORMS].sort()),
+        `the job items are for ${JSON.stringify(platforms)}, expected ${JSON.stringify(PLATFORMS)}`,
+      )
+      const succeeded = await text(tid('count-succeeded'))
+      check(succeeded === '2', `the job summary counts ${succeeded} succeeded, expected 2`)
+      await screenshot('job')
+      return `job #${jobId} succeeded with 2 of 2 items in ${seconds(Date.now() - t0)}`
+    },
+  ],
+  [
+    'provider detail',
+    async () => {
+      await tid('nav-providers').click()
+      await atPath('/ui/providers', 'the Providers link')
+      await visible(tid('page-providers'), 'the Providers page')
+      await tid('filter-q').fill('hashicorp/null')
+      await atPath('/ui/providers', 'the search should be kept in the address', (q) => q.get('q') === 'hashicorp/null')
+      const rows = tid('provider-row')
+      await eventually('the search should find exactly hashicorp/null', async () => {
+        const t = await texts(rows)
+        return { ok: t.length === 1 && t[0].includes(PROVIDER), seen: t }
+      })
+      await screenshot('providers')
+
+      await rows.first().getByRole('link').click()
+      await atPath(`/ui/providers/${PROVIDER}`, 'the provider link')
+      await visible(tid('page-provider'), 'the provider page')
+      await visible(tid(`version-row-${VERSION}`), `the row of version ${VERSION}`)
+      const st = await text(tid(`status-${VERSION}`))
+      check(st === 'active', `version ${VERSION} is "${st}", expected active`)
+      for (const p of PLATFORMS) await visible(tid(`platform-${p}`), `the ${p} column`)
+
+      await tid(`details-${VERSION}`).click()
+      const details = tid(`packages-${VERSION}`)
+      await visible(details, `the packages of ${VERSION}`)
+      const pkgs = details.getByTestId('package-row')
+      check((await pkgs.count()) === 2, `version ${VERSION} lists ${await pkgs.count()} packages, expected 2`)
+      const seen = []
+      for (let i = 0; i < 2; i++) {
+        const row = pkgs.nth(i)
+        const platform = await text(row.getByTestId('package-platform'))
+        const h1 = await text(row.getByTestId('package-h1'))
+        const zh = await text(row.getByTestId('package-zh'))
+        check(/^h1:[A-Za-z0-9+/]{43}=$/.test(h1), `${platform}: "${h1}" is not an h1: hash`)
+        check(/^zh:[0-9a-f]{64}$/.test(zh), `${platform}: "${zh}" is not a zh: hash`)
+        seen.push(platform)
+      }
+      check(
+        JSON.stringify(seen.sort()) === JSON.stringify([...PLATFORMS].sort()),
+        `the packages are for ${JSON.stringify(seen)}, expected ${JSON.stringify(PLATFORMS)}`,
+      )
+      await screenshot('provider')
+      return `found ${PROVIDER}; ${VERSION} has ${seen.join(' and ')} with h1: and zh: hashes`
+    },
+  ],
+  [
+    'block version',
+    async () => {
+      // Before: the mirror serves the version.
+      const before = await mirrorIndex()
+      check(
+        before.status === 200 && before.versions?.includes(VERSION),
+        `before blocking, ${INDEX_URL} should list ${VERSION}; it answered ${before.status}: ${before.body}`,
+      )
+
+      await tid(`block-${VERSION}`).click()
+      const dialog = tid('confirm-dialog')
+      await visible(dialog, 'the confirmation dialog')
+      const message = await text(tid('confirm-message'))
+      check(
+        message.includes(`Block ${PROVIDER} ${VERSION}`),
+        `the dialog says "${message}", expected it to name ${PROVIDER} ${VERSION}`,
+      )
+      await screenshot('block-confirm')
+      const res = await clickFor(
+        dialog.getByTestId('confirm'),
+        'PUT',
+        `/api/v1/providers/${PROVIDER}/versions/${VERSION}/status`,
+        'confirming the block',
+      )
+      check(res.status() === 200, `blocking answered ${res.status()}: ${await res.text().catch(() => '')}`)
+      await hidden(dialog, 'the confirmation dialog')
+      await eventually(`version ${VERSION} should show as blocked`, async () => {
+        const s = await text(tid(`status-${VERSION}`))
+        return { ok: s === 'blocked', seen: s }
+      })
+      await visible(tid(`unblock-${VERSION}`), 'the Unblock button')
+      const notice = await text(tid('notice'))
+      check(notice.includes('blocked'), `the notice says "${notice}"`)
+
+      // After: the mirror (read by Node, not the browser) no longer offers it.
+      const after = await mirrorIndex()
+      check(
+        after.status === 404 || (after.status === 200 && !after.versions.includes(VERSION)),
+        `after blocking, ${INDEX_URL} should answer 404 or omit ${VERSION}; it answered ${after.status}: ${after.body}`,
+      )
+      await screenshot('provider-blocked')
+      return `blocked ${VERSION}; index.json now answers ${after.status}${after.versions ? ` listing ${JSON.stringify(after.versions)}` : ''}`
+    },
+  ],
+  [
+    'other pages',
+    async () => {
+      // Jobs
+      await tid('nav-jobs').click()
+      await atPath('/ui/jobs', 'the Jobs link')
+      await visible(tid('page-jobs'), 'the Jobs page')
+      await eventually(`the jobs list should show job #${jobId} succeeded`, async () => {
+        const t = await texts(tid('job-row'))
+        return { ok: t.some((r) => r.startsWith(`#${jobId} `) && r.includes('succeeded')), seen: t }
+      })
+      await screenshot('jobs')
+
+      // Audit log: the block is recorded.
+      await tid('nav-audit').click()
+      await atPath('/ui/audit', 'the Audit log link')
+      await visible(tid('page-audit'), 'the Audit log page')
+      await eventually('the audit log should show a version.status entry', async () => {
+        const actions = await texts(tid('audit-action'))
+        return { ok: actions.includes('version.status'), seen: actions }
+      })
+      await screenshot('audit')
+
+      // Settings
+      await tid('nav-settings').click()
+      await atPath('/ui/settings', 'the Settings link')
+      await visible(tid('page-settings'), 'the Settings page')
+      await visible(tid('config-json'), 'the configuration')
+      const config = await text(tid('config-json'))
+      check(config.startsWith('{') && config.length > 2, `the configuration shown is "${config.slice(0, 80)}"`)
+      await screenshot('settings')
+
+      // Users
+      await tid('nav-users').click()
+      await atPath('/ui/users', 'the Users link')
+      await visible(tid('page-users'), 'the Users page')
+      await visible(tid(`user-row-${USER}`), `the row of ${USER}`)
+      const me = await text(tid(`user-row-${USER}`))
+      check(me.includes('(you)') && me.includes('admin'), `the row of ${USER} says "${me}"`)
+      await screenshot('users')
+
+      // Use this mirror
+      await tid('nav-use').click()
+      await atPath('/ui/use', 'the "Use this mirror" link')
+      await visible(tid('page-use'), 'the "Use this mirror" page')
+      const block = await tid('mirror-block').innerText({ timeout: WAIT_MS })
+      check(
+        block.includes('network_mirror') && block.includes(`url = "${BASE}/"`),
+        `the mirror block should hold network_mirror with url = "${BASE}/"; it is:\n${block}`,
+      )
+      await screenshot('use')
+
+      // The providers page on a phone: the menu is behind the toggle, the page does not overflow.
+      await page.setViewportSize({ width: 390, height: 800 })
+      try {
+        await visible(tid('nav-toggle'), 'the menu button at 390 px')
+        await tid('nav-toggle').click()
+        await visible(tid('nav-providers'), 'the Providers link in the opened menu')
+        await tid('nav-providers').click()
+        await atPath('/ui/providers', 'the Providers link at 390 px')
+        await visible(tid('page-providers'), 'the Providers page at 390 px')
+        await visible(tid('provider-row'), 'a provider row at 390 px')
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+        check(overflow <= 0, `at 390 px the page is ${overflow} px wider than the screen`)
+        await screenshot('providers-390px')
+      } finally {
+        await page.setViewportSize(VIEWPORT)
+      }
+      return 'Jobs, Audit log (version.status), Settings, Users, Use this mirror, Providers at 390 px'
+    },
+  ],
+  [
+    'logout',
+    async () => {
+      const session = await readSession()
+      check(session?.token, 'no session is stored before logging out')
+      const res = await clickFor(tid('logout'), 'POST', '/api/v1/auth/logout', 'Log out')
+      check(res.status() === 204, `logging out answered ${res.status()}`)
+      await atPath('/ui/login', 'Log out should show the login page')
+      await visible(tid('page-login'), 'the login page after logging out')
+      check((await readSession()) === null, 'the session is still stored in the browser after logging out')
+      // The server ended the session too.
+      const me = await fetchWithTimeout(`${BASE}/api/v1/auth/me`, {
+        headers: { Authorization: `Bearer ${session.token}` },
+      })
+      check(me.status === 401, `the old session token still works after logging out (GET /auth/me: ${me.status})`)
+      await screenshot('logged-out')
+
+      await page.goto(`${BASE}/ui/providers`, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      await atPath('/ui/login', 'visiting /ui/providers after logging out should show the login page', (q) =>
+        q.get('redirect') === '/providers',
+      )
+      await visible(tid('page-login'), 'the login page for /ui/providers')
+      await visible(tid('login-reason'), 'the "Log in to continue" hint')
+      check((await tid('page-providers').count()) === 0, 'the providers page is shown without a session')
+      return 'logged out; /ui/providers now asks to log in'
+    },
+  ],
+]
+
+// ---- running ---------------------------------------------------------------------------------
+
+/** What the page shows in error banners, to explain a failure. */
+async function reportBanners() {
+  if (!page) return
+  try {
+    const shown = await Promise.race([
+      page.locator('[role="alert"]').allInnerTexts(),
+      new Promise((r) => setTimeout(() => r([]), 3_000)),
+    ])
+    for (const t of shown) if (t.trim()) console.error(`  the page shows: ${t.replace(/\s+/g, ' ').trim()}`)
+  } catch {
+    // the page may be gone
+  }
+}
+
+async function saveFailureScreenshot() {
+  if (!page) return
+  await reportBanners()
+  try {
+    await page.screenshot({ path: join(SHOTS, 'failure.png'), fullPage: true, timeout: 5_000 })
+    console.error(`  screenshot: ${join(SHOTS, 'failure.png')}`)
+  } catch (e) {
+    console.error(`  (no failure screenshot: ${e instanceof Error ? e.message.split('\n')[0] : e})`)
+  }
+}
+
+async function closeBrowser() {
+  if (!context) return
+  const c = context
+  context = null
+  await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))])
+}
+
+function cleanup() {
+  if (userDataDir) {
+    try {
+      rmSync(userDataDir, { recursive: true, force: true })
+    } catch {
+      // a leftover temporary profile is harmless
+    }
+  }
+}
+
+async function finish(code) {
+  finished = true
+  await closeBrowser()
+  cleanup()
+  process.exit(code)
+}
+
+const globalTimer = setTimeout(async () => {
+  if (finished) return
+  console.error(`FAIL ${currentStep}: the whole scenario took longer than ${seconds(GLOBAL_TIMEOUT_MS)}`)
+  await Promise.race([saveFailureScreenshot(), new Promise((r) => setTimeout(r, 6_000))])
+  await finish(1)
+}, GLOBAL_TIMEOUT_MS)
+
+async function main() {
+  mkdirSync(SHOTS, { recursive: true })
+  userDataDir = mkdtempSync(join(tmpdir(), 'tfm-e2e-profile-'))
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      viewport: VIEWPORT,
+      timeout: 30_000,
+    })
+  } catch (e) {
+    console.error(`FAIL setup: Chromium (${CHROMIUM}) did not start: ${e instanceof Error ? e.message : e}`)
+    await finish(1)
+  }
+  context.setDefaultTimeout(WAIT_MS)
+  context.setDefaultNavigationTimeout(NAV_MS)
+  page = context.pages()[0] ?? (await context.newPage())
+
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return
+    const url = msg.location()?.url ?? ''
+    const status = /status of (\d{3})/.exec(msg.text())?.[1]
+    if (status && isExpectedFailure(url, Number(status))) {
+      ignored.push(`[${currentStep}] ${msg.text()} (${url})`)
+      return
+    }
+    problems.push(`[${currentStep}] console error: ${msg.text()}${url ? ` (${url})` : ''}`)
+  })
+  page.on('pageerror', (err) => {
+    problems.push(`[${currentStep}] page error: ${err.message}`)
+  })
+  page.on('requestfailed', (req) => {
+    const why = req.failure()?.errorText ?? 'failed'
+    if (why === 'net::ERR_ABORTED') return // navigation or the app closed it (the job's event stream)
+    failedRequests.push(`[${currentStep}] ${req.method()} ${req.url()}: ${why}`)
+  })
+
+  console.log(`tfmirror UI end to end: ${BASE}, Chromium ${context.browser()?.version() ?? ''}`.trim())
+  console.log(`screenshots: ${SHOTS}`)
+  let n = 0
+  for (const [name, run] of steps) {
+    n++
+    currentStep = `step ${n} (${name})`
+    const t0 = Date.now()
+    try {
+      const summary = await run()
+      console.log(`ok ${n} - ${name}: ${summary} (${seconds(Date.now() - t0)})`)
+    } catch (e) {
+      const reason = e instanceof Failure ? e.message : `unexpected error: ${e instanceof Error ? e.stack ?? e.message : e}`
+      console.error(`FAIL ${currentStep}: ${reason}`)
+      for (const p of problems) console.error(`  also: ${p}`)
+      await saveFailureScreenshot()
+      await finish(1)
+      return
+    }
+  }
+
+  currentStep = 'end'
+  for (const i of ignored) console.log(`note: expected console error ${i}`)
+  for (const f of failedRequests) console.log(`note: request failed ${f}`)
+  if (problems.length > 0) {
+    console.error(`FAIL browser errors: ${problems.length} console or page error(s):`)
+    for (const p of problems) console.error(`  ${p}`)
+    await finish(1)
+    return
+  }
+  console.log(`ok - no console or page errors (${seconds(Date.now() - started)} in all)`)
+  console.log(`${steps.length} passed, 0 failed`)
+  clearTimeout(globalTimer)
+  await finish(0)
+}
+
+main().catch(async (e) => {
+  console.error(`FAIL ${currentStep}: ${e instanceof Error ? e.stack ?? e.message : e}`)
+  await saveFailureScreenshot()
+  await finish(1)
+})
