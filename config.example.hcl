@@ -192,3 +192,10 @@ log {
   # "text" or "json".   [TFM_LOG_FORMAT]
   format = "text"
 }
+
+# GET /metrics in the Prometheus text format.
+metrics {
+  enabled = true
+  # When set, scrapes must send "Authorization: Bearer TOKEN".   [TFM_METRICS_TOKEN]
+  # token = "..."
+}

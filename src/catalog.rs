@@ -140,6 +140,7 @@ pub struct Catalog {
     views: Cache<ProviderAddress, Arc<ProviderView>>,
     /// `cache.metadata_ttl_seconds = 0`: render from the database on every request.
     uncached: bool,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Catalog {
@@ -157,11 +158,17 @@ impl Catalog {
             max_archive_bytes: config.limits.max_archive_bytes,
             views,
             uncached: config.cache.metadata_ttl_seconds == 0,
+            metrics: Default::default(),
         }
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The process's metrics (the catalog counts metadata cache hits and misses).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     pub fn store(&self) -> &Arc<dyn BlobStore> {
@@ -327,6 +334,14 @@ impl Catalog {
                 .collect();
             Ok::<_, CatalogError>(Arc::new(view))
         };
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.uncached
+            && let Some(view) = self.views.get(address).await
+        {
+            self.metrics.cache_hits.fetch_add(1, Relaxed);
+            return Ok(view);
+        }
+        self.metrics.cache_misses.fetch_add(1, Relaxed);
         if self.uncached {
             return load.await;
         }

@@ -185,7 +185,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             let catalog = Arc::new(open_catalog(&config).await?);
             let registry = Arc::new(RegistryClient::new(&config)?);
             let handle = Worker::new(&config, catalog, registry).spawn();
-            shutdown_signal().await;
+            crate::startup::shutdown_signal().await;
             tracing::info!("stopping the worker");
             handle.shutdown().await;
             Ok(0)
@@ -346,28 +346,6 @@ async fn print_job(pool: &db::Pool, id: i64) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// Prints what a Terraform user needs to trust and use this server.

@@ -64,6 +64,25 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// Admin API authentication.
     pub auth: AuthConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics` (Prometheus text format).
+    pub enabled: bool,
+    /// When set, scrapes must send `Authorization: Bearer TOKEN`.
+    pub token: Secret,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: Secret::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +146,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             registry: RegistryConfig::default(),
             auth: AuthConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -446,6 +466,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TFM_REGISTRY_DEFAULT_ORIGIN", "registry.default_origin"),
     ("TFM_JWT_SECRET", "auth.jwt_secret"),
     ("TFM_SESSION_MINUTES", "auth.session_minutes"),
+    ("TFM_METRICS_TOKEN", "metrics.token"),
     ("TFM_REGISTRY_SIGNING_KEY_FILE", "registry.signing_key_file"),
 ];
 

@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod metrics;
 pub mod pull;
 pub mod signing;
 pub mod startup;

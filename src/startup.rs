@@ -9,7 +9,6 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use tracing_actix_web::TracingLogger;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -84,11 +83,15 @@ impl Application {
         let json_limit = config.limits.max_json_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::http::observe::observe,
+                ))
                 .app_data(data.clone())
                 .configure(|cfg| crate::http::configure(cfg, json_limit))
         })
         .shutdown_timeout(config.server.shutdown_grace_seconds)
+        // Signals are ours: the worker must stop claiming as soon as one arrives.
+        .disable_signals()
         .client_request_timeout(Duration::from_secs(30));
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
@@ -150,16 +153,57 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM handled by actix: stop accepting,
-    /// let in-flight requests finish within the grace period).
+    /// Serves until SIGTERM or SIGINT (or until the server stops). On a signal: the worker
+    /// stops claiming items at once and aborts the running ones (they stay `running`, and the
+    /// next start redoes them); the server stops accepting connections and lets in-flight
+    /// requests (archive downloads included) finish within `server.shutdown_grace_seconds`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        if let Some(worker) = self.worker {
-            worker.shutdown().await;
+        let Self {
+            server,
+            state,
+            worker,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut serving = tokio::spawn(server);
+        let mut worker = worker;
+        let result = tokio::select! {
+            r = &mut serving => r,
+            _ = shutdown_signal() => {
+                tracing::info!(
+                    grace_seconds = state.config.server.shutdown_grace_seconds,
+                    "shutting down: no new connections or job items; in-flight requests may finish"
+                );
+                if let Some(w) = worker.take() {
+                    w.shutdown().await;
+                }
+                handle.stop(true).await;
+                serving.await
+            }
+        };
+        if let Some(w) = worker {
+            w.shutdown().await;
         }
-        if let Err(e) = self.state.downloads.flush(self.state.catalog.pool()).await {
+        if let Err(e) = state.downloads.flush(state.catalog.pool()).await {
             tracing::warn!(error = %e, "could not record download counts");
         }
-        result
+        tracing::info!("stopped");
+        result.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
     }
 }

@@ -10,7 +10,6 @@ use common::fake_registry::FakeRegistry;
 use common::{Store, TestApp, sha256_hex};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tfmirror::config::UpstreamConfig;
 use tfmirror::upstream::signature::verify_detached;
 
 async fn get_json(app: &TestApp, path: &str) -> Value {
@@ -45,16 +44,10 @@ async fn a_pulled_package_is_served_with_the_origins_signed_checksums() {
         "3.2.1",
         &["linux_amd64", "darwin_arm64"],
     );
-    let url = fake.base_url.clone();
     let app = TestApp::spawn_with(Store::Local, |c| {
-        c.upstream.insert(
-            "registry.terraform.io".into(),
-            UpstreamConfig {
-                url: Some(url),
-                pull_through: true,
-                ..Default::default()
-            },
-        );
+        common::set_upstream(c, &fake.base_url, |up| {
+            up.pull_through = true;
+        });
         c.worker.enabled = false;
     })
     .await;

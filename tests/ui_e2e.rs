@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use common::fake_registry::FakeRegistry;
 use common::{Store, TestApp};
-use tfmirror::config::UpstreamConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() {
@@ -32,15 +31,8 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
     for v in ["3.2.0", "3.2.1"] {
         fake.publish("hashicorp", "null", v, &["linux_amd64", "darwin_arm64"]);
     }
-    let url = fake.base_url.clone();
     let app = TestApp::spawn_with(Store::Local, |c| {
-        c.upstream.insert(
-            "registry.terraform.io".into(),
-            UpstreamConfig {
-                url: Some(url),
-                ..Default::default()
-            },
-        );
+        common::set_upstream(c, &fake.base_url, |_| {});
         c.worker.poll_interval_ms = 50;
     })
     .await;

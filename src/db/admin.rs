@@ -337,6 +337,29 @@ pub async fn stats(pool: &Pool, since_day: &str) -> Result<Stats, DbError> {
     })
 }
 
+/// Database gauges for `/metrics`.
+pub struct Gauges {
+    pub items: HashMap<String, i64>,
+    pub packages: i64,
+    pub bytes: i64,
+}
+
+pub async fn gauges(pool: &Pool) -> Result<Gauges, DbError> {
+    let items: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM job_items GROUP BY status")
+            .fetch_all(pool)
+            .await?;
+    let (packages, bytes): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM packages")
+            .fetch_one(pool)
+            .await?;
+    Ok(Gauges {
+        items: items.into_iter().collect(),
+        packages,
+        bytes,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

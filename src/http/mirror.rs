@@ -176,6 +176,11 @@ async fn pull_archive(
         // The file exists once the size is known; it is gone only if the flight has ended.
         if let Ok(file) = std::fs::File::open(&flight.path) {
             let stream = flight_stream(flight.clone(), rx, file, total);
+            state
+                .catalog
+                .metrics()
+                .bytes_served
+                .fetch_add(total, std::sync::atomic::Ordering::Relaxed);
             return Ok(res.body(SizedStream::new(total, stream)));
         }
     }
@@ -371,6 +376,11 @@ async fn archive_response(
     if byte_range.is_none() {
         state.downloads.count(pkg.id);
     }
+    state
+        .catalog
+        .metrics()
+        .bytes_served
+        .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
     let stream = store
         .get(&pkg.key, byte_range)
         .await

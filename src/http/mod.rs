@@ -3,6 +3,7 @@
 pub mod api;
 mod health;
 mod mirror;
+pub mod observe;
 mod range;
 mod registry;
 mod ui;
@@ -13,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     api::configure(cfg, json_limit);
     cfg.service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
+        .service(web::resource("/metrics").get(health::metrics))
         .configure(registry::configure)
         .configure(ui::configure)
         .default_service(web::to(mirror::dispatch));

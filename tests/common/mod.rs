@@ -224,3 +224,20 @@ pub fn h1_reference(zip_bytes: &[u8]) -> String {
 pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// Points the `registry.terraform.io` upstream at `url` (a fake registry), with `tweak`
+/// applied to the block.
+pub fn set_upstream(
+    config: &mut Config,
+    url: &str,
+    tweak: impl FnOnce(&mut tfmirror::config::UpstreamConfig),
+) {
+    let mut upstream = tfmirror::config::UpstreamConfig {
+        url: Some(url.to_owned()),
+        ..Default::default()
+    };
+    tweak(&mut upstream);
+    config
+        .upstream
+        .insert("registry.terraform.io".into(), upstream);
+}
