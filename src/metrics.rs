@@ -122,9 +122,27 @@ impl Metrics {
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    family(out, name, "counter", help, [(String::new(), value)]);
+}
+
+/// One metric family: its `HELP` and `TYPE` lines, then a sample per (labels, value), where
+/// labels are like `upstream="x"` (empty for none).
+pub fn family<V: std::fmt::Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (String, V)>,
+) {
     let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} counter");
-    let _ = writeln!(out, "{name} {value}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
 }
 
 /// The coarse class of a request path, the `route` label (bounded cardinality: never the

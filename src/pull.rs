@@ -341,21 +341,16 @@ impl PullThrough {
         self.sums.get(&(address.clone(), version.to_string())).await
     }
 
-    /// The download info of a package, straight from the upstream.
-    pub async fn download_info(&self, id: &PackageId) -> Result<DownloadInfo, UpstreamError> {
-        self.client
-            .download_info(&id.address, &id.version, &id.platform)
-            .await
-    }
-
-    /// Verified checksums for a version, given a download info of one of its packages.
-    pub async fn sums_with(
+    /// A package's download info, its lower-case `shasum`, and its version's verified
+    /// `SHA256SUMS`, which must list that `shasum`.
+    pub async fn verified_info(
         &self,
-        address: &ProviderAddress,
-        version: &Version,
-        info: &DownloadInfo,
-    ) -> Result<Arc<VersionSums>, UpstreamError> {
-        self.sums_for(address, version, info).await
+        id: &PackageId,
+    ) -> Result<(DownloadInfo, String, Arc<VersionSums>), UpstreamError> {
+        let (info, shasum) = verify::package_info(&self.client, id).await?;
+        let sums = self.sums_for(&id.address, &id.version, &info).await?;
+        verify::check_listed(&sums.evidence.shasums, &id.filename(), &shasum)?;
+        Ok((info, shasum, sums))
     }
 
     /// The shared download of a package not stored, started if none is running.
@@ -393,20 +388,7 @@ impl PullThrough {
     }
 
     async fn fetch(&self, id: &PackageId, flight: &Arc<Flight>) -> Result<(), UpstreamError> {
-        let info = self
-            .client
-            .download_info(&id.address, &id.version, &id.platform)
-            .await?;
-        let filename = id.filename();
-        if info.filename != filename {
-            return Err(UpstreamError::permanent(format!(
-                "the registry names the archive {:?}, expected {filename}",
-                info.filename
-            )));
-        }
-        let shasum = info.shasum.to_ascii_lowercase();
-        let sums = self.sums_for(&id.address, &id.version, &info).await?;
-        verify::check_listed(&sums.evidence.shasums, &filename, &shasum)?;
+        let (info, shasum, sums) = self.verified_info(id).await?;
 
         let watcher = flight.clone();
         let on_written = Box::new(move |n: u64| watcher.state.send_modify(|s| s.written = n));
@@ -428,11 +410,7 @@ impl PullThrough {
                 Some(on_written),
             )
             .await?;
-        if sha256 != shasum {
-            return Err(UpstreamError::permanent(format!(
-                "sha256 mismatch: the registry's shasum is {shasum}, the download hashes to {sha256}"
-            )));
-        }
+        verify::check_sha256(&shasum, &sha256)?;
         // The bytes are authentic: waiting clients may finish while the package is stored.
         flight.state.send_modify(|s| s.verified = true);
         let detail = format!("pull-through from {}", id.address.hostname);

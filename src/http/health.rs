@@ -28,7 +28,6 @@ pub async fn metrics(
     req: actix_web::HttpRequest,
     state: actix_web::web::Data<crate::state::AppState>,
 ) -> Result<actix_web::HttpResponse, crate::error::AppError> {
-    use std::fmt::Write;
     let cfg = &state.config.metrics;
     if !cfg.enabled {
         return Err(crate::error::AppError::not_found("metrics are disabled"));
@@ -53,54 +52,60 @@ pub async fn metrics(
     state.downloads.flush(state.catalog.pool()).await?;
     let mut out = String::new();
     state.catalog.metrics().render(&mut out);
-    let _ = writeln!(
-        out,
-        "# HELP tfmirror_upstream_requests_total Requests sent to each upstream."
-    );
-    let _ = writeln!(out, "# TYPE tfmirror_upstream_requests_total counter");
+    use crate::metrics::family;
     let upstreams = state.registry.stats();
-    for u in &upstreams {
-        let _ = writeln!(
-            out,
-            "tfmirror_upstream_requests_total{{upstream=\"{}\"}} {}",
-            u.hostname, u.fetches
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP tfmirror_upstream_failures_total Upstream requests that failed (connection errors and non-2xx answers)."
+    let per_upstream = |value: fn(&crate::upstream::client::UpstreamStats) -> u64| {
+        upstreams
+            .iter()
+            .map(move |u| (format!("upstream=\"{}\"", u.hostname), value(u)))
+    };
+    family(
+        &mut out,
+        "tfmirror_upstream_requests_total",
+        "counter",
+        "Requests sent to each upstream.",
+        per_upstream(|u| u.fetches),
     );
-    let _ = writeln!(out, "# TYPE tfmirror_upstream_failures_total counter");
-    for u in &upstreams {
-        let _ = writeln!(
-            out,
-            "tfmirror_upstream_failures_total{{upstream=\"{}\"}} {}",
-            u.hostname, u.failures
-        );
-    }
+    family(
+        &mut out,
+        "tfmirror_upstream_failures_total",
+        "counter",
+        "Upstream requests that failed (connection errors and non-2xx answers).",
+        per_upstream(|u| u.failures),
+    );
     let gauges = crate::db::admin::gauges(state.catalog.pool()).await?;
-    let _ = writeln!(out, "# HELP tfmirror_job_items Job items by state.");
-    let _ = writeln!(out, "# TYPE tfmirror_job_items gauge");
-    for state_name in [
+    let states = [
         "pending",
         "running",
         "succeeded",
         "failed",
         "skipped",
         "cancelled",
-    ] {
-        let n = gauges.items.get(state_name).copied().unwrap_or(0);
-        let _ = writeln!(out, "tfmirror_job_items{{state=\"{state_name}\"}} {n}");
-    }
-    let _ = writeln!(
-        out,
-        "# HELP tfmirror_storage_bytes Bytes of stored packages."
+    ];
+    family(
+        &mut out,
+        "tfmirror_job_items",
+        "gauge",
+        "Job items by state.",
+        states.map(|st| {
+            let n = gauges.items.get(st).copied().unwrap_or(0);
+            (format!("state=\"{st}\""), n)
+        }),
     );
-    let _ = writeln!(out, "# TYPE tfmirror_storage_bytes gauge");
-    let _ = writeln!(out, "tfmirror_storage_bytes {}", gauges.bytes);
-    let _ = writeln!(out, "# HELP tfmirror_packages Stored packages.");
-    let _ = writeln!(out, "# TYPE tfmirror_packages gauge");
-    let _ = writeln!(out, "tfmirror_packages {}", gauges.packages);
+    family(
+        &mut out,
+        "tfmirror_storage_bytes",
+        "gauge",
+        "Bytes of stored packages.",
+        [(String::new(), gauges.bytes)],
+    );
+    family(
+        &mut out,
+        "tfmirror_packages",
+        "gauge",
+        "Stored packages.",
+        [(String::new(), gauges.packages)],
+    );
     Ok(actix_web::HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

@@ -163,12 +163,9 @@ async fn pull_archive(
     if started.outcome.is_none()
         && let Some(total) = started.total
     {
-        let headers = |res: &mut actix_web::HttpResponseBuilder| {
-            res.content_type("application/zip")
-                .insert_header((header::CACHE_CONTROL, "no-store"));
-        };
         let mut res = HttpResponse::Ok();
-        headers(&mut res);
+        res.content_type("application/zip")
+            .insert_header((header::CACHE_CONTROL, "no-store"));
         if req.method() == Method::HEAD {
             let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
             return Ok(res.body(SizedStream::new(total, empty)));

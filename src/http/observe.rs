@@ -37,10 +37,7 @@ pub async fn observe(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let client = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let client = crate::auth::client_addr(req.request()).unwrap_or_default();
     let route = route_class(&path);
     let metrics = req
         .app_data::<web::Data<AppState>>()

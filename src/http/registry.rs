@@ -23,7 +23,6 @@ use crate::domain::{Platform, ProviderAddress, Version};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::upstream::client::shasum_for;
-use crate::upstream::verify;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/.well-known/terraform.json").get(discovery))
@@ -206,14 +205,7 @@ async fn download_of(
                 "{filename} is not in this mirror and its origin failed: {e}"
             ))
         };
-        let upstream = state.pull.download_info(&id).await.map_err(unavailable)?;
-        let sums = state
-            .pull
-            .sums_with(address, &id.version, &upstream)
-            .await
-            .map_err(unavailable)?;
-        let shasum = upstream.shasum.to_ascii_lowercase();
-        verify::check_listed(&sums.evidence.shasums, &filename, &shasum).map_err(unavailable)?;
+        let (upstream, shasum, sums) = state.pull.verified_info(&id).await.map_err(unavailable)?;
         if sums.evidence.signature.is_none() {
             return Err(AppError::not_found(format!(
                 "{filename} is unsigned at its origin; it is served through the network mirror protocol only"

@@ -230,17 +230,8 @@ impl Worker {
         progress: &Progress,
     ) -> Result<Attempt, Failure> {
         let client = &self.client;
-        let info = client
-            .download_info(&id.address, &id.version, &id.platform)
-            .await?;
+        let (info, shasum) = verify::package_info(client, id).await?;
         let filename = id.filename();
-        if info.filename != filename {
-            return Err(Failure::Fatal(format!(
-                "the registry names the archive {:?}, expected {filename}",
-                info.filename
-            )));
-        }
-        let shasum = info.shasum.to_ascii_lowercase();
         if let Some(stored) = self
             .catalog
             .stored_sha256(id)
@@ -287,11 +278,7 @@ impl Worker {
                 }
             })?;
         // 4. The bytes must hash to the signed shasum.
-        if sha256 != shasum {
-            return Err(Failure::Fatal(format!(
-                "sha256 mismatch: expected {shasum}, got {sha256}"
-            )));
-        }
+        verify::check_sha256(&shasum, &sha256)?;
         let _ = jobs::heartbeat(self.catalog.pool(), item.id, size, Some(size)).await;
 
         // 5. h1/zh, store, record: the same path as every other way in.

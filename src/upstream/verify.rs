@@ -5,8 +5,40 @@
 
 use super::client::{DownloadInfo, RegistryClient, shasum_for};
 use super::{UpstreamError, signature};
+use crate::catalog::PackageId;
 use crate::db::packages::Evidence;
 use crate::domain::ProviderAddress;
+
+/// The registry's download info for a package, checked to name the archive the mirror
+/// expects; returned with the registry's `shasum` in lower case.
+pub async fn package_info(
+    client: &RegistryClient,
+    id: &PackageId,
+) -> Result<(DownloadInfo, String), UpstreamError> {
+    let info = client
+        .download_info(&id.address, &id.version, &id.platform)
+        .await?;
+    let filename = id.filename();
+    if info.filename != filename {
+        return Err(UpstreamError::permanent(format!(
+            "the registry names the archive {:?}, expected {filename}",
+            info.filename
+        )));
+    }
+    let shasum = info.shasum.to_ascii_lowercase();
+    Ok((info, shasum))
+}
+
+/// The downloaded bytes must hash to the registry's signed `shasum`.
+pub fn check_sha256(shasum: &str, sha256: &str) -> Result<(), UpstreamError> {
+    if sha256 == shasum {
+        Ok(())
+    } else {
+        Err(UpstreamError::permanent(format!(
+            "sha256 mismatch: expected {shasum}, got {sha256}"
+        )))
+    }
+}
 
 /// Fetches the version's `SHA256SUMS` and its signature and verifies them against the keys in
 /// `info`. Returns the evidence to record with the packages of that version. A bad signature

@@ -30,7 +30,7 @@ async fn login(
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
-    let addr = super::addr(&req);
+    let addr = crate::auth::client_addr(&req);
     let username = body.username.trim().to_owned();
     if username.is_empty() || username.len() > 128 || body.password.len() > 1024 {
         return Err(AppError::Unauthorized(BAD_LOGIN.into()));

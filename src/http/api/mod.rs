@@ -10,7 +10,7 @@ mod users;
 
 pub use users::valid_username;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::auth::Caller;
@@ -215,9 +215,4 @@ async fn audit(
 /// The effective configuration; `Secret` values serialize masked.
 async fn config(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(&*state.config))
-}
-
-/// The request's client address for code that has no `Caller` (login).
-pub fn addr(req: &HttpRequest) -> Option<String> {
-    crate::auth::client_addr(req)
 }

@@ -153,7 +153,6 @@ async fn delete_provider(
     caller: Caller,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require_admin()?;
     remove(&state, &caller, &address(&path)?, None).await
 }
 
@@ -162,7 +161,6 @@ async fn delete_version(
     caller: Caller,
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require_admin()?;
     let (h, n, t, v) = path.into_inner();
     let address = address(&(h, n, t))?;
     remove(&state, &caller, &address, Some(&Version::parse(&v)?)).await
