@@ -13,9 +13,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-pub use crate::db::packages::{Evidence, PackageSource};
 use crate::db::{self, DbError, Pool, packages::NewPackage};
-use crate::domain::{Platform, ProviderAddress, Version, package_filename};
+use crate::domain::{Evidence, PackageId, PackageSource, ProviderAddress};
 use crate::hashes::{self, HashError, PackageHashes, ZipLimits};
 use crate::storage::{BlobKey, BlobStore, StorageError};
 
@@ -74,26 +73,6 @@ pub struct Ingest<'a> {
     pub evidence: Option<&'a Evidence>,
 }
 
-/// Where a package goes: provider, version and platform.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PackageId {
-    pub address: ProviderAddress,
-    pub version: Version,
-    pub platform: Platform,
-}
-
-impl PackageId {
-    pub fn filename(&self) -> String {
-        package_filename(&self.address.provider_type, &self.version, &self.platform)
-    }
-}
-
-impl std::fmt::Display for PackageId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} {}", self.address, self.version, self.platform)
-    }
-}
-
 /// A stored archive the mirror can serve.
 #[derive(Debug, Clone)]
 pub struct StoredPackage {
@@ -144,7 +123,12 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(config: &Config, pool: Pool, store: Arc<dyn BlobStore>) -> Self {
+    pub fn new(
+        config: &Config,
+        pool: Pool,
+        store: Arc<dyn BlobStore>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         let views = Cache::builder()
             .max_capacity(config.cache.metadata_capacity)
             .time_to_live(Duration::from_secs(
@@ -158,17 +142,8 @@ impl Catalog {
             max_archive_bytes: config.limits.max_archive_bytes,
             views,
             uncached: config.cache.metadata_ttl_seconds == 0,
-            metrics: Default::default(),
+            metrics,
         }
-    }
-
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-
-    /// The process's metrics (the catalog counts metadata cache hits and misses).
-    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
-        &self.metrics
     }
 
     pub fn store(&self) -> &Arc<dyn BlobStore> {

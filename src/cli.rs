@@ -8,13 +8,13 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
-use crate::catalog::{Expected, PackageId, PackageSource};
+use crate::catalog::Expected;
 use crate::config::{self, Config, TlsConfig};
 use crate::db;
-use crate::domain::{Platform, ProviderAddress, Version};
+use crate::domain::{PackageId, PackageSource, Platform, ProviderAddress, Role, Version};
 use crate::import::ImportReport;
 use crate::jobs::worker::Worker;
-use crate::startup::{Application, open_catalog};
+use crate::startup::{Application, open_services};
 use crate::upstream::RegistryClient;
 
 #[derive(Debug, Parser)]
@@ -149,7 +149,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Migrate => {
-            open_catalog(&config).await?;
+            open_services(&config).await?;
             println!(
                 "database {} is up to date",
                 config.database_path().display()
@@ -162,8 +162,8 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Import { dir } => {
-            let catalog = open_catalog(&config).await?;
-            let report = crate::import::import_dir(&catalog, &dir).await?;
+            let services = open_services(&config).await?;
+            let report = crate::import::import_dir(&services.catalog, &dir).await?;
             print!("{}", report.render());
             Ok(if report.rejected.is_empty() { 0 } else { 1 })
         }
@@ -173,18 +173,19 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             wait,
         } => load(&config, &file, dry_run, wait).await,
         Command::Jobs { action } => {
-            let catalog = open_catalog(&config).await?;
+            let services = open_services(&config).await?;
             jobs_command(
-                catalog.pool(),
+                &services.db,
                 action.unwrap_or(JobsAction::List { limit: 20 }),
             )
             .await
         }
         Command::CreateAdmin { username } => create_admin(&config, &username).await,
         Command::Worker => {
-            let catalog = Arc::new(open_catalog(&config).await?);
+            let services = open_services(&config).await?;
             let registry = Arc::new(RegistryClient::new(&config)?);
-            let handle = Worker::new(&config, catalog, registry).spawn();
+            let fetcher = crate::startup::fetcher(&config, &services.catalog, &registry);
+            let handle = Worker::new(&config, services.db.clone(), fetcher).spawn();
             crate::startup::shutdown_signal().await;
             tracing::info!("stopping the worker");
             handle.shutdown().await;
@@ -203,9 +204,10 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
                 version: Version::parse(&version)?,
                 platform: Platform::parse(&platform)?,
             };
-            let catalog = open_catalog(&config).await?;
+            let services = open_services(&config).await?;
             let detail = file.display().to_string();
-            let outcome = catalog
+            let outcome = services
+                .catalog
                 .ingest_file(
                     &id,
                     &file,
@@ -242,14 +244,15 @@ async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow
         println!("dry run: nothing was enqueued");
         return Ok(0);
     }
-    let catalog = open_catalog(config).await?;
-    let job = crate::jobs::enqueue(catalog.pool(), &text, "cli", &plan).await?;
+    let services = open_services(config).await?;
+    let pool = &services.db;
+    let job = crate::jobs::enqueue(pool, &text, "cli", &plan).await?;
     println!("enqueued job {job}");
     if !wait {
         return Ok(0);
     }
     loop {
-        let Some(s) = db::jobs::job_summary(catalog.pool(), job).await? else {
+        let Some(s) = db::jobs::job_summary(pool, job).await? else {
             anyhow::bail!("job {job} disappeared");
         };
         let done = s.succeeded + s.skipped + s.failed;
@@ -269,7 +272,7 @@ async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow
         );
         if s.is_finished() {
             eprintln!();
-            print_job(catalog.pool(), job).await?;
+            print_job(pool, job).await?;
             return Ok(if s.failed > 0 { 1 } else { 0 });
         }
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
@@ -375,7 +378,7 @@ fn print_client_setup(config: &Config, ca_cert: &Path) -> anyhow::Result<()> {
 
 async fn create_admin(config: &Config, username: &str) -> anyhow::Result<i32> {
     use crate::auth::password;
-    if !crate::http::api::valid_username(username) {
+    if !crate::domain::valid_username(username) {
         eprintln!("error: username must be 1 to 64 letters, digits, '.', '_', '-' or '@'");
         return Ok(2);
     }
@@ -395,20 +398,20 @@ async fn create_admin(config: &Config, username: &str) -> anyhow::Result<i32> {
         eprintln!("error: {why}");
         return Ok(2);
     }
-    let catalog = open_catalog(config).await?;
+    let services = open_services(config).await?;
     let hash = password::hash(secret).await?;
     match crate::db::users::create_user(
-        catalog.pool(),
+        &services.db,
         username,
         &hash,
-        "admin",
-        crate::db::jobs::now(),
+        Role::Admin,
+        crate::clock::now(),
     )
     .await?
     {
         Some(user) => {
             crate::db::audit::record(
-                catalog.pool(),
+                &services.db,
                 "cli",
                 "user.create",
                 Some(&format!("user:{}", user.username)),

@@ -36,7 +36,7 @@ impl DownloadCounter {
 
 /// `YYYY-MM-DD` in UTC, `days_ago` days before today.
 pub fn day(days_ago: i64) -> String {
-    civil(db::jobs::now().div_euclid(86_400) - days_ago)
+    civil(crate::clock::now().div_euclid(86_400) - days_ago)
 }
 
 /// The calendar date of a day number (days since 1970-01-01).

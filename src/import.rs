@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::catalog::{Catalog, CatalogError, Expected, IngestOutcome, PackageId, PackageSource};
-use crate::domain::{Platform, ProviderAddress, Version};
+use crate::catalog::{Catalog, CatalogError, Expected, IngestOutcome};
+use crate::domain::{PackageId, PackageSource, Platform, ProviderAddress, Version};
 
 /// What an import did, package by package.
 #[derive(Debug, Default)]

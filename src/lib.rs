@@ -3,13 +3,14 @@
 pub mod auth;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod constraints;
 pub mod db;
 pub mod definitions;
 pub mod domain;
 pub mod downloads;
-pub mod error;
+pub mod fetch;
 pub mod fsutil;
 pub mod hashes;
 pub mod http;

@@ -12,7 +12,9 @@ use anyhow::Context;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::fetch::Fetcher;
 use crate::jobs::worker::{Worker, WorkerHandle};
+use crate::metrics::Metrics;
 use crate::pull::PullThrough;
 use crate::state::AppState;
 use crate::upstream::RegistryClient;
@@ -26,8 +28,16 @@ pub struct Application {
     worker: Option<WorkerHandle>,
 }
 
+/// What every command that touches packages needs: the database, the process's metrics and
+/// the catalog over the blob store.
+pub struct Services {
+    pub db: db::Pool,
+    pub metrics: Arc<Metrics>,
+    pub catalog: Arc<Catalog>,
+}
+
 /// Opens the database (migrating it) and the blob store: everything but the HTTP server.
-pub async fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
+pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
     let db_path = config.database_path();
     let pool = db::connect(&db_path, &config.database)
         .await
@@ -38,20 +48,44 @@ pub async fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
     let store = storage::from_config(config)
         .await
         .context("opening blob storage")?;
-    Ok(Catalog::new(config, pool, store))
+    let metrics = Arc::new(Metrics::default());
+    let catalog = Arc::new(Catalog::new(config, pool.clone(), store, metrics.clone()));
+    Ok(Services {
+        db: pool,
+        metrics,
+        catalog,
+    })
+}
+
+/// The verified-fetch pipeline that the worker and pull-through share.
+pub fn fetcher(
+    config: &Config,
+    catalog: &Arc<Catalog>,
+    registry: &Arc<RegistryClient>,
+) -> Arc<Fetcher> {
+    Arc::new(Fetcher::new(
+        catalog.clone(),
+        registry.clone(),
+        config.limits.max_archive_bytes,
+        crate::pull::metadata_ttl(config),
+    ))
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let catalog = open_catalog(&config).await?;
+        let Services {
+            db,
+            metrics,
+            catalog,
+        } = open_services(&config).await?;
         let registry =
             Arc::new(RegistryClient::new(&config).context("configuring upstream registries")?);
         let config = Arc::new(config);
-        let catalog = Arc::new(catalog);
+        let fetcher = fetcher(&config, &catalog, &registry);
         let pull = Arc::new(PullThrough::new(
             config.clone(),
-            catalog.clone(),
-            registry.clone(),
+            db.clone(),
+            fetcher.clone(),
         ));
         pull.clear_spool()
             .context("clearing the pull-through spool directory")?;
@@ -66,6 +100,8 @@ impl Application {
         let throttle = Arc::new(crate::auth::throttle::Throttle::new(&config.auth));
         let state = AppState {
             config,
+            db,
+            metrics,
             catalog,
             registry,
             pull,
@@ -109,12 +145,12 @@ impl Application {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             loop {
                 tick.tick().await;
-                if let Err(e) = flusher.downloads.flush(flusher.catalog.pool()).await {
+                if let Err(e) = flusher.downloads.flush(&flusher.db).await {
                     tracing::warn!(error = %e, "could not record download counts");
                 }
             }
         });
-        if db::users::count_admins(state.catalog.pool()).await? == 0 {
+        if db::users::count_admins(&state.db).await? == 0 {
             tracing::warn!(
                 "no admin user exists: create one with `tfmirror create-admin --username NAME` \
                  (password from stdin or TFM_ADMIN_PASSWORD)"
@@ -124,7 +160,7 @@ impl Application {
         let worker = config
             .worker
             .enabled
-            .then(|| Worker::new(config, state.catalog.clone(), state.registry.clone()).spawn());
+            .then(|| Worker::new(config, state.db.clone(), fetcher).spawn());
         Ok(Self {
             port,
             https,
@@ -184,7 +220,7 @@ impl Application {
         if let Some(w) = worker {
             w.shutdown().await;
         }
-        if let Err(e) = state.downloads.flush(state.catalog.pool()).await {
+        if let Err(e) = state.downloads.flush(&state.db).await {
             tracing::warn!(error = %e, "could not record download counts");
         }
         tracing::info!("stopped");

@@ -2,8 +2,13 @@
 
 use std::sync::Arc;
 
+use crate::auth::Keys;
+use crate::auth::throttle::Throttle;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::db::Pool;
+use crate::downloads::DownloadCounter;
+use crate::metrics::Metrics;
 use crate::pull::PullThrough;
 use crate::signing::MirrorKey;
 use crate::upstream::RegistryClient;
@@ -11,11 +16,15 @@ use crate::upstream::RegistryClient;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    /// The metadata database: every table, for every route that reads or writes rows.
+    pub db: Pool,
+    pub metrics: Arc<Metrics>,
+    /// Packages in (hash, verify, store, record) and the rendered mirror documents out.
     pub catalog: Arc<Catalog>,
     pub registry: Arc<RegistryClient>,
     pub pull: Arc<PullThrough>,
     pub signing_key: Arc<MirrorKey>,
-    pub auth_keys: Arc<crate::auth::Keys>,
-    pub throttle: Arc<crate::auth::throttle::Throttle>,
-    pub downloads: Arc<crate::downloads::DownloadCounter>,
+    pub auth_keys: Arc<Keys>,
+    pub throttle: Arc<Throttle>,
+    pub downloads: Arc<DownloadCounter>,
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{DbError, Pool};
-use crate::domain::{ProviderAddress, Version};
+use crate::domain::{ItemStatus, ProviderAddress, Version, VersionStatus};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderSummary {
@@ -28,7 +28,7 @@ pub struct ProviderFilter<'a> {
     pub q: Option<&'a str>,
     pub hostname: Option<&'a str>,
     pub namespace: Option<&'a str>,
-    pub status: Option<&'a str>,
+    pub status: Option<VersionStatus>,
 }
 
 /// `%`, `_` and `\` in a search term match themselves.
@@ -141,7 +141,7 @@ pub struct PackageDetail {
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionDetail {
     pub version: String,
-    pub status: String,
+    pub status: VersionStatus,
     pub created_at: String,
     pub packages: Vec<PackageDetail>,
 }
@@ -151,7 +151,7 @@ pub async fn provider_detail(
     pool: &Pool,
     address: &ProviderAddress,
 ) -> Result<Option<Vec<VersionDetail>>, DbError> {
-    let versions: Vec<(String, String, String)> = sqlx::query_as(
+    let versions: Vec<(String, VersionStatus, String)> = sqlx::query_as(
         "SELECT v.version, v.status, v.created_at FROM provider_versions v
          JOIN providers p ON p.id = v.provider_id
          WHERE p.hostname = $1 AND p.namespace = $2 AND p.type = $3",
@@ -339,13 +339,13 @@ pub async fn stats(pool: &Pool, since_day: &str) -> Result<Stats, DbError> {
 
 /// Database gauges for `/metrics`.
 pub struct Gauges {
-    pub items: HashMap<String, i64>,
+    pub items: HashMap<ItemStatus, i64>,
     pub packages: i64,
     pub bytes: i64,
 }
 
 pub async fn gauges(pool: &Pool) -> Result<Gauges, DbError> {
-    let items: Vec<(String, i64)> =
+    let items: Vec<(ItemStatus, i64)> =
         sqlx::query_as("SELECT status, COUNT(*) FROM job_items GROUP BY status")
             .fetch_all(pool)
             .await?;

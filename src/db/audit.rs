@@ -33,7 +33,7 @@ pub async fn record(
         "INSERT INTO audit_log (at, actor, action, target, client_addr, details)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(super::jobs::now())
+    .bind(crate::clock::now())
     .bind(actor)
     .bind(action)
     .bind(target)

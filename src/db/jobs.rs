@@ -3,18 +3,8 @@
 use sqlx::Row;
 
 use super::{DbError, Pool};
-use crate::domain::{Platform, ProviderAddress, Version};
-
-pub fn now() -> i64 {
-    now_ms() / 1000
-}
-
-/// Milliseconds since the epoch: retry times need sub-second precision.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use crate::clock::{now, now_ms};
+use crate::domain::{ItemStatus, JobStatus, Platform, ProviderAddress, Version};
 
 /// One package to fetch, as planned.
 #[derive(Debug, Clone)]
@@ -23,7 +13,7 @@ pub struct NewItem {
     pub version: Version,
     pub platform: Platform,
     /// Items known to be impossible at planning time are created already failed or skipped.
-    pub status: &'static str,
+    pub status: ItemStatus,
     pub note: Option<String>,
 }
 
@@ -39,7 +29,7 @@ pub struct ItemRow {
     pub version: String,
     pub os: String,
     pub arch: String,
-    pub status: String,
+    pub status: ItemStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub bytes_done: i64,
@@ -55,7 +45,7 @@ pub struct JobSummary {
     pub created_by: String,
     pub created_at: i64,
     pub cancelled: bool,
-    pub status: &'static str,
+    pub status: JobStatus,
     pub total: i64,
     pub pending: i64,
     pub running: i64,
@@ -88,7 +78,7 @@ pub async fn create_job(
     .fetch_one(&mut *tx)
     .await?;
     for item in items {
-        let finished = (item.status != "pending").then(now);
+        let finished = item.status.is_final().then(now);
         sqlx::query(
             "INSERT INTO job_items
                (job_id, hostname, namespace, type, version, os, arch, status, last_error, finished_at)
@@ -184,7 +174,7 @@ pub async fn heartbeat(
 pub async fn finish_item(
     pool: &Pool,
     item_id: i64,
-    status: &str,
+    status: ItemStatus,
     note: Option<&str>,
 ) -> Result<(), DbError> {
     sqlx::query(
@@ -294,7 +284,7 @@ fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> JobSummary {
         created_by: r.get("created_by"),
         created_at: r.get("created_at"),
         cancelled: r.get::<i64, _>("cancelled") != 0,
-        status: "pending",
+        status: JobStatus::Pending,
         total: r.get("total"),
         pending: r.get("pending"),
         running: r.get("running"),
@@ -307,15 +297,15 @@ fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> JobSummary {
     // remaining items have not been tried yet is still pending.
     let attempts: i64 = r.get("attempts");
     s.status = if s.cancelled {
-        "cancelled"
+        JobStatus::Cancelled
     } else if s.running > 0 || (s.pending > 0 && attempts > 0) {
-        "running"
+        JobStatus::Running
     } else if s.pending > 0 {
-        "pending"
+        JobStatus::Pending
     } else if s.failed > 0 {
-        "failed"
+        JobStatus::Failed
     } else {
-        "succeeded"
+        JobStatus::Succeeded
     };
     s
 }

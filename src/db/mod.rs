@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod jobs;
 pub mod packages;
+mod types;
 pub mod users;
 
 use std::path::Path;
@@ -28,6 +29,11 @@ impl DbError {
     /// Unique-constraint violations mean "someone stored it first"; callers re-read.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+
+    /// A query that must return a row found none.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::RowNotFound))
     }
 }
 

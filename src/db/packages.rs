@@ -3,27 +3,7 @@
 use sqlx::Row;
 
 use super::{DbError, Pool};
-use crate::domain::{Platform, ProviderAddress, Version};
-
-/// How a package reached the mirror.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageSource {
-    Import,
-    Upload,
-    Job,
-    PullThrough,
-}
-
-impl PackageSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Import => "import",
-            Self::Upload => "upload",
-            Self::Job => "job",
-            Self::PullThrough => "pull-through",
-        }
-    }
-}
+use crate::domain::{Evidence, PackageSource, Platform, ProviderAddress, Version, VersionStatus};
 
 /// A package about to be recorded; its blob is already in storage.
 #[derive(Debug, Clone)]
@@ -42,23 +22,12 @@ pub struct NewPackage<'a> {
     pub evidence: Option<&'a Evidence>,
 }
 
-/// `SHA256SUMS`, its signature and the key that verified it.
-#[derive(Debug, Clone, Default)]
-pub struct Evidence {
-    pub shasums: String,
-    /// `None` for an upstream with `allow_unsigned = true` that offered no signature.
-    pub signature: Option<Vec<u8>>,
-    pub signing_key_id: Option<String>,
-    pub signing_key_armor: Option<String>,
-    pub protocols: Vec<String>,
-}
-
 /// A stored package as the mirror protocol needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PackageRow {
     pub id: i64,
     pub version: String,
-    pub status: String,
+    pub status: VersionStatus,
     pub os: String,
     pub arch: String,
     pub filename: String,
@@ -142,7 +111,7 @@ pub async fn insert_package(pool: &Pool, p: &NewPackage<'_>) -> Result<(), DbErr
         .bind(&e.signing_key_id)
         .bind(&e.signing_key_armor)
         .bind(serde_json::to_string(&e.protocols).unwrap_or_else(|_| "[]".into()))
-        .bind(super::jobs::now())
+        .bind(crate::clock::now())
         .execute(&mut *tx)
         .await?;
     }
@@ -190,12 +159,12 @@ pub async fn servable_packages(
     .await?)
 }
 
-/// Sets a version's status (`active`, `deprecated`, `blocked`); false when there is no such version.
+/// Sets a version's status; false when there is no such version.
 pub async fn set_version_status(
     pool: &Pool,
     address: &ProviderAddress,
     version: &Version,
-    status: &str,
+    status: VersionStatus,
 ) -> Result<bool, DbError> {
     let done = sqlx::query(
         "UPDATE provider_versions SET status = $1

@@ -3,12 +3,13 @@
 use serde::Serialize;
 
 use super::{DbError, Pool};
+use crate::domain::Role;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub username: String,
-    pub role: String,
+    pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
 }
@@ -18,7 +19,7 @@ pub struct Credentials {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub disabled: bool,
 }
 
@@ -26,7 +27,7 @@ pub struct Credentials {
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub created_by: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -52,7 +53,7 @@ pub async fn create_user(
     pool: &Pool,
     username: &str,
     password_hash: &str,
-    role: &str,
+    role: Role,
     now: i64,
 ) -> Result<Option<User>, DbError> {
     let done = sqlx::query(
@@ -102,7 +103,7 @@ pub async fn credentials(pool: &Pool, username: &str) -> Result<Option<Credentia
 pub async fn update_user(
     pool: &Pool,
     id: i64,
-    role: Option<&str>,
+    role: Option<Role>,
     disabled: Option<bool>,
     now: i64,
 ) -> Result<Option<User>, DbError> {
@@ -220,7 +221,7 @@ pub async fn find_session_user(
 pub async fn create_api_token(
     pool: &Pool,
     name: &str,
-    role: &str,
+    role: Role,
     token_hash: &str,
     created_by: &str,
     now: i64,

@@ -1,7 +1,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::error::AppError;
+use crate::domain::ItemStatus;
+use crate::http::error::AppError;
 use crate::state::AppState;
 
 /// Liveness: the process is up and answering.
@@ -11,7 +12,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness: the database and the blob store both answer.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    crate::db::ping(state.catalog.pool())
+    crate::db::ping(&state.db)
         .await
         .map_err(|e| AppError::Unavailable(format!("database: {e}")))?;
     state
@@ -27,10 +28,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
 pub async fn metrics(
     req: actix_web::HttpRequest,
     state: actix_web::web::Data<crate::state::AppState>,
-) -> Result<actix_web::HttpResponse, crate::error::AppError> {
+) -> Result<actix_web::HttpResponse, crate::http::error::AppError> {
     let cfg = &state.config.metrics;
     if !cfg.enabled {
-        return Err(crate::error::AppError::not_found("metrics are disabled"));
+        return Err(crate::http::error::AppError::not_found(
+            "metrics are disabled",
+        ));
     }
     if !cfg.token.is_empty() {
         let sent = req
@@ -44,14 +47,14 @@ pub async fn metrics(
         if sha2::Sha256::digest(sent.as_bytes())
             != sha2::Sha256::digest(cfg.token.expose().as_bytes())
         {
-            return Err(crate::error::AppError::Unauthorized(
+            return Err(crate::http::error::AppError::Unauthorized(
                 "metrics need the configured bearer token".into(),
             ));
         }
     }
-    state.downloads.flush(state.catalog.pool()).await?;
+    state.downloads.flush(&state.db).await?;
     let mut out = String::new();
-    state.catalog.metrics().render(&mut out);
+    state.metrics.render(&mut out);
     use crate::metrics::family;
     let upstreams = state.registry.stats();
     let per_upstream = |value: fn(&crate::upstream::client::UpstreamStats) -> u64| {
@@ -73,21 +76,13 @@ pub async fn metrics(
         "Upstream requests that failed (connection errors and non-2xx answers).",
         per_upstream(|u| u.failures),
     );
-    let gauges = crate::db::admin::gauges(state.catalog.pool()).await?;
-    let states = [
-        "pending",
-        "running",
-        "succeeded",
-        "failed",
-        "skipped",
-        "cancelled",
-    ];
+    let gauges = crate::db::admin::gauges(&state.db).await?;
     family(
         &mut out,
         "tfmirror_job_items",
         "gauge",
         "Job items by state.",
-        states.map(|st| {
+        ItemStatus::ALL.iter().map(|st| {
             let n = gauges.items.get(st).copied().unwrap_or(0);
             (format!("state=\"{st}\""), n)
         }),

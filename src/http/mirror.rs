@@ -1,7 +1,6 @@
 //! The Provider Network Mirror Protocol:
 //! `/{hostname}/{namespace}/{type}/index.json`, `/{version}.json` and the archives.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::SizedStream;
@@ -10,12 +9,11 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::range::{self, RangeRequest};
-use tokio::sync::watch;
 
-use crate::catalog::{PackageId, ProviderView, Rendered, StoredPackage};
-use crate::domain::{ProviderAddress, Version, parse_package_filename};
-use crate::error::AppError;
-use crate::pull::{Flight, FlightState};
+use crate::catalog::{ProviderView, Rendered, StoredPackage};
+use crate::domain::{PackageId, ProviderAddress, Version, parse_package_filename};
+use crate::http::error::AppError;
+use crate::pull::{PullError, Pulled};
 use crate::state::AppState;
 
 /// Routes mirror paths by hand rather than with a `{param}` pattern: the router's regex
@@ -157,122 +155,31 @@ async fn pull_archive(
         version,
         platform,
     };
-    let flight = state.pull.archive(&id);
-    let mut rx = flight.subscribe();
-    let started = wait_for(&mut rx, |s| s.total.is_some() || s.outcome.is_some()).await?;
-    if started.outcome.is_none()
-        && let Some(total) = started.total
-    {
-        let mut res = HttpResponse::Ok();
-        res.content_type("application/zip")
-            .insert_header((header::CACHE_CONTROL, "no-store"));
-        if req.method() == Method::HEAD {
-            let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
-            return Ok(res.body(SizedStream::new(total, empty)));
-        }
-        // The file exists once the size is known; it is gone only if the flight has ended.
-        if let Ok(file) = std::fs::File::open(&flight.path) {
-            let stream = flight_stream(flight.clone(), rx, file, total);
+    match state.pull.archive(&id).await {
+        Ok(Pulled::Streaming { total, body }) => {
+            let mut res = HttpResponse::Ok();
+            res.content_type("application/zip")
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+            if req.method() == Method::HEAD {
+                let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+                return Ok(res.body(SizedStream::new(total, empty)));
+            }
             state
-                .catalog
-                .metrics()
+                .metrics
                 .bytes_served
                 .fetch_add(total, std::sync::atomic::Ordering::Relaxed);
-            return Ok(res.body(SizedStream::new(total, stream)));
+            Ok(res.body(SizedStream::new(total, body)))
         }
-    }
-    let ended = wait_for(&mut rx, |s| s.outcome.is_some()).await?;
-    match ended.outcome {
-        Some(Ok(())) => {
+        Ok(Pulled::Stored) => {
             let view = state.catalog.provider_view(address).await?;
             archive_response(req, state, &view, name).await
         }
-        Some(Err(e)) => Err(AppError::not_found(format!(
+        Err(PullError::Failed(e)) => Err(AppError::not_found(format!(
             "package {name} is not in this mirror and could not be fetched from {}: {e}",
             address.hostname
         ))),
-        None => Err(AppError::Internal(
-            "pull-through ended without an outcome".into(),
-        )),
+        Err(e @ PullError::Vanished) => Err(AppError::internal(e)),
     }
-}
-
-async fn wait_for(
-    rx: &mut watch::Receiver<FlightState>,
-    done: impl Fn(&FlightState) -> bool,
-) -> Result<FlightState, AppError> {
-    loop {
-        {
-            let s = rx.borrow_and_update();
-            if done(&s) {
-                return Ok(s.clone());
-            }
-        }
-        rx.changed()
-            .await
-            .map_err(|_| AppError::Internal("pull-through download vanished".into()))?;
-    }
-}
-
-/// The bytes of a growing spool file as they arrive. The last byte waits until the whole
-/// download hashed to the signed checksum; a failed verification ends the stream with an
-/// error instead, so the client's download fails.
-fn flight_stream(
-    flight: Arc<Flight>,
-    rx: watch::Receiver<FlightState>,
-    file: std::fs::File,
-    total: u64,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    const CHUNK: u64 = 256 * 1024;
-    let file = Arc::new(file);
-    futures_util::stream::unfold(
-        (flight, rx, 0u64, false),
-        move |(flight, mut rx, offset, failed)| {
-            let file = file.clone();
-            async move {
-                if failed || offset >= total {
-                    return None;
-                }
-                loop {
-                    let (written, verified, outcome) = {
-                        let s = rx.borrow_and_update();
-                        (s.written, s.verified, s.outcome.clone())
-                    };
-                    let limit = match &outcome {
-                        Some(Err(e)) if !verified => {
-                            let err = std::io::Error::other(format!("pull-through failed: {e}"));
-                            return Some((Err(err), (flight, rx, offset, true)));
-                        }
-                        None if !verified => written.min(total.saturating_sub(1)),
-                        _ => total,
-                    };
-                    if offset < limit {
-                        let len = (limit - offset).min(CHUNK) as usize;
-                        let f = file.clone();
-                        let read = tokio::task::spawn_blocking(move || {
-                            use std::os::unix::fs::FileExt;
-                            let mut buf = vec![0u8; len];
-                            f.read_exact_at(&mut buf, offset).map(|_| buf)
-                        })
-                        .await
-                        .map_err(std::io::Error::other)
-                        .and_then(|r| r);
-                        return Some(match read {
-                            Ok(buf) => {
-                                let next = offset + buf.len() as u64;
-                                (Ok(bytes::Bytes::from(buf)), (flight, rx, next, false))
-                            }
-                            Err(e) => (Err(e), (flight, rx, offset, true)),
-                        });
-                    }
-                    if rx.changed().await.is_err() {
-                        let err = std::io::Error::other("pull-through download vanished");
-                        return Some((Err(err), (flight, rx, offset, true)));
-                    }
-                }
-            }
-        },
-    )
 }
 
 fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
@@ -374,13 +281,11 @@ async fn archive_response(
         state.downloads.count(pkg.id);
     }
     state
-        .catalog
-        .metrics()
+        .metrics
         .bytes_served
         .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
-    let stream = store
-        .get(&pkg.key, byte_range)
-        .await
-        .map_err(|e| AppError::Internal(format!("stored package {name} could not be read: {e}")))?;
+    let stream = store.get(&pkg.key, byte_range).await.map_err(|e| {
+        AppError::internal(anyhow::Error::new(e).context(format!("reading stored package {name}")))
+    })?;
     Ok(res.body(SizedStream::new(len, stream)))
 }

@@ -1,6 +1,8 @@
 //! HTTP routes.
 
 pub mod api;
+pub mod caller;
+pub mod error;
 mod health;
 mod mirror;
 pub mod observe;

@@ -37,11 +37,11 @@ pub async fn observe(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let client = crate::auth::client_addr(req.request()).unwrap_or_default();
+    let client = crate::http::caller::client_addr(req.request()).unwrap_or_default();
     let route = route_class(&path);
     let metrics = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| s.catalog.metrics().clone());
+        .map(|s| s.metrics.clone());
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
     let result = next.call(req).instrument(span.clone()).await;
     let took = start.elapsed();

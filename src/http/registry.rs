@@ -17,10 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use crate::catalog::PackageId;
 use crate::db;
-use crate::domain::{Platform, ProviderAddress, Version};
-use crate::error::AppError;
+use crate::domain::{PackageId, Platform, ProviderAddress, Version};
+use crate::http::error::{AppError, OrInternal};
 use crate::state::AppState;
 use crate::upstream::client::shasum_for;
 
@@ -173,8 +172,7 @@ async fn download_of(
     let (shasum, protocols, sums_url, key_id, armor) = if let Some(pkg) =
         view.packages.get(&filename)
     {
-        let evidence =
-            db::packages::version_evidence(state.catalog.pool(), address, &version_key).await?;
+        let evidence = db::packages::version_evidence(&state.db, address, &version_key).await?;
         match evidence {
             Some(e)
                 if e.signature.is_some()
@@ -206,7 +204,7 @@ async fn download_of(
             ))
         };
         let (upstream, shasum, sums) = state.pull.verified_info(&id).await.map_err(unavailable)?;
-        if sums.evidence.signature.is_none() {
+        if sums.signature.is_none() {
             return Err(AppError::not_found(format!(
                 "{filename} is unsigned at its origin; it is served through the network mirror protocol only"
             )));
@@ -215,8 +213,8 @@ async fn download_of(
             shasum,
             upstream.protocols,
             origin_sums_url,
-            sums.evidence.signing_key_id.clone().unwrap_or_default(),
-            sums.evidence.signing_key_armor.clone().unwrap_or_default(),
+            sums.signing_key_id.clone().unwrap_or_default(),
+            sums.signing_key_armor.clone().unwrap_or_default(),
         )
     } else {
         return Err(AppError::not_found(format!(
@@ -280,15 +278,13 @@ async fn origin_sums(
 ) -> Result<HttpResponse, AppError> {
     let (address, version, signature) = sums_path(path.into_inner())?;
     let evidence =
-        match db::packages::version_evidence(state.catalog.pool(), &address, &version.to_string())
-            .await?
-        {
+        match db::packages::version_evidence(&state.db, &address, &version.to_string()).await? {
             Some(e) => Some(e),
             None => state
                 .pull
                 .cached_sums(&address, &version)
                 .await
-                .map(|s| s.evidence.clone()),
+                .map(|s| (*s).clone()),
         };
     let evidence = evidence.ok_or_else(|| {
         AppError::not_found(format!(
@@ -334,7 +330,7 @@ async fn mirror_sums(
     let key = state.signing_key.clone();
     let sig = tokio::task::spawn_blocking(move || key.sign(sums.as_bytes()))
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(format!("signing SHA256SUMS: {e}")))?;
+        .or_internal("signing SHA256SUMS")?
+        .or_internal("signing SHA256SUMS")?;
     Ok(file_response(sig))
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::constraints;
 use crate::db::{self, Pool, jobs::NewItem};
 use crate::definitions::{self, DefinitionError, Definitions};
-use crate::domain::{Platform, ProviderAddress, Version};
+use crate::domain::{ItemStatus, Platform, ProviderAddress, Version};
 use crate::upstream::{RegistryClient, UpstreamError};
 
 /// Parses a definitions file and checks that every origin it names is a configured upstream.
@@ -72,7 +72,10 @@ pub struct PlanError {
 impl Plan {
     /// Packages to fetch.
     pub fn package_count(&self) -> usize {
-        self.items.iter().filter(|i| i.status == "pending").count()
+        self.items
+            .iter()
+            .filter(|i| i.status == ItemStatus::Pending)
+            .count()
     }
 
     pub fn render(&self) -> String {
@@ -142,11 +145,11 @@ pub async fn plan(client: &RegistryClient, defs: &Definitions) -> Result<Plan, P
             for platform in &def.platforms {
                 let (status, note) = if offered.contains(platform) {
                     pv.platforms.push(platform.to_string());
-                    ("pending", None)
+                    (ItemStatus::Pending, None)
                 } else {
                     pv.missing_platforms.push(platform.to_string());
                     (
-                        "failed",
+                        ItemStatus::Failed,
                         Some(format!(
                             "{} {version} is not offered for {platform} by the upstream",
                             def.address
@@ -167,7 +170,7 @@ fn item(
     address: &ProviderAddress,
     version: &Version,
     platform: &Platform,
-    status: &'static str,
+    status: ItemStatus,
     note: Option<String>,
 ) -> NewItem {
     NewItem {

@@ -5,24 +5,21 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::{Catalog, Expected, Ingest, IngestOutcome, PackageId, PackageSource};
+use crate::clock::{now, now_ms};
 use crate::config::{Config, WorkerConfig};
-use crate::db::jobs::{self, ItemRow, now, now_ms};
-use crate::domain::{Platform, ProviderAddress, Version};
-use crate::upstream::{RegistryClient, UpstreamError, verify};
-
-/// How an attempt ended.
-enum Attempt {
-    Stored,
-    AlreadyStored,
-}
+use crate::db::Pool;
+use crate::db::jobs::{self, ItemRow};
+use crate::domain::{ItemStatus, PackageId, PackageSource, Platform, ProviderAddress, Version};
+use crate::fetch::{FetchObserver, FetchRequest, Fetched, Fetcher, Sums};
+use crate::upstream::UpstreamError;
+use crate::upstream::client::DownloadObserver;
 
 enum Failure {
     Retry(String, Option<Duration>),
@@ -38,17 +35,17 @@ impl From<UpstreamError> for Failure {
                 message,
                 retry_after,
             } => Failure::Retry(message, retry_after),
-            UpstreamError::Permanent(m) => Failure::Fatal(m),
+            UpstreamError::Permanent(m) | UpstreamError::NotFound(m) => Failure::Fatal(m),
+            UpstreamError::Cancelled => Failure::Abandoned,
         }
     }
 }
 
 pub struct Worker {
-    catalog: Arc<Catalog>,
-    client: Arc<RegistryClient>,
+    db: Pool,
+    fetcher: Arc<Fetcher>,
     config: WorkerConfig,
     tmp_dir: PathBuf,
-    max_archive_bytes: u64,
     wake: Notify,
 }
 
@@ -74,13 +71,12 @@ impl WorkerHandle {
 }
 
 impl Worker {
-    pub fn new(config: &Config, catalog: Arc<Catalog>, client: Arc<RegistryClient>) -> Self {
+    pub fn new(config: &Config, db: Pool, fetcher: Arc<Fetcher>) -> Self {
         Self {
-            catalog,
-            client,
+            db,
+            fetcher,
             config: config.worker.clone(),
             tmp_dir: config.data_dir.join("tmp").join("downloads"),
-            max_archive_bytes: config.limits.max_archive_bytes,
             wake: Notify::new(),
         }
     }
@@ -106,7 +102,7 @@ impl Worker {
         let mut last_reclaim = now();
         loop {
             while running.len() < self.config.concurrency {
-                match jobs::claim_next(self.catalog.pool()).await {
+                match jobs::claim_next(&self.db).await {
                     Ok(Some(item)) => {
                         let me = self.clone();
                         running.spawn(async move { me.process(item).await });
@@ -121,7 +117,7 @@ impl Worker {
             if now() - last_reclaim >= (self.config.stale_after_seconds / 2).max(1) as i64 {
                 last_reclaim = now();
                 let stale_before = now() - self.config.stale_after_seconds as i64;
-                match jobs::reclaim_stale(self.catalog.pool(), stale_before).await {
+                match jobs::reclaim_stale(&self.db, stale_before).await {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(items = n, "reclaimed items whose heartbeat stopped"),
                     Err(e) => tracing::error!(error = %e, "cannot reclaim stale items"),
@@ -147,7 +143,7 @@ impl Worker {
 
     async fn until_next_due(&self) -> Duration {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
-        match jobs::next_due(self.catalog.pool()).await {
+        match jobs::next_due(&self.db).await {
             Ok(Some(due_ms)) => Duration::from_millis((due_ms - now_ms()).max(0) as u64).min(poll),
             _ => poll,
         }
@@ -156,7 +152,7 @@ impl Worker {
     /// At start: everything left `running` by a crash is queued again and partial downloads
     /// are deleted.
     async fn recover(&self) -> anyhow::Result<()> {
-        let n = jobs::reclaim_stale(self.catalog.pool(), i64::MAX).await?;
+        let n = jobs::reclaim_stale(&self.db, i64::MAX).await?;
         if n > 0 {
             tracing::warn!(items = n, "re-queued items interrupted by a previous stop");
         }
@@ -173,29 +169,32 @@ impl Worker {
 
     #[tracing::instrument(skip_all, fields(item = item.id, job = item.job_id, package = tracing::field::Empty))]
     async fn process(self: Arc<Self>, item: ItemRow) {
-        let pool = self.catalog.pool();
+        let pool = &self.db;
         let id = match package_id(&item) {
             Ok(id) => id,
             Err(e) => {
-                let _ = jobs::finish_item(pool, item.id, "failed", Some(&e)).await;
+                let _ = jobs::finish_item(pool, item.id, ItemStatus::Failed, Some(&e)).await;
                 return;
             }
         };
         tracing::Span::current().record("package", tracing::field::display(&id));
         // The heartbeat runs for the whole attempt (metadata, download, hashing, upload), so
         // a long store is never mistaken for a dead worker.
-        let progress = Progress::default();
+        let progress = Arc::new(Progress::default());
+        let lost = CancellationToken::new();
         let result = tokio::select! {
-            r = self.attempt(&item, &id, &progress) => r,
-            _ = self.heartbeat(item.id, &progress) => Err(Failure::Abandoned),
+            r = self.attempt(&item, &id, &progress, &lost) => r,
+            _ = self.heartbeat(item.id, &progress, &lost) => Err(Failure::Abandoned),
         };
         let outcome = match result {
-            Ok(Attempt::Stored) => jobs::finish_item(pool, item.id, "succeeded", None).await,
-            Ok(Attempt::AlreadyStored) => {
+            Ok(Fetched::Stored) => {
+                jobs::finish_item(pool, item.id, ItemStatus::Succeeded, None).await
+            }
+            Ok(Fetched::AlreadyStored) => {
                 jobs::finish_item(
                     pool,
                     item.id,
-                    "skipped",
+                    ItemStatus::Skipped,
                     Some("already stored with matching hashes"),
                 )
                 .await
@@ -203,13 +202,13 @@ impl Worker {
             Err(Failure::Abandoned) => Ok(()),
             Err(Failure::Fatal(msg)) => {
                 tracing::warn!(error = %msg, "item failed");
-                jobs::finish_item(pool, item.id, "failed", Some(&msg)).await
+                jobs::finish_item(pool, item.id, ItemStatus::Failed, Some(&msg)).await
             }
             Err(Failure::Retry(msg, retry_after)) => {
                 if item.attempts >= i64::from(self.config.max_attempts) {
                     let msg = format!("gave up after {} attempts: {msg}", item.attempts);
                     tracing::warn!(error = %msg, "item failed");
-                    jobs::finish_item(pool, item.id, "failed", Some(&msg)).await
+                    jobs::finish_item(pool, item.id, ItemStatus::Failed, Some(&msg)).await
                 } else {
                     let delay = self.backoff(item.attempts, retry_after);
                     tracing::info!(error = %msg, retry_in_ms = delay.as_millis() as u64, "will retry");
@@ -227,105 +226,51 @@ impl Worker {
         &self,
         item: &ItemRow,
         id: &PackageId,
-        progress: &Progress,
-    ) -> Result<Attempt, Failure> {
-        let client = &self.client;
-        let (info, shasum) = verify::package_info(client, id).await?;
-        let filename = id.filename();
-        if let Some(stored) = self
-            .catalog
-            .stored_sha256(id)
-            .await
-            .map_err(|e| Failure::Retry(e.to_string(), None))?
-        {
-            return if stored == shasum {
-                Ok(Attempt::AlreadyStored)
-            } else {
-                Err(Failure::Fatal(format!(
-                    "a different archive is already stored (sha256 {stored}); the registry now offers {shasum}"
-                )))
-            };
-        }
-
-        // 1-2. The signed SHA256SUMS must verify and list the registry's shasum.
-        let evidence = verify::verified_sums(client, &id.address, &info).await?;
-        verify::check_listed(&evidence.shasums, &filename, &shasum)?;
-
-        // 3. Download, hashing as the bytes stream to a temp file.
-        let tmp = self
+        progress: &Arc<Progress>,
+        lost: &CancellationToken,
+    ) -> Result<Fetched, Failure> {
+        let spool = self
             .tmp_dir
             .join(format!("item-{}-{}.zip", item.id, uuid::Uuid::new_v4()));
-        let _cleanup = RemoveOnDrop(tmp.clone());
-        let (sha256, size) = client
-            .download_to(
-                &id.address,
-                &info.download_url,
-                &tmp,
-                self.max_archive_bytes,
-                |done, total| {
-                    progress.done.store(done, Ordering::Relaxed);
-                    progress.total.store(total.unwrap_or(0), Ordering::Relaxed);
-                    !progress.abandoned.load(Ordering::Relaxed)
-                },
-                None,
-            )
-            .await
-            .map_err(|e| {
-                if progress.abandoned.load(Ordering::Relaxed) {
-                    Failure::Abandoned
-                } else {
-                    e.into()
-                }
-            })?;
-        // 4. The bytes must hash to the signed shasum.
-        verify::check_sha256(&shasum, &sha256)?;
-        let _ = jobs::heartbeat(self.catalog.pool(), item.id, size, Some(size)).await;
-
-        // 5. h1/zh, store, record: the same path as every other way in.
-        let detail = format!("job {}", item.job_id);
-        let outcome = self
-            .catalog
-            .ingest(Ingest {
+        let _cleanup = RemoveOnDrop(spool.clone());
+        let fetched = self
+            .fetcher
+            .fetch(FetchRequest {
                 id,
-                path: &tmp,
-                expected: &Expected {
-                    hashes: vec![format!("zh:{shasum}")],
-                },
+                spool: &spool,
                 source: PackageSource::Job,
-                source_detail: Some(&detail),
-                known_sha256: Some(sha256),
-                evidence: Some(&evidence),
-                consume: true,
+                detail: format!("job {}", item.job_id),
+                sums: Sums::Fresh,
+                observer: progress.clone(),
+                cancel: lost,
             })
-            .await
-            .map_err(|e| Failure::Retry(e.to_string(), None))?;
-        match outcome {
-            IngestOutcome::Added(_) => Ok(Attempt::Stored),
-            IngestOutcome::AlreadyPresent => Ok(Attempt::AlreadyStored),
-            IngestOutcome::Rejected(why) => Err(Failure::Fatal(why.to_string())),
+            .await;
+        match fetched {
+            // The heartbeat found the item cancelled or reclaimed: leave its row alone.
+            Err(_) if lost.is_cancelled() => Err(Failure::Abandoned),
+            Ok(Fetched::Stored) => {
+                // The whole archive, as the item's final progress.
+                let size = progress.done.load(Ordering::Relaxed);
+                let _ = jobs::heartbeat(&self.db, item.id, size, Some(size)).await;
+                Ok(Fetched::Stored)
+            }
+            other => Ok(other?),
         }
     }
 
     /// Beats every second while an attempt runs, publishing download progress; returns (and
-    /// flags `abandoned`) when the item is no longer ours: cancelled, or reclaimed as stale.
-    async fn heartbeat(&self, item_id: i64, progress: &Progress) {
+    /// fires `lost`) when the item is no longer ours: cancelled, or reclaimed as stale.
+    async fn heartbeat(&self, item_id: i64, progress: &Progress, lost: &CancellationToken) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.tick().await;
         loop {
             tick.tick().await;
             let total = progress.total.load(Ordering::Relaxed);
             let done = progress.done.load(Ordering::Relaxed);
-            match jobs::heartbeat(
-                self.catalog.pool(),
-                item_id,
-                done,
-                (total > 0).then_some(total),
-            )
-            .await
-            {
+            match jobs::heartbeat(&self.db, item_id, done, (total > 0).then_some(total)).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    progress.abandoned.store(true, Ordering::Relaxed);
+                    lost.cancel();
                     return;
                 }
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
@@ -339,8 +284,19 @@ impl Worker {
 struct Progress {
     done: AtomicU64,
     total: AtomicU64,
-    abandoned: AtomicBool,
 }
+
+impl DownloadObserver for Progress {
+    fn started(&self, total: Option<u64>) {
+        self.total.store(total.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn written(&self, bytes: u64) {
+        self.done.store(bytes, Ordering::Relaxed);
+    }
+}
+
+impl FetchObserver for Progress {}
 
 /// Delay before the next attempt: exponential in the attempts made, capped, with jitter
 /// (between half and all of the delay) so many failing items do not retry in lockstep; a

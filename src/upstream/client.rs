@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use tokio::sync::{OnceCell, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, UpstreamConfig};
 use crate::domain::{Hostname, Platform, ProviderAddress, Version};
@@ -29,9 +30,15 @@ pub enum UpstreamError {
         message: String,
         retry_after: Option<Duration>,
     },
-    /// Retrying will not help: 404, bad documents, refused hosts.
+    /// The registry does not have it (404 or 410): a fact, not a fault.
+    #[error("{0}")]
+    NotFound(String),
+    /// Retrying will not help: bad documents, refused hosts, other 4xx.
     #[error("{0}")]
     Permanent(String),
+    /// The caller gave up (its cancellation token fired) before the download finished.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl UpstreamError {
@@ -266,7 +273,9 @@ impl RegistryClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let message = format!("{what}: upstream answered {status}");
-        if status == StatusCode::TOO_MANY_REQUESTS
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            Err(UpstreamError::NotFound(message))
+        } else if status == StatusCode::TOO_MANY_REQUESTS
             || status.is_server_error()
             || status == StatusCode::REQUEST_TIMEOUT
         {
@@ -360,9 +369,9 @@ impl RegistryClient {
             .map_err(|e| UpstreamError::permanent(e.to_string()))?;
         let what = format!("download info for {address} {version} {platform}");
         match self.get_json(up, &url, &what).await {
-            Err(UpstreamError::Permanent(m)) if m.contains("404") => Err(UpstreamError::permanent(
-                format!("{address} {version} is not offered for {platform} by the upstream"),
-            )),
+            Err(UpstreamError::NotFound(_)) => Err(UpstreamError::NotFound(format!(
+                "{address} {version} is not offered for {platform} by the upstream"
+            ))),
             other => other,
         }
     }
@@ -414,19 +423,19 @@ impl RegistryClient {
         read_limited(res, SMALL_FILE_LIMIT, what).await
     }
 
-    /// Streams an archive into `dest` while hashing it, calling `progress(done, total)` as
-    /// bytes arrive. Returns (hex sha256, size). Holds one of the upstream's download slots.
-    ///
-    /// `on_written(bytes)` is called from the writer thread each time the bytes so far are in
-    /// the file (readable by others), for callers that stream the file while it grows.
+    /// Streams an archive into `dest` while hashing it, telling `observer` the size once the
+    /// upstream answered and each time more bytes are in the file (readable by others, for
+    /// callers that stream the file while it grows). Returns (hex sha256, size). Stops with
+    /// [`UpstreamError::Cancelled`] as soon as `cancel` fires. Holds one of the upstream's
+    /// download slots.
     pub async fn download_to(
         &self,
         address: &ProviderAddress,
         raw_url: &str,
         dest: &Path,
         max_bytes: u64,
-        mut progress: impl FnMut(u64, Option<u64>) -> bool,
-        on_written: Option<OnWritten>,
+        observer: Arc<dyn DownloadObserver>,
+        cancel: &CancellationToken,
     ) -> Result<(String, u64), UpstreamError> {
         let up = self.upstream(&address.hostname)?;
         let base = self.providers_base(up).await?;
@@ -452,11 +461,17 @@ impl RegistryClient {
             .map_err(io)?
             .into_std()
             .await;
-        progress(0, total);
-        let mut spool = Spool::start(file, on_written);
+        observer.started(total);
+        let mut spool = Spool::start(file, Some(observer));
         let mut done: u64 = 0;
         let mut body = res.bytes_stream();
-        while let Some(chunk) = body.next().await {
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(UpstreamError::Cancelled),
+                next = body.next() => next,
+            };
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| from_reqwest("archive download", e))?;
             done += chunk.len() as u64;
             if done > max_bytes {
@@ -467,9 +482,6 @@ impl RegistryClient {
             if !spool.push(chunk).await {
                 // The writer stopped early: its error is reported below.
                 break;
-            }
-            if !progress(done, total) {
-                return Err(UpstreamError::permanent("cancelled"));
             }
         }
         let sha256 = spool.finish().await.map_err(io)?;
@@ -494,11 +506,19 @@ pub struct Spool {
 
 const SPOOL_CHUNKS: usize = 16;
 
-/// Told how many bytes of a spooled download are in its file so far.
-pub type OnWritten = Box<dyn Fn(u64) + Send + 'static>;
+/// Told how a download is going: its size once the upstream answered, then (from the writer
+/// thread) how many bytes are in the file so far.
+pub trait DownloadObserver: Send + Sync + 'static {
+    fn started(&self, _total: Option<u64>) {}
+    fn written(&self, _bytes: u64) {}
+}
+
+/// Nobody is watching.
+pub struct Unobserved;
+impl DownloadObserver for Unobserved {}
 
 impl Spool {
-    pub fn start(file: std::fs::File, on_written: Option<OnWritten>) -> Self {
+    pub fn start(file: std::fs::File, on_written: Option<Arc<dyn DownloadObserver>>) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(SPOOL_CHUNKS);
         let task = tokio::task::spawn_blocking(move || {
             use sha2::Digest;
@@ -517,7 +537,7 @@ impl Spool {
                     && (rx.is_empty() || written - told >= WRITE_BATCH as u64)
                 {
                     out.flush()?;
-                    tell(written);
+                    tell.written(written);
                     told = written;
                 }
             }
@@ -525,7 +545,7 @@ impl Spool {
             // a spool file is only ever a temp file.
             out.flush()?;
             if let Some(tell) = &on_written {
-                tell(written);
+                tell.written(written);
             }
             Ok(hex::encode(hasher.finalize()))
         });

@@ -5,9 +5,7 @@
 
 use super::client::{DownloadInfo, RegistryClient, shasum_for};
 use super::{UpstreamError, signature};
-use crate::catalog::PackageId;
-use crate::db::packages::Evidence;
-use crate::domain::ProviderAddress;
+use crate::domain::{Evidence, PackageId, ProviderAddress};
 
 /// The registry's download info for a package, checked to name the archive the mirror
 /// expects; returned with the registry's `shasum` in lower case.

@@ -5,9 +5,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::audit_record;
-use crate::auth::{Caller, password};
+use crate::auth::password;
 use crate::db::{self, users};
-use crate::error::AppError;
+use crate::http::caller::Caller;
+use crate::http::error::{AppError, OrInternal};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,7 +31,7 @@ async fn login(
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
-    let addr = crate::auth::client_addr(&req);
+    let addr = crate::http::caller::client_addr(&req);
     let username = body.username.trim().to_owned();
     if username.is_empty() || username.len() > 128 || body.password.len() > 1024 {
         return Err(AppError::Unauthorized(BAD_LOGIN.into()));
@@ -46,7 +47,7 @@ async fn login(
             retry_after: secs,
         });
     }
-    let pool = state.catalog.pool();
+    let pool = &state.db;
     let found = users::credentials(pool, &username).await?;
     // Unknown users are checked against a dummy hash: same answer, similar time.
     let hash = match &found {
@@ -71,14 +72,14 @@ async fn login(
         }
     };
     state.throttle.succeeded(&keys[0]);
-    let now = db::jobs::now();
+    let now = crate::clock::now();
     let expires_at = now + state.auth_keys.session_seconds;
     let session_id = uuid::Uuid::new_v4().simple().to_string();
     users::create_session(pool, &session_id, user.id, now, expires_at, addr.as_deref()).await?;
     let token = state
         .auth_keys
         .issue(user.id, &session_id, now, expires_at)
-        .map_err(|e| AppError::Internal(format!("signing a session token: {e}")))?;
+        .or_internal("signing a session token")?;
     db::audit::record(
         pool,
         &format!("user:{}", user.username),
@@ -90,7 +91,7 @@ async fn login(
     .await?;
     let profile = users::get_user(pool, user.id)
         .await?
-        .ok_or_else(|| AppError::Internal("user vanished during login".into()))?;
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("user vanished during login")))?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({ "token": token, "expires_at": expires_at, "user": profile })))
@@ -98,17 +99,17 @@ async fn login(
 
 async fn logout(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
     if let Some(sid) = &caller.session_id {
-        users::revoke_session(state.catalog.pool(), sid, db::jobs::now()).await?;
+        users::revoke_session(&state.db, sid, crate::clock::now()).await?;
     }
     audit_record(&state, &caller, "auth.logout", None, json!({})).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
-    let now = db::jobs::now();
+    let now = crate::clock::now();
     Ok(HttpResponse::Ok().json(match caller.user_id {
         Some(id) => {
-            let u = users::get_user(state.catalog.pool(), id)
+            let u = users::get_user(&state.db, id)
                 .await?
                 .ok_or_else(|| AppError::Unauthorized("the user no longer exists".into()))?;
             json!({ "id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled,

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Paging, audit_record, page_json};
-use crate::auth::Caller;
 use crate::db;
-use crate::error::AppError;
+use crate::http::caller::Caller;
+use crate::http::error::AppError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,13 +36,13 @@ async fn list(
         per_page: q.per_page,
     }
     .resolve()?;
-    let (items, total) = db::jobs::jobs_page(state.catalog.pool(), limit, offset).await?;
+    let (items, total) = db::jobs::jobs_page(&state.db, limit, offset).await?;
     Ok(page_json(items, page, per_page, total))
 }
 
 /// `{job, items}` as the detail route and every progress event carry it.
 async fn job_detail(state: &AppState, id: i64) -> Result<serde_json::Value, AppError> {
-    let pool = state.catalog.pool();
+    let pool = &state.db;
     let job = db::jobs::job_summary(pool, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("there is no job {id}")))?;
@@ -133,7 +133,7 @@ async fn retry(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    let pool = state.catalog.pool();
+    let pool = &state.db;
     if db::jobs::job_summary(pool, id).await?.is_none() {
         return Err(AppError::not_found(format!("there is no job {id}")));
     }
@@ -156,7 +156,7 @@ async fn cancel(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    let pool = state.catalog.pool();
+    let pool = &state.db;
     if !db::jobs::cancel_job(pool, id).await? {
         return Err(AppError::not_found(format!("there is no job {id}")));
     }

@@ -1,6 +1,6 @@
 //! The admin API under `/api/v1`, described by `src/http/openapi.yaml` (served at
 //! `/api/v1/openapi.yaml`). Every route but login and the OpenAPI document takes a
-//! [`Caller`](crate::auth::Caller); mutating routes require the admin role and write an
+//! [`Caller`](crate::http::caller::Caller); mutating routes require the admin role and write an
 //! audit row.
 
 mod auth;
@@ -8,14 +8,12 @@ mod jobs;
 mod providers;
 mod users;
 
-pub use users::valid_username;
-
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::Caller;
 use crate::db;
-use crate::error::AppError;
+use crate::http::caller::Caller;
+use crate::http::error::{AppError, OrInternal};
 use crate::state::AppState;
 
 pub const OPENAPI: &str = include_str!("../openapi.yaml");
@@ -69,7 +67,7 @@ async fn authorize(
     let path = req.path();
     let public = path == "/api/v1/auth/login" || path == "/api/v1/openapi.yaml";
     if !public {
-        let caller = crate::auth::authenticate(req.request().clone()).await?;
+        let caller = crate::http::caller::authenticate(req.request().clone()).await?;
         let reads = matches!(
             *req.method(),
             actix_web::http::Method::GET | actix_web::http::Method::HEAD
@@ -146,7 +144,7 @@ pub async fn audit_record(
     details: serde_json::Value,
 ) -> Result<(), AppError> {
     db::audit::record(
-        state.catalog.pool(),
+        &state.db,
         &caller.actor,
         action,
         target,
@@ -159,9 +157,9 @@ pub async fn audit_record(
 }
 
 async fn stats(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, AppError> {
-    state.downloads.flush(state.catalog.pool()).await?;
-    let stats = db::admin::stats(state.catalog.pool(), &crate::downloads::day(29)).await?;
-    let mut value = serde_json::to_value(stats).map_err(|e| AppError::Internal(e.to_string()))?;
+    state.downloads.flush(&state.db).await?;
+    let stats = db::admin::stats(&state.db, &crate::downloads::day(29)).await?;
+    let mut value = serde_json::to_value(stats).or_internal("rendering stats")?;
     // Every one of the last 30 days, zero when nothing was downloaded.
     let counted: std::collections::HashMap<String, i64> = value["downloads_per_day"]
         .as_array()
@@ -177,8 +175,8 @@ async fn stats(state: web::Data<AppState>, _caller: Caller) -> Result<HttpRespon
             serde_json::json!({ "day": day, "downloads": n })
         })
         .collect();
-    value["upstream"] = serde_json::to_value(state.registry.stats())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    value["upstream"] =
+        serde_json::to_value(state.registry.stats()).or_internal("rendering upstream stats")?;
     Ok(HttpResponse::Ok().json(value))
 }
 
@@ -202,7 +200,7 @@ async fn audit(
     .resolve()?;
     let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
     let (items, total) = db::audit::page(
-        state.catalog.pool(),
+        &state.db,
         nonempty(&q.actor).as_deref(),
         nonempty(&q.action).as_deref(),
         limit,

@@ -6,11 +6,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Paging, audit_record, page_json};
-use crate::auth::Caller;
-use crate::catalog::{Expected, IngestOutcome, PackageId, PackageSource};
+use crate::catalog::{Expected, IngestOutcome};
 use crate::db::{self, admin::ProviderFilter};
-use crate::domain::{Platform, ProviderAddress, Version};
-use crate::error::{AppError, FieldError};
+use crate::domain::{PackageId, PackageSource, Platform, ProviderAddress, Version, VersionStatus};
+use crate::http::caller::Caller;
+use crate::http::error::{AppError, FieldError, OrInternal};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -45,7 +45,13 @@ struct ListQuery {
     per_page: Option<u64>,
 }
 
-const STATUSES: [&str; 3] = ["active", "deprecated", "blocked"];
+/// `status must be one of active, deprecated, blocked` for anything else.
+fn version_status(s: &str) -> Result<VersionStatus, AppError> {
+    s.parse().map_err(|_| {
+        let all: Vec<&str> = VersionStatus::ALL.iter().map(|s| s.as_str()).collect();
+        AppError::BadRequest(format!("status must be one of {}", all.join(", ")))
+    })
+}
 
 async fn list(
     state: web::Data<AppState>,
@@ -60,14 +66,7 @@ async fn list(
     fn given(s: &Option<String>) -> Option<&str> {
         s.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
-    if let Some(s) = given(&q.status)
-        && !STATUSES.contains(&s)
-    {
-        return Err(AppError::BadRequest(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let status = given(&q.status).map(version_status).transpose()?;
     if given(&q.q).is_some_and(|s| s.len() > 200) {
         return Err(AppError::BadRequest(
             "q is longer than 200 characters".into(),
@@ -77,10 +76,9 @@ async fn list(
         q: given(&q.q),
         hostname: given(&q.hostname),
         namespace: given(&q.namespace),
-        status: given(&q.status),
+        status,
     };
-    let (items, total) =
-        db::admin::providers_page(state.catalog.pool(), &filter, limit, offset).await?;
+    let (items, total) = db::admin::providers_page(&state.db, &filter, limit, offset).await?;
     Ok(page_json(items, page, per_page, total))
 }
 
@@ -94,8 +92,8 @@ async fn detail(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let address = address(&path)?;
-    state.downloads.flush(state.catalog.pool()).await?;
-    let versions = db::admin::provider_detail(state.catalog.pool(), &address)
+    state.downloads.flush(&state.db).await?;
+    let versions = db::admin::provider_detail(&state.db, &address)
         .await?
         .ok_or_else(|| AppError::not_found(format!("provider {address} is not in this mirror")))?;
     Ok(HttpResponse::Ok().json(json!({
@@ -118,7 +116,7 @@ async fn remove(
         Some(v) => format!("{address} {v}"),
         None => address.to_string(),
     };
-    let orphans = db::admin::delete(state.catalog.pool(), address, version)
+    let orphans = db::admin::delete(&state.db, address, version)
         .await?
         .ok_or_else(|| AppError::not_found(format!("{target} is not in this mirror")))?;
     state.catalog.invalidate(address).await;
@@ -181,14 +179,9 @@ async fn set_status(
     let (h, n, t, v) = path.into_inner();
     let address = address(&(h, n, t))?;
     let version = Version::parse(&v)?;
-    if !STATUSES.contains(&body.status.as_str()) {
-        return Err(AppError::BadRequest(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
-    }
-    let pool = state.catalog.pool();
-    if !db::packages::set_version_status(pool, &address, &version, &body.status).await? {
+    let status = version_status(&body.status)?;
+    let pool = &state.db;
+    if !db::packages::set_version_status(pool, &address, &version, status).await? {
         return Err(AppError::not_found(format!(
             "{address} {version} is not in this mirror"
         )));
@@ -295,7 +288,7 @@ async fn definitions(
     if q.dry_run.unwrap_or(false) {
         return Ok(HttpResponse::Ok().json(plan_json));
     }
-    let job = crate::jobs::enqueue(state.catalog.pool(), &text, &caller.actor, &plan).await?;
+    let job = crate::jobs::enqueue(&state.db, &text, &caller.actor, &plan).await?;
     audit_record(
         &state,
         &caller,
@@ -304,7 +297,7 @@ async fn definitions(
         json!({ "packages": plan.package_count() }),
     )
     .await?;
-    let summary = db::jobs::job_summary(state.catalog.pool(), job).await?;
+    let summary = db::jobs::job_summary(&state.db, job).await?;
     Ok(HttpResponse::Created().json(json!({ "job": summary, "plan": plan_json })))
 }
 
@@ -348,9 +341,8 @@ async fn upload_package(
     let tmp_dir = state.config.data_dir.join("tmp/uploads");
     tokio::fs::create_dir_all(&tmp_dir)
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let tmp =
-        tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| AppError::Internal(e.to_string()))?;
+        .or_internal("creating the upload directory")?;
+    let tmp = tempfile::NamedTempFile::new_in(&tmp_dir).or_internal("creating an upload file")?;
     let mut fields = std::collections::HashMap::new();
     let mut got_file = false;
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
@@ -360,9 +352,7 @@ async fn upload_package(
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             use std::io::Write;
-            let mut file = tmp
-                .reopen()
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let mut file = tmp.reopen().or_internal("opening the upload file")?;
             let mut size = 0u64;
             while let Some(chunk) = field.next().await {
                 let chunk = chunk
@@ -375,8 +365,8 @@ async fn upload_package(
                 }
                 file = tokio::task::spawn_blocking(move || file.write_all(&chunk).map(|_| file))
                     .await
-                    .map_err(|e| AppError::Internal(e.to_string()))?
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                    .or_internal("writing an upload")?
+                    .or_internal("writing an upload")?;
             }
             got_file = true;
         } else {
@@ -448,7 +438,7 @@ async fn upload_package(
         )
         .await?;
     }
-    let detail = db::admin::provider_detail(state.catalog.pool(), &id.address)
+    let detail = db::admin::provider_detail(&state.db, &id.address)
         .await?
         .unwrap_or_default()
         .into_iter()
@@ -458,7 +448,7 @@ async fn upload_package(
                 .into_iter()
                 .find(|p| p.os == id.platform.os && p.arch == id.platform.arch)
         });
-    let mut body = serde_json::to_value(detail).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut body = serde_json::to_value(detail).or_internal("rendering a provider")?;
     body["hostname"] = json!(id.address.hostname);
     body["namespace"] = json!(id.address.namespace);
     body["type"] = json!(id.address.provider_type);

@@ -5,9 +5,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::audit_record;
-use crate::auth::{self, Caller, Role, password};
-use crate::db::{self, users};
-use crate::error::AppError;
+use crate::auth::{self, password};
+use crate::db::users;
+use crate::domain::{Role, valid_username};
+use crate::http::caller::Caller;
+use crate::http::error::{AppError, OrInternal};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -28,17 +30,9 @@ fn role(s: &str) -> Result<Role, AppError> {
     Role::parse(s).ok_or_else(|| AppError::BadRequest("role must be admin or viewer".into()))
 }
 
-/// Letters, digits, `.`, `_`, `-` and `@`; 1 to 64 characters.
-pub fn valid_username(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-}
-
 async fn list_users(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
-    Ok(HttpResponse::Ok().json(users::list_users(state.catalog.pool()).await?))
+    Ok(HttpResponse::Ok().json(users::list_users(&state.db).await?))
 }
 
 #[derive(Deserialize)]
@@ -64,16 +58,10 @@ async fn create_user(
     password::check_strength(&body.password).map_err(AppError::BadRequest)?;
     let hash = password::hash(body.password)
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let user = users::create_user(
-        state.catalog.pool(),
-        &body.username,
-        &hash,
-        role.as_str(),
-        db::jobs::now(),
-    )
-    .await?
-    .ok_or_else(|| AppError::Conflict(format!("user {} already exists", body.username)))?;
+        .or_internal("hashing a password")?;
+    let user = users::create_user(&state.db, &body.username, &hash, role, crate::clock::now())
+        .await?
+        .ok_or_else(|| AppError::Conflict(format!("user {} already exists", body.username)))?;
     audit_record(
         &state,
         &caller,
@@ -106,11 +94,11 @@ async fn update_user(
             "you cannot disable or demote yourself".into(),
         ));
     }
-    let pool = state.catalog.pool();
+    let pool = &state.db;
     let target = users::get_user(pool, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
-    let loses_admin = target.role == "admin"
+    let loses_admin = target.role == Role::Admin
         && !target.disabled
         && (body.disabled == Some(true) || new_role == Some(Role::Viewer));
     if loses_admin && users::count_admins(pool).await? <= 1 {
@@ -118,15 +106,9 @@ async fn update_user(
             "this is the last active admin: create another admin first".into(),
         ));
     }
-    let user = users::update_user(
-        state.catalog.pool(),
-        id,
-        new_role.map(Role::as_str),
-        body.disabled,
-        db::jobs::now(),
-    )
-    .await?
-    .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
+    let user = users::update_user(&state.db, id, new_role, body.disabled, crate::clock::now())
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
     audit_record(
         &state,
         &caller,
@@ -153,14 +135,14 @@ async fn reset_password(
     let id = id.into_inner();
     let body = body.into_inner();
     password::check_strength(&body.password).map_err(AppError::BadRequest)?;
-    let pool = state.catalog.pool();
+    let pool = &state.db;
     let user = users::get_user(pool, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
     let hash = password::hash(body.password)
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    users::set_password(pool, id, &hash, db::jobs::now()).await?;
+        .or_internal("hashing a password")?;
+    users::set_password(pool, id, &hash, crate::clock::now()).await?;
     audit_record(
         &state,
         &caller,
@@ -179,11 +161,11 @@ async fn revoke_sessions(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    let pool = state.catalog.pool();
+    let pool = &state.db;
     let user = users::get_user(pool, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
-    users::revoke_sessions(pool, id, db::jobs::now()).await?;
+    users::revoke_sessions(pool, id, crate::clock::now()).await?;
     audit_record(
         &state,
         &caller,
@@ -197,7 +179,7 @@ async fn revoke_sessions(
 
 async fn list_tokens(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
-    Ok(HttpResponse::Ok().json(users::list_api_tokens(state.catalog.pool()).await?))
+    Ok(HttpResponse::Ok().json(users::list_api_tokens(&state.db).await?))
 }
 
 #[derive(Deserialize)]
@@ -228,11 +210,11 @@ async fn create_token(
         ));
     }
     let secret = auth::new_token_secret();
-    let now = db::jobs::now();
+    let now = crate::clock::now();
     let token = users::create_api_token(
-        state.catalog.pool(),
+        &state.db,
         name,
-        role.as_str(),
+        role,
         &auth::token_hash(&secret),
         &caller.actor,
         now,
@@ -247,7 +229,7 @@ async fn create_token(
         json!({ "role": role.as_str(), "expires_in_days": days }),
     )
     .await?;
-    let mut body = serde_json::to_value(&token).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut body = serde_json::to_value(&token).or_internal("rendering a token")?;
     body["token"] = json!(secret);
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
@@ -261,7 +243,7 @@ async fn revoke_token(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    if !users::revoke_api_token(state.catalog.pool(), id, db::jobs::now()).await? {
+    if !users::revoke_api_token(&state.db, id, crate::clock::now()).await? {
         return Err(AppError::not_found(format!("there is no live token {id}")));
     }
     audit_record(

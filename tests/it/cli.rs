@@ -1,11 +1,9 @@
 //! The command-line tools as an operator uses them: import, add-package, check-config, migrate.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{Store, TestApp, h1_reference, provider_zip};
+use crate::common::{Store, TestApp, h1_reference, provider_zip};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -66,11 +64,11 @@ async fn import_checks_every_archive_reports_and_is_idempotent() {
     let good = provider_zip("good");
     let tampered_original = provider_zip("original");
     // Same entry names, altered content: what a swapped binary looks like.
-    let tampered = common::make_zip(&[
+    let tampered = crate::common::make_zip(&[
         ("terraform-provider-original", b"binary for evil!"),
         ("LICENSE", b"MPL-2.0"),
     ]);
-    let dummy = std::fs::read(common::repo_path(
+    let dummy = std::fs::read(crate::common::repo_path(
         "tests/data/terraform-provider-dummy_1.0.0_linux_amd64.zip",
     ))
     .unwrap();
@@ -282,7 +280,7 @@ fn add_package_rejects_bad_input_clearly() {
         stderr(&out)
     );
 
-    let evil = common::make_zip(&[("../../escape", b"x")]);
+    let evil = crate::common::make_zip(&[("../../escape", b"x")]);
     let evil_path = data.path().join("evil.zip");
     std::fs::write(&evil_path, evil).unwrap();
     let out = tfmirror(
@@ -326,7 +324,7 @@ fn check_config_names_the_bad_line_and_masks_secrets() {
     assert!(!text.contains("do-not-print-me"), "{text}");
 
     // The shipped example must always be valid.
-    let example = common::repo_path("config.example.hcl");
+    let example = crate::common::repo_path("config.example.hcl");
     let out = tfmirror(
         dir.path(),
         &["--config", example.to_str().unwrap(), "check-config"],

@@ -11,61 +11,35 @@
 //!   verified, so no client ever receives a complete copy of a bad archive, and a package that
 //!   fails verification is never stored or listed.
 
+mod flight;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use moka::future::Cache;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::catalog::{
-    Catalog, Expected, Ingest, IngestOutcome, PackageId, PackageSource, ProviderView, Rendered,
-};
+use crate::catalog::{ProviderView, Rendered};
 use crate::config::{Config, UpstreamConfig};
-use crate::db::{self, packages::Evidence};
-use crate::domain::{Platform, ProviderAddress, Version};
+use crate::db::{self, Pool};
+use crate::domain::{Evidence, PackageId, PackageSource, Platform, ProviderAddress, Version};
+use crate::fetch::{FetchObserver, FetchRequest, Fetcher, Sums};
 use crate::hashes;
-use crate::upstream::client::{DownloadInfo, UpstreamVersion, shasum_for};
-use crate::upstream::{RegistryClient, UpstreamError, verify};
+use crate::upstream::UpstreamError;
+use crate::upstream::client::{UpstreamVersion, shasum_for};
+
+pub use flight::{Flight, FlightState, Flights};
 
 /// An upstream's version list with when the mirror first saw each version.
 #[derive(Debug)]
 pub struct Listing {
     pub versions: Vec<UpstreamVersion>,
     first_seen: HashMap<String, i64>,
-}
-
-/// A version's verified `SHA256SUMS` and the evidence to record with its packages.
-#[derive(Debug)]
-pub struct VersionSums {
-    pub evidence: Evidence,
-}
-
-/// How far a shared download has got.
-#[derive(Debug, Clone, Default)]
-pub struct FlightState {
-    /// The archive's size, once the upstream answered.
-    pub total: Option<u64>,
-    /// Bytes in the spool file so far.
-    pub written: u64,
-    /// The whole download hashed to the signed `shasum`: clients may have the last byte.
-    pub verified: bool,
-    /// `Some(Ok)` once verified and stored; `Some(Err)` when it failed.
-    pub outcome: Option<Result<(), String>>,
-}
-
-/// One upstream download that any number of clients stream from.
-pub struct Flight {
-    pub path: PathBuf,
-    state: watch::Sender<FlightState>,
-}
-
-impl Flight {
-    pub fn subscribe(&self) -> watch::Receiver<FlightState> {
-        self.state.subscribe()
-    }
 }
 
 fn too_slow(deadline: Duration) -> UpstreamError {
@@ -75,40 +49,63 @@ fn too_slow(deadline: Duration) -> UpstreamError {
     ))
 }
 
+/// What a client asking for an archive that is not stored gets.
+pub enum Pulled {
+    /// The bytes of the shared download as they arrive (the last one once verified).
+    Streaming {
+        total: u64,
+        body: BoxStream<'static, Result<Bytes, std::io::Error>>,
+    },
+    /// The download finished before this client could join it: the package is stored.
+    Stored,
+}
+
+/// Why an archive could not be pulled through.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The origin failed, or the bytes failed verification: nothing was stored.
+    #[error("{0}")]
+    Failed(String),
+    /// The download's state was lost (a bug; the client may retry).
+    #[error("the shared download vanished")]
+    Vanished,
+}
+
 pub struct PullThrough {
-    catalog: Arc<Catalog>,
-    client: Arc<RegistryClient>,
+    db: Pool,
+    fetcher: Arc<Fetcher>,
     config: Arc<Config>,
     tmp_dir: PathBuf,
     fresh: Cache<ProviderAddress, Arc<Listing>>,
     last_good: Cache<ProviderAddress, Arc<Listing>>,
-    sums: Cache<(ProviderAddress, String), Arc<VersionSums>>,
-    flights: Mutex<HashMap<PackageId, Arc<Flight>>>,
+    flights: Arc<Flights<PackageId>>,
+}
+
+/// The shortest metadata TTL of any upstream: how long version lists and checksums stay fresh.
+pub fn metadata_ttl(config: &Config) -> Duration {
+    let ttl = config
+        .upstream
+        .values()
+        .map(|u| u.metadata_ttl_seconds)
+        .min()
+        .unwrap_or(300)
+        .max(1);
+    Duration::from_secs(ttl)
 }
 
 impl PullThrough {
-    pub fn new(config: Arc<Config>, catalog: Arc<Catalog>, client: Arc<RegistryClient>) -> Self {
-        let ttl = config
-            .upstream
-            .values()
-            .map(|u| u.metadata_ttl_seconds)
-            .min()
-            .unwrap_or(300)
-            .max(1);
+    pub fn new(config: Arc<Config>, db: Pool, fetcher: Arc<Fetcher>) -> Self {
+        let tmp_dir = config.data_dir.join("tmp/pull");
         Self {
-            tmp_dir: config.data_dir.join("tmp/pull"),
             fresh: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(ttl))
+                .time_to_live(metadata_ttl(&config))
                 .build(),
             last_good: Cache::builder().max_capacity(10_000).build(),
-            sums: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(ttl))
-                .build(),
-            flights: Mutex::new(HashMap::new()),
-            catalog,
-            client,
+            flights: Arc::new(Flights::new(tmp_dir.clone())),
+            tmp_dir,
+            db,
+            fetcher,
             config,
         }
     }
@@ -141,16 +138,12 @@ impl PullThrough {
     pub async fn listing(&self, address: &ProviderAddress) -> Result<Arc<Listing>, UpstreamError> {
         let deadline = self.deadline(address);
         let fetch = self.fresh.try_get_with(address.clone(), async {
-            let versions = self.client.versions(address).await?;
+            let versions = self.fetcher.client().versions(address).await?;
             let names: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
-            let first_seen = db::packages::versions_first_seen(
-                self.catalog.pool(),
-                address,
-                &names,
-                db::jobs::now(),
-            )
-            .await
-            .map_err(|e| UpstreamError::transient(e.to_string()))?;
+            let first_seen =
+                db::packages::versions_first_seen(&self.db, address, &names, crate::clock::now())
+                    .await
+                    .map_err(|e| UpstreamError::transient(e.to_string()))?;
             Ok::<_, UpstreamError>(Arc::new(Listing {
                 versions,
                 first_seen,
@@ -188,7 +181,7 @@ impl PullThrough {
         };
         let listing = self.listing(address).await?;
         let min_age = (upstream.min_release_age_hours * 3600) as i64;
-        let now = db::jobs::now();
+        let now = crate::clock::now();
         Ok(listing
             .versions
             .iter()
@@ -267,7 +260,7 @@ impl PullThrough {
                             platform: platform.clone(),
                         };
                         let filename = id.filename();
-                        if let Some(sha) = shasum_for(&sums.evidence.shasums, &filename) {
+                        if let Some(sha) = shasum_for(&sums.shasums, &filename) {
                             archives.insert(
                                 platform.to_string(),
                                 json!({ "url": filename, "hashes": [hashes::zh(&sha)] }),
@@ -294,14 +287,15 @@ impl PullThrough {
         address: &ProviderAddress,
         version: &Version,
         platform: &Platform,
-    ) -> Result<Arc<VersionSums>, UpstreamError> {
+    ) -> Result<Arc<Evidence>, UpstreamError> {
         let deadline = self.deadline(address);
         let fetch = async {
             let info = self
-                .client
+                .fetcher
+                .client()
                 .download_info(address, version, platform)
                 .await?;
-            self.sums_for(address, version, &info).await
+            self.fetcher.version_sums(address, version, &info).await
         };
         tokio::time::timeout(deadline, fetch)
             .await
@@ -317,28 +311,13 @@ impl PullThrough {
         Duration::from_millis(ms.max(1))
     }
 
-    async fn sums_for(
-        &self,
-        address: &ProviderAddress,
-        version: &Version,
-        info: &DownloadInfo,
-    ) -> Result<Arc<VersionSums>, UpstreamError> {
-        self.sums
-            .try_get_with((address.clone(), version.to_string()), async {
-                let evidence = verify::verified_sums(&self.client, address, info).await?;
-                Ok::<_, UpstreamError>(Arc::new(VersionSums { evidence }))
-            })
-            .await
-            .map_err(|e| (*e).clone())
-    }
-
     /// A version's verified checksums if they are in memory (fetched for a recent request).
     pub async fn cached_sums(
         &self,
         address: &ProviderAddress,
         version: &Version,
-    ) -> Option<Arc<VersionSums>> {
-        self.sums.get(&(address.clone(), version.to_string())).await
+    ) -> Option<Arc<Evidence>> {
+        self.fetcher.cached_sums(address, version).await
     }
 
     /// A package's download info, its lower-case `shasum`, and its version's verified
@@ -346,93 +325,68 @@ impl PullThrough {
     pub async fn verified_info(
         &self,
         id: &PackageId,
-    ) -> Result<(DownloadInfo, String, Arc<VersionSums>), UpstreamError> {
-        let (info, shasum) = verify::package_info(&self.client, id).await?;
-        let sums = self.sums_for(&id.address, &id.version, &info).await?;
-        verify::check_listed(&sums.evidence.shasums, &id.filename(), &shasum)?;
-        Ok((info, shasum, sums))
+    ) -> Result<(crate::upstream::client::DownloadInfo, String, Arc<Evidence>), UpstreamError> {
+        self.fetcher.verified_info(id, Sums::Cached).await
     }
 
-    /// The shared download of a package not stored, started if none is running.
-    pub fn archive(self: &Arc<Self>, id: &PackageId) -> Arc<Flight> {
-        let mut flights = self.flights.lock().expect("flights lock");
-        if let Some(f) = flights.get(id) {
-            return f.clone();
+    /// An archive that is not stored, from the shared upstream download (started if none is
+    /// running). Waits only until the origin has answered with the archive's size.
+    pub async fn archive(&self, id: &PackageId) -> Result<Pulled, PullError> {
+        let flight = self.start(id);
+        let mut rx = flight.subscribe();
+        let started = flight::wait_for(&mut rx, |s| s.total.is_some() || s.outcome.is_some())
+            .await
+            .ok_or(PullError::Vanished)?;
+        if started.outcome.is_none()
+            && let Some(total) = started.total
+            // The file exists once the size is known; it is gone only if the flight has ended.
+            && let Ok(file) = std::fs::File::open(&flight.path)
+        {
+            let body = flight::flight_stream(flight.clone(), rx, file, total);
+            return Ok(Pulled::Streaming {
+                total,
+                body: Box::pin(body),
+            });
         }
-        let flight = Arc::new(Flight {
-            path: self
-                .tmp_dir
-                .join(format!("{}.zip", uuid::Uuid::new_v4().simple())),
-            state: watch::Sender::new(FlightState::default()),
-        });
-        flights.insert(id.clone(), flight.clone());
-        drop(flights);
-        let this = self.clone();
-        let id = id.clone();
-        let leader = flight.clone();
-        tokio::spawn(async move {
-            let result = this.fetch(&id, &leader).await;
+        let ended = flight::wait_for(&mut rx, |s| s.outcome.is_some())
+            .await
+            .ok_or(PullError::Vanished)?;
+        match ended.outcome {
+            Some(Ok(())) => Ok(Pulled::Stored),
+            Some(Err(e)) => Err(PullError::Failed(e)),
+            None => Err(PullError::Vanished),
+        }
+    }
+
+    /// Joins or starts the shared download of a package.
+    fn start(&self, id: &PackageId) -> Arc<Flight> {
+        let fetcher = self.fetcher.clone();
+        let package = id.clone();
+        self.flights.join_or_start(id, move |flight| async move {
+            let result = fetcher
+                .fetch(FetchRequest {
+                    id: &package,
+                    spool: &flight.path,
+                    source: PackageSource::PullThrough,
+                    detail: format!("pull-through from {}", package.address.hostname),
+                    sums: Sums::Cached,
+                    observer: flight.clone(),
+                    cancel: &CancellationToken::new(),
+                })
+                .await;
             match &result {
-                Ok(()) => tracing::info!(package = %id, "pulled through and stored"),
+                Ok(_) => tracing::info!(package = %package, "pulled through and stored"),
                 Err(e) => {
-                    tracing::warn!(package = %id, error = %e, "pull-through failed; nothing stored")
+                    tracing::warn!(package = %package, error = %e, "pull-through failed; nothing stored")
                 }
             }
-            leader
-                .state
-                .send_modify(|s| s.outcome = Some(result.map_err(|e| e.to_string())));
-            this.flights.lock().expect("flights lock").remove(&id);
-            let _ = std::fs::remove_file(&leader.path);
-        });
-        flight
+            result.map(|_| ()).map_err(|e| e.to_string())
+        })
     }
+}
 
-    async fn fetch(&self, id: &PackageId, flight: &Arc<Flight>) -> Result<(), UpstreamError> {
-        let (info, shasum, sums) = self.verified_info(id).await?;
-
-        let watcher = flight.clone();
-        let on_written = Box::new(move |n: u64| watcher.state.send_modify(|s| s.written = n));
-        let (sha256, _size) = self
-            .client
-            .download_to(
-                &id.address,
-                &info.download_url,
-                &flight.path,
-                self.config.limits.max_archive_bytes,
-                |_, total| {
-                    flight.state.send_if_modified(|s| {
-                        let changed = s.total != total;
-                        s.total = total;
-                        changed
-                    });
-                    true
-                },
-                Some(on_written),
-            )
-            .await?;
-        verify::check_sha256(&shasum, &sha256)?;
-        // The bytes are authentic: waiting clients may finish while the package is stored.
-        flight.state.send_modify(|s| s.verified = true);
-        let detail = format!("pull-through from {}", id.address.hostname);
-        let outcome = self
-            .catalog
-            .ingest(Ingest {
-                id,
-                path: &flight.path,
-                expected: &Expected {
-                    hashes: vec![hashes::zh(&shasum)],
-                },
-                source: PackageSource::PullThrough,
-                source_detail: Some(&detail),
-                known_sha256: Some(sha256),
-                evidence: Some(&sums.evidence),
-                consume: true,
-            })
-            .await
-            .map_err(|e| UpstreamError::transient(e.to_string()))?;
-        match outcome {
-            IngestOutcome::Added(_) | IngestOutcome::AlreadyPresent => Ok(()),
-            IngestOutcome::Rejected(why) => Err(UpstreamError::permanent(why.to_string())),
-        }
+impl FetchObserver for Flight {
+    fn verified(&self) {
+        self.mark_verified();
     }
 }

@@ -1,11 +1,9 @@
 //! `tfmirror load` and `tfmirror jobs` as an operator runs them.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::fake_registry::FakeRegistry;
+use crate::common::fake_registry::FakeRegistry;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -94,7 +92,7 @@ provider "registry.opentofu.org/hashicorp/null" {
     let (_, jobs, _) = run(&env.config, &["jobs"]).await;
     assert_eq!(jobs.lines().count(), 1, "only the header, no job: {jobs}");
     assert_eq!(
-        fake.hits(common::fake_registry::Target::Any),
+        fake.hits(crate::common::fake_registry::Target::Any),
         0,
         "no upstream request for an invalid file"
     );

@@ -4,18 +4,16 @@
 //! Runs Terraform 1.0.3 (installed by scripts/install-test-tools.sh) and, when the machine has
 //! one, the `terraform` on the PATH.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Store, TestApp, h1_reference};
+use crate::common::{Store, TestApp, h1_reference};
 use serde_json::json;
 
 const DUMMY_H1: &str = "h1:A7Q9yqckW7BlX5lzdPZ9Idfn3kxzlNlozOKDzJ3gDHc=";
 
 fn tool(name: &str) -> PathBuf {
-    let p = common::repo_path(&format!(".tools/bin/{name}"));
+    let p = crate::common::repo_path(&format!(".tools/bin/{name}"));
     assert!(
         p.exists(),
         "{} is missing: run scripts/install-test-tools.sh (the README's test command does)",
@@ -181,7 +179,7 @@ async fn terraform_installs_through_the_mirror_and_refuses_tampered_archives() {
     let null_bin = std::fs::read(tool("terraform-provider-null_v2.1.2_x4")).unwrap();
     let null_zip = stored_zip("terraform-provider-null_v2.1.2_x4", &null_bin);
     let null_h1 = h1_reference(&null_zip);
-    let dummy_zip = std::fs::read(common::repo_path(
+    let dummy_zip = std::fs::read(crate::common::repo_path(
         "tests/data/terraform-provider-dummy_1.0.0_linux_amd64.zip",
     ))
     .unwrap();
@@ -343,14 +341,14 @@ async fn null_upstream(
     data: &Path,
     pull_through: bool,
 ) -> (
-    common::fake_registry::FakeRegistry,
+    crate::common::fake_registry::FakeRegistry,
     Vec<u8>,
     TestApp,
     PathBuf,
 ) {
     let null_bin = std::fs::read(tool("terraform-provider-null_v2.1.2_x4")).unwrap();
     let null_zip = stored_zip("terraform-provider-null_v2.1.2_x4", &null_bin);
-    let fake = common::fake_registry::FakeRegistry::start().await;
+    let fake = crate::common::fake_registry::FakeRegistry::start().await;
     fake.publish_zip(
         "hashicorp",
         "null",
@@ -383,12 +381,12 @@ async fn terraform_installs_a_provider_that_arrived_through_a_job() {
     let plan = tfmirror::jobs::plan(&app.state.registry, &parsed)
         .await
         .unwrap();
-    let job = tfmirror::jobs::enqueue(app.state.catalog.pool(), defs, "test", &plan)
+    let job = tfmirror::jobs::enqueue(&app.state.db, defs, "test", &plan)
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let s = tfmirror::db::jobs::job_summary(app.state.catalog.pool(), job)
+        let s = tfmirror::db::jobs::job_summary(&app.state.db, job)
             .await
             .unwrap()
             .unwrap();
@@ -400,7 +398,7 @@ async fn terraform_installs_a_provider_that_arrived_through_a_job() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let source: String = sqlx::query_scalar("SELECT source FROM packages")
-        .fetch_one(app.state.catalog.pool())
+        .fetch_one(&app.state.db)
         .await
         .unwrap();
     assert_eq!(
@@ -434,7 +432,7 @@ fn darwin_null_zip() -> Vec<u8> {
 
 #[tokio::test]
 async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_protocol() {
-    use common::fake_registry::Target;
+    use crate::common::fake_registry::Target;
 
     let data = tempfile::tempdir().unwrap();
     let (fake, null_zip, app, bundle) = null_upstream(data.path(), true).await;
@@ -447,7 +445,7 @@ async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_pro
         darwin_zip.clone(),
     );
     // Imported, so without a registry signature: served with the mirror's own.
-    let dummy_zip = std::fs::read(common::repo_path(
+    let dummy_zip = std::fs::read(crate::common::repo_path(
         "tests/data/terraform-provider-dummy_1.0.0_linux_amd64.zip",
     ))
     .unwrap();
@@ -464,15 +462,12 @@ async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_pro
             .await
             .unwrap()
     };
-    assert_eq!(
-        stored(app.state.catalog.pool().clone()).await,
-        vec!["upload"]
-    );
+    assert_eq!(stored(app.state.db.clone()).await, vec!["upload"]);
 
     let mirror_url = format!("{}/", app.base);
     let providers_url = format!("{}/v1/providers/", app.base);
     let null_h1 = h1_reference(&null_zip);
-    let zh = |zip: &[u8]| format!("zh:{}", common::sha256_hex(zip));
+    let zh = |zip: &[u8]| format!("zh:{}", crate::common::sha256_hex(zip));
     let (zh_linux, zh_darwin, zh_dummy) = (zh(&null_zip), zh(&darwin_zip), zh(&dummy_zip));
     let archive = Target::Archive {
         namespace: "hashicorp".into(),
@@ -496,7 +491,7 @@ async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_pro
         .unwrap();
         if i == 0 {
             assert_eq!(
-                stored(app.state.catalog.pool().clone()).await,
+                stored(app.state.db.clone()).await,
                 vec!["upload", "pull-through"],
                 "the first init stored the package"
             );
@@ -549,9 +544,15 @@ async fn terraform_installs_a_provider_loaded_through_the_admin_api() {
     let hash = tfmirror::auth::password::hash(password.into())
         .await
         .unwrap();
-    tfmirror::db::users::create_user(app.state.catalog.pool(), "ops", &hash, "admin", 0)
-        .await
-        .unwrap();
+    tfmirror::db::users::create_user(
+        &app.state.db,
+        "ops",
+        &hash,
+        tfmirror::domain::Role::Admin,
+        0,
+    )
+    .await
+    .unwrap();
     let login: serde_json::Value = app
         .client
         .post(app.url("/api/v1/auth/login"))

@@ -1,9 +1,7 @@
 //! Black-box tests of the Provider Network Mirror Protocol, run against the real server for
 //! both storage backends (a temp directory, and the SeaweedFS S3 server the test script runs).
 
-mod common;
-
-use common::{Store, TestApp, h1_reference, provider_zip, sha256_hex};
+use crate::common::{Store, TestApp, h1_reference, provider_zip, sha256_hex};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tfmirror::catalog::IngestOutcome;
@@ -339,11 +337,16 @@ async fn blocked_versions_disappear_everywhere(store: Store) {
 
     let address = ProviderAddress::parse("hashicorp/null").unwrap();
     let version = Version::parse("1.1.0").unwrap();
-    let pool = app.state.catalog.pool();
+    let pool = &app.state.db;
     assert!(
-        tfmirror::db::packages::set_version_status(pool, &address, &version, "blocked")
-            .await
-            .unwrap()
+        tfmirror::db::packages::set_version_status(
+            pool,
+            &address,
+            &version,
+            tfmirror::domain::VersionStatus::Blocked
+        )
+        .await
+        .unwrap()
     );
     app.state.catalog.invalidate(&address).await;
 
@@ -370,9 +373,14 @@ async fn blocked_versions_disappear_everywhere(store: Store) {
 
     // Deprecated versions stay installable.
     let v1 = Version::parse("1.0.0").unwrap();
-    tfmirror::db::packages::set_version_status(pool, &address, &v1, "deprecated")
-        .await
-        .unwrap();
+    tfmirror::db::packages::set_version_status(
+        pool,
+        &address,
+        &v1,
+        tfmirror::domain::VersionStatus::Deprecated,
+    )
+    .await
+    .unwrap();
     app.state.catalog.invalidate(&address).await;
     assert_eq!(
         app.get("/registry.terraform.io/hashicorp/null/1.0.0.json")
@@ -382,9 +390,14 @@ async fn blocked_versions_disappear_everywhere(store: Store) {
     );
 
     // Blocking every version makes the provider unknown (404, so clients fall back).
-    tfmirror::db::packages::set_version_status(pool, &address, &v1, "blocked")
-        .await
-        .unwrap();
+    tfmirror::db::packages::set_version_status(
+        pool,
+        &address,
+        &v1,
+        tfmirror::domain::VersionStatus::Blocked,
+    )
+    .await
+    .unwrap();
     app.state.catalog.invalidate(&address).await;
     assert_eq!(
         app.get("/registry.terraform.io/hashicorp/null/index.json")
@@ -440,7 +453,7 @@ async fn origins_are_kept_apart(store: Store) {
 async fn large_archives_stream_intact(store: Store) {
     // 12 MiB: several read chunks locally, a multipart upload (5 MiB parts) on S3.
     let app = TestApp::spawn(store).await;
-    let zip = common::big_zip(12 << 20);
+    let zip = crate::common::big_zip(12 << 20);
     added(app.add("hashicorp/big", "1.0.0", "linux_amd64", &zip).await);
     let url = "/registry.terraform.io/hashicorp/big/terraform-provider-big_1.0.0_linux_amd64.zip";
     let res = app.get(url).await;
@@ -476,7 +489,7 @@ async fn readiness_checks_database_and_storage(store: Store) {
 #[tokio::test]
 async fn readiness_fails_when_s3_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(dir.path(), Store::S3);
+    let mut config = crate::common::test_config(dir.path(), Store::S3);
     // Nothing listens on port 9 of loopback.
     config.storage.s3.endpoint = Some("http://127.0.0.1:9".into());
     let app = TestApp::spawn_config(config, dir).await;
@@ -503,7 +516,10 @@ async fn s3_redirect_downloads_hand_out_presigned_urls() {
         .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&common::s3_endpoint()), "{location}");
+    assert!(
+        location.starts_with(&crate::common::s3_endpoint()),
+        "{location}"
+    );
     assert!(location.contains("X-Amz-Signature="), "{location}");
     let body = reqwest::get(&location).await.unwrap();
     assert_eq!(body.status(), StatusCode::OK);
@@ -527,7 +543,7 @@ async fn a_version_row_without_packages_is_never_listed() {
     sqlx::query(
         "INSERT INTO provider_versions (provider_id, version) SELECT id, '5.0.0' FROM providers",
     )
-    .execute(app.state.catalog.pool())
+    .execute(&app.state.db)
     .await
     .unwrap();
     app.state
@@ -545,7 +561,7 @@ async fn a_version_row_without_packages_is_never_listed() {
 #[tokio::test]
 async fn https_with_the_generated_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(dir.path(), Store::Local);
+    let mut config = crate::common::test_config(dir.path(), Store::Local);
     let generated =
         tfmirror::tls::ensure_self_signed(dir.path(), &["mirror.internal".into()]).unwrap();
     config.server.tls = Some(tfmirror::config::TlsConfig {

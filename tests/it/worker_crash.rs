@@ -1,13 +1,11 @@
 //! Killing the worker process in the middle of a download, then starting it again, completes
 //! the job with exactly one, complete copy of the package.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::child::{start_worker, tfmirror, write_config};
-use common::fake_registry::{FakeRegistry, Fault, Target};
-use common::{Store, TestApp, sha256_hex};
+use crate::common::child::{start_worker, tfmirror, write_config};
+use crate::common::fake_registry::{FakeRegistry, Fault, Target};
+use crate::common::{Store, TestApp, sha256_hex};
 
 async fn item_status(pool: &sqlx::SqlitePool) -> (String, i64) {
     sqlx::query_as("SELECT status, attempts FROM job_items")

@@ -1,15 +1,14 @@
 //! The download pipeline through the real server and worker, against the in-process fake
 //! registry (real protocol, real signatures made at test time).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::fake_registry::{FakeRegistry, Fault, Target};
-use common::{Store, TestApp, h1_reference, sha256_hex};
+use crate::common::fake_registry::{FakeRegistry, Fault, Target};
+use crate::common::{Store, TestApp, h1_reference, sha256_hex};
 use reqwest::StatusCode;
 use tfmirror::config::UpstreamConfig;
 use tfmirror::db::jobs::{ItemRow, JobSummary};
+use tfmirror::domain::{ItemStatus, JobStatus};
 
 /// A server whose `registry.terraform.io` upstream is the fake, with fast retries.
 async fn app_with(
@@ -42,13 +41,13 @@ async fn load(app: &TestApp, text: &str) -> i64 {
     let plan = tfmirror::jobs::plan(&app.state.registry, &defs)
         .await
         .expect("plan");
-    tfmirror::jobs::enqueue(app.state.catalog.pool(), text, "test", &plan)
+    tfmirror::jobs::enqueue(&app.state.db, text, "test", &plan)
         .await
         .unwrap()
 }
 
 async fn wait_for(app: &TestApp, job: i64) -> (JobSummary, Vec<ItemRow>) {
-    let pool = app.state.catalog.pool();
+    let pool = &app.state.db;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let s = tfmirror::db::jobs::job_summary(pool, job)
@@ -115,7 +114,7 @@ provider "registry.terraform.io/hashicorp/random" {
     );
     for item in &items {
         if item.os == "windows" {
-            assert_eq!(item.status, "failed");
+            assert_eq!(item.status, ItemStatus::Failed);
             assert!(
                 item.last_error
                     .as_deref()
@@ -124,7 +123,7 @@ provider "registry.terraform.io/hashicorp/random" {
                 "{item:?}"
             );
         } else {
-            assert_eq!(item.status, "succeeded", "{item:?}");
+            assert_eq!(item.status, ItemStatus::Succeeded, "{item:?}");
         }
     }
 
@@ -159,7 +158,7 @@ provider "registry.terraform.io/hashicorp/random" {
         "SELECT e.signing_key_id, e.shasums, e.shasums_signature FROM version_evidence e
          JOIN provider_versions v ON v.id = e.version_id WHERE v.version = '3.6.0'",
     )
-    .fetch_one(app.state.catalog.pool())
+    .fetch_one(&app.state.db)
     .await
     .unwrap();
     assert_eq!(key_id.as_deref(), Some(fake.key_id().as_str()));
@@ -167,7 +166,7 @@ provider "registry.terraform.io/hashicorp/random" {
     assert!(sig.is_some_and(|s| !s.is_empty()));
     let signed_by: Option<String> =
         sqlx::query_scalar("SELECT signing_key_id FROM packages LIMIT 1")
-            .fetch_one(app.state.catalog.pool())
+            .fetch_one(&app.state.db)
             .await
             .unwrap();
     assert_eq!(signed_by.as_deref(), Some(fake.key_id().as_str()));
@@ -213,7 +212,7 @@ async fn verification_failures_fail_the_item_and_store_nothing() {
         let job = load(&app, NULL_DEF).await;
         let (_, items) = wait_for(&app, job).await;
         let item = one_item(&items);
-        assert_eq!(item.status, "failed", "{expected}: {item:?}");
+        assert_eq!(item.status, ItemStatus::Failed, "{expected}: {item:?}");
         assert_eq!(
             item.attempts, 1,
             "permanent failures are not retried: {item:?}"
@@ -319,7 +318,7 @@ async fn unsigned_packages_need_allow_unsigned() {
     let (summary, items) = wait_for(&app, job).await;
     assert_eq!(summary.succeeded, 1, "{items:#?}");
     let key: Option<String> = sqlx::query_scalar("SELECT signing_key_id FROM packages")
-        .fetch_one(app.state.catalog.pool())
+        .fetch_one(&app.state.db)
         .await
         .unwrap();
     assert_eq!(key, None, "recorded as unsigned");
@@ -404,7 +403,7 @@ async fn attempts_are_bounded() {
 
     // The upstream recovered: retrying the job's failed items completes it.
     assert_eq!(
-        tfmirror::db::jobs::retry_failed(app.state.catalog.pool(), job)
+        tfmirror::db::jobs::retry_failed(&app.state.db, job)
             .await
             .unwrap(),
         1
@@ -421,7 +420,7 @@ async fn cancelled_jobs_stop_and_store_nothing() {
     fake.inject(download_info(), Fault::Delay(Duration::from_secs(30)), 100);
     let app = app_with(&fake, Store::Local, |_| {}).await;
     let job = load(&app, NULL_DEF).await;
-    let pool = app.state.catalog.pool();
+    let pool = &app.state.db;
     let deadline = Instant::now() + Duration::from_secs(10);
     while tfmirror::db::jobs::job_summary(pool, job)
         .await
@@ -438,11 +437,11 @@ async fn cancelled_jobs_stop_and_store_nothing() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(s.status, "cancelled");
+    assert_eq!(s.status, JobStatus::Cancelled);
     // Past the client timeout the abandoned attempt ends; the item must stay cancelled.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let items = tfmirror::db::jobs::job_items(pool, job).await.unwrap();
-    assert_eq!(one_item(&items).status, "cancelled");
+    assert_eq!(one_item(&items).status, ItemStatus::Cancelled);
     nothing_stored(&app).await;
 }
 

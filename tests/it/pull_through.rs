@@ -2,12 +2,10 @@
 //! from the origin, verified, and are stored; concurrent cold requests share one download;
 //! policy and unconfigured hosts never reach the network; failures store nothing.
 
-mod common;
-
 use std::time::Duration;
 
-use common::fake_registry::{FakeRegistry, Fault, Target};
-use common::{Store, TestApp, h1_reference, sha256_hex};
+use crate::common::fake_registry::{FakeRegistry, Fault, Target};
+use crate::common::{Store, TestApp, h1_reference, sha256_hex};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tfmirror::config::{Config, UpstreamConfig};
@@ -52,7 +50,7 @@ async fn json(app: &TestApp, path: &str) -> Value {
 
 async fn source_of(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT source FROM packages")
-        .fetch_all(app.state.catalog.pool())
+        .fetch_all(&app.state.db)
         .await
         .unwrap()
 }
@@ -175,7 +173,7 @@ async fn an_unreachable_origin_means_404_for_what_is_not_stored_and_stored_data_
         assert_eq!(err["code"], "not_found");
     }
 
-    let zip = common::provider_zip("stored");
+    let zip = crate::common::provider_zip("stored");
     app.add(
         "registry.terraform.io/hashicorp/null",
         "3.2.1",
@@ -263,7 +261,7 @@ async fn a_hostname_without_an_upstream_block_never_leaves_the_process() {
     }
     assert_eq!(fake.hits(Target::Any), 0);
     let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upstream_versions_seen")
-        .fetch_one(app.state.catalog.pool())
+        .fetch_one(&app.state.db)
         .await
         .unwrap();
     assert_eq!(seen, 0, "no upstream was consulted");
@@ -330,7 +328,7 @@ async fn blocked_versions_and_brand_new_releases_are_not_offered() {
     let app = app_for(&fake.base_url, |_, _| {}).await;
     let addr = tfmirror::domain::ProviderAddress::parse("hashicorp/null").unwrap();
     // Block 3.2.1 (a stored version row is what carries the status).
-    let zip = common::provider_zip("blocked");
+    let zip = crate::common::provider_zip("blocked");
     app.add(
         "registry.terraform.io/hashicorp/null",
         "3.2.1",
@@ -339,10 +337,10 @@ async fn blocked_versions_and_brand_new_releases_are_not_offered() {
     )
     .await;
     tfmirror::db::packages::set_version_status(
-        app.state.catalog.pool(),
+        &app.state.db,
         &addr,
         &tfmirror::domain::Version::parse("3.2.1").unwrap(),
-        "blocked",
+        tfmirror::domain::VersionStatus::Blocked,
     )
     .await
     .unwrap();

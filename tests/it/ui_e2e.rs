@@ -6,17 +6,15 @@
 //! `web/e2e/screenshots/` (git-ignored). `scripts/test.sh` installs Chromium and the npm
 //! packages and builds the UI first.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::fake_registry::FakeRegistry;
-use common::{Store, TestApp};
+use crate::common::fake_registry::FakeRegistry;
+use crate::common::{Store, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() {
-    let web = common::repo_path("web");
+    let web = crate::common::repo_path("web");
     assert!(
         web.join("dist/index.html").exists() && web.join("node_modules/playwright-core").exists(),
         "the UI is not built: run `cd web && npm ci && npm run build` (scripts/test.sh does)"
@@ -32,7 +30,7 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
         fake.publish("hashicorp", "null", v, &["linux_amd64", "darwin_arm64"]);
     }
     let app = TestApp::spawn_with(Store::Local, |c| {
-        common::set_upstream(c, &fake.base_url, |_| {});
+        crate::common::set_upstream(c, &fake.base_url, |_| {});
         c.worker.poll_interval_ms = 50;
     })
     .await;
@@ -40,10 +38,16 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
     let hash = tfmirror::auth::password::hash(password.into())
         .await
         .unwrap();
-    tfmirror::db::users::create_user(app.state.catalog.pool(), "operator", &hash, "admin", 0)
-        .await
-        .unwrap()
-        .unwrap();
+    tfmirror::db::users::create_user(
+        &app.state.db,
+        "operator",
+        &hash,
+        tfmirror::domain::Role::Admin,
+        0,
+    )
+    .await
+    .unwrap()
+    .unwrap();
 
     let screenshots = web.join("e2e/screenshots");
     let base = app.base.clone();
@@ -76,13 +80,13 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
         "SELECT v.status FROM provider_versions v JOIN providers p ON p.id = v.provider_id
          WHERE p.namespace = 'hashicorp' AND p.type = 'null' AND v.version = '3.2.1'",
     )
-    .fetch_one(app.state.catalog.pool())
+    .fetch_one(&app.state.db)
     .await
     .unwrap();
     assert_eq!(status, "blocked");
     let actions: Vec<String> =
         sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'user:operator'")
-            .fetch_all(app.state.catalog.pool())
+            .fetch_all(&app.state.db)
             .await
             .unwrap();
     for a in ["auth.login", "job.create", "version.status", "auth.logout"] {

@@ -2,12 +2,10 @@
 //! discovery, versions, download info, the origin's re-served checksums and signature, and
 //! the mirror's own signing key for packages without one.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::fake_registry::FakeRegistry;
-use common::{Store, TestApp, sha256_hex};
+use crate::common::fake_registry::FakeRegistry;
+use crate::common::{Store, TestApp, sha256_hex};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tfmirror::upstream::signature::verify_detached;
@@ -45,7 +43,7 @@ async fn a_pulled_package_is_served_with_the_origins_signed_checksums() {
         &["linux_amd64", "darwin_arm64"],
     );
     let app = TestApp::spawn_with(Store::Local, |c| {
-        common::set_upstream(c, &fake.base_url, |up| {
+        crate::common::set_upstream(c, &fake.base_url, |up| {
             up.pull_through = true;
         });
         c.worker.enabled = false;
@@ -99,7 +97,7 @@ async fn a_pulled_package_is_served_with_the_origins_signed_checksums() {
         assert_eq!(sha256_hex(&archive), sha256_hex(&zip), "{round}");
     }
     let source: String = sqlx::query_scalar("SELECT source FROM packages")
-        .fetch_one(app.state.catalog.pool())
+        .fetch_one(&app.state.db)
         .await
         .unwrap();
     assert_eq!(source, "pull-through");
@@ -110,7 +108,7 @@ async fn imported_packages_are_signed_with_the_mirrors_own_key_which_persists() 
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_owned();
     let app = TestApp::spawn_with(Store::Local, |c| c.data_dir = data_dir.clone()).await;
-    let zip = common::provider_zip("imported");
+    let zip = crate::common::provider_zip("imported");
     app.add(
         "registry.terraform.io/example/thing",
         "1.0.0",

@@ -1,13 +1,12 @@
 //! The admin API: authentication (sessions, API tokens, throttling, token tampering), roles on
 //! every route of the OpenAPI document, the audit log, masked configuration, and bad input.
 
-mod common;
-
-use common::fake_registry::FakeRegistry;
-use common::{Store, TestApp};
+use crate::common::fake_registry::FakeRegistry;
+use crate::common::{Store, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tfmirror::config::{Config, UpstreamConfig};
+use tfmirror::domain::Role;
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
 const VIEWER_PASSWORD: &str = "viewer password 12345";
@@ -21,13 +20,13 @@ async fn app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     })
     .await;
     for (name, password, role) in [
-        ("alice", ADMIN_PASSWORD, "admin"),
-        ("victor", VIEWER_PASSWORD, "viewer"),
+        ("alice", ADMIN_PASSWORD, Role::Admin),
+        ("victor", VIEWER_PASSWORD, Role::Viewer),
     ] {
         let hash = tfmirror::auth::password::hash(password.into())
             .await
             .unwrap();
-        tfmirror::db::users::create_user(app.state.catalog.pool(), name, &hash, role, 0)
+        tfmirror::db::users::create_user(&app.state.db, name, &hash, role, 0)
             .await
             .unwrap()
             .unwrap();
@@ -93,7 +92,7 @@ async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
-        .fetch_all(app.state.catalog.pool())
+        .fetch_all(&app.state.db)
         .await
         .unwrap()
 }
@@ -377,7 +376,7 @@ async fn api_tokens_are_shown_once_stored_hashed_and_revocable() {
         "the secret is never listed"
     );
     let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
-        .fetch_all(app.state.catalog.pool())
+        .fetch_all(&app.state.db)
         .await
         .unwrap();
     assert_eq!(stored, vec![tfmirror::auth::token_hash(&secret)]);
@@ -440,7 +439,7 @@ async fn passwords_are_argon2id_and_appear_nowhere_in_plain_text() {
     assert_eq!(dup.status(), StatusCode::CONFLICT);
 
     let hashes: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_all(app.state.catalog.pool())
+        .fetch_all(&app.state.db)
         .await
         .unwrap();
     assert_eq!(hashes.len(), 3);
@@ -450,7 +449,7 @@ async fn passwords_are_argon2id_and_appear_nowhere_in_plain_text() {
     );
     // Checkpoint the WAL, then no file of the data directory holds a password.
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(app.state.catalog.pool())
+        .execute(&app.state.db)
         .await
         .unwrap();
     for entry in walk(app.dir.path()) {
@@ -583,7 +582,7 @@ async fn users_can_be_disabled_reset_and_have_their_sessions_revoked() {
 async fn providers_can_be_listed_inspected_blocked_and_deleted_with_audit_rows() {
     let app = app_with(|_| {}).await;
     let admin = token(&app, "alice", ADMIN_PASSWORD).await;
-    let zip = common::provider_zip("api");
+    let zip = crate::common::provider_zip("api");
     app.add(
         "registry.terraform.io/hashicorp/null",
         "3.2.1",
@@ -595,14 +594,14 @@ async fn providers_can_be_listed_inspected_blocked_and_deleted_with_audit_rows()
         "registry.terraform.io/hashicorp/null",
         "3.2.0",
         "linux_amd64",
-        &common::provider_zip("old"),
+        &crate::common::provider_zip("old"),
     )
     .await;
     app.add(
         "registry.opentofu.org/hashicorp/random",
         "1.0.0",
         "linux_amd64",
-        &common::provider_zip("r"),
+        &crate::common::provider_zip("r"),
     )
     .await;
     // A download counts.
@@ -637,8 +636,8 @@ async fn providers_can_be_listed_inspected_blocked_and_deleted_with_audit_rows()
     let v321 = &detail["versions"][0];
     assert_eq!(v321["version"], "3.2.1");
     let pkg = &v321["packages"][0];
-    assert_eq!(pkg["sha256"], common::sha256_hex(&zip));
-    assert_eq!(pkg["h1"], common::h1_reference(&zip));
+    assert_eq!(pkg["sha256"], crate::common::sha256_hex(&zip));
+    assert_eq!(pkg["h1"], crate::common::h1_reference(&zip));
     assert_eq!(pkg["source"], "upload");
     assert_eq!(pkg["downloads"], 1);
 
@@ -724,7 +723,7 @@ async fn bad_input_gets_the_right_4xx_and_changes_nothing() {
         "registry.terraform.io/hashicorp/null",
         "3.2.1",
         "linux_amd64",
-        &common::provider_zip("x"),
+        &crate::common::provider_zip("x"),
     )
     .await;
     let before = audit_actions(&app).await.len();
@@ -778,7 +777,7 @@ async fn bad_input_gets_the_right_4xx_and_changes_nothing() {
     let (_, page) = get(&app, "/api/v1/providers", &admin).await;
     assert_eq!(page["total"], 1, "nothing was dropped");
     let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
-        .fetch_one(app.state.catalog.pool())
+        .fetch_one(&app.state.db)
         .await
         .unwrap();
     assert_eq!(jobs, 0, "no job from bad definitions");
@@ -887,19 +886,24 @@ async fn a_package_upload_is_hashed_and_stored_like_an_import() {
             .multipart(form)
             .send()
     };
-    let zip = common::provider_zip("uploaded");
+    let zip = crate::common::provider_zip("uploaded");
     let res = upload(zip.clone()).await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["h1"], common::h1_reference(&zip));
-    assert_eq!(body["zh"], format!("zh:{}", common::sha256_hex(&zip)));
+    assert_eq!(body["h1"], crate::common::h1_reference(&zip));
+    assert_eq!(
+        body["zh"],
+        format!("zh:{}", crate::common::sha256_hex(&zip))
+    );
     assert_eq!(body["source"], "upload");
     assert_eq!(
         upload(zip.clone()).await.unwrap().status(),
         StatusCode::OK,
         "idempotent"
     );
-    let res = upload(common::provider_zip("different")).await.unwrap();
+    let res = upload(crate::common::provider_zip("different"))
+        .await
+        .unwrap();
     assert_eq!(
         res.status(),
         StatusCode::CONFLICT,
@@ -926,7 +930,7 @@ async fn a_package_upload_is_hashed_and_stored_like_an_import() {
 /// token, even at debug level, even for the event stream's `?access_token=`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_admin_refuses_weak_and_taken_names_and_logs_never_hold_secrets() {
-    use common::child::tfmirror;
+    use crate::common::child::tfmirror;
     let dir = tempfile::tempdir().unwrap();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -962,7 +966,7 @@ async fn create_admin_refuses_weak_and_taken_names_and_logs_never_hold_secrets()
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 
     let log = dir.path().join("server.log");
-    let server = common::child::KillOnDrop(
+    let server = crate::common::child::KillOnDrop(
         tfmirror(&config)
             .arg("serve")
             .env("RUST_LOG", "debug")
@@ -1019,13 +1023,13 @@ async fn job_cancel_and_retry_through_the_api_are_audited() {
     fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
     // Every archive request fails permanently: the item fails, then can be retried.
     fake.inject(
-        common::fake_registry::Target::Archive {
+        crate::common::fake_registry::Target::Archive {
             namespace: "hashicorp".into(),
             ptype: "null".into(),
             version: "3.2.1".into(),
             platform: "linux_amd64".into(),
         },
-        common::fake_registry::Fault::Status(404),
+        crate::common::fake_registry::Fault::Status(404),
         1,
     );
     let app = app_upstream(&fake).await;

@@ -2,15 +2,13 @@
 //! shutdown on SIGTERM (an in-flight archive download completes; a running job resumes after
 //! the restart).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::child::{KillOnDrop, tfmirror};
-use common::fake_registry::{FakeRegistry, Fault, Target};
-use common::{Store, TestApp, sha256_hex};
+use crate::common::child::{KillOnDrop, tfmirror};
+use crate::common::fake_registry::{FakeRegistry, Fault, Target};
+use crate::common::{Store, TestApp, sha256_hex};
 use reqwest::StatusCode;
 
 fn metric(text: &str, series: &str) -> Option<f64> {
@@ -25,14 +23,14 @@ async fn metrics_show_requests_bytes_cache_upstream_jobs_and_storage() {
     let fake = FakeRegistry::start().await;
     fake.publish("hashicorp", "random", "3.6.0", &["linux_amd64"]);
     let app = TestApp::spawn_with(Store::Local, |c| {
-        common::set_upstream(c, &fake.base_url, |up| {
+        crate::common::set_upstream(c, &fake.base_url, |up| {
             up.pull_through = true;
             up.allow = vec!["hashicorp/random".into()];
         });
         c.metrics.token = tfmirror::config::Secret::new("scrape-token-123");
     })
     .await;
-    let zip = common::big_zip(1 << 20);
+    let zip = crate::common::big_zip(1 << 20);
     app.add(
         "registry.terraform.io/hashicorp/null",
         "3.2.1",
@@ -228,7 +226,7 @@ async fn sigterm_lets_an_in_flight_download_finish_and_logs_are_json() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = write_config(dir.path(), port, "");
-    let zip = common::big_zip(24 << 20);
+    let zip = crate::common::big_zip(24 << 20);
     let file = dir.path().join("big.zip");
     std::fs::write(&file, &zip).unwrap();
     let out = tfmirror(&config)

@@ -9,9 +9,9 @@ pub mod proxy;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use tfmirror::catalog::{Expected, IngestOutcome, PackageId, PackageSource};
+use tfmirror::catalog::{Expected, IngestOutcome};
 use tfmirror::config::{Backend, Config, Secret, TlsConfig};
-use tfmirror::domain::{Platform, ProviderAddress, Version};
+use tfmirror::domain::{PackageId, PackageSource, Platform, ProviderAddress, Version};
 use tfmirror::startup::Application;
 use tfmirror::state::AppState;
 

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::catalog::CatalogError;
+use crate::db::DbError;
 use crate::domain::InvalidName;
 use crate::storage::StorageError;
 
@@ -19,8 +20,10 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("{0}")]
     Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A fault of ours. The cause chain is logged once, at the edge; the client sees a
+    /// generic message.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
     #[error("{0}")]
     BadRequest(String),
     /// Invalid input with positions (a definitions file).
@@ -62,6 +65,11 @@ impl AppError {
         Self::NotFound(what.into())
     }
 
+    /// A fault with its cause kept.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
     fn code(&self) -> &'static str {
         match self {
             Self::InvalidPath(_) => "invalid_path",
@@ -80,21 +88,43 @@ impl AppError {
     }
 }
 
-impl From<CatalogError> for AppError {
-    fn from(e: CatalogError) -> Self {
-        Self::Internal(e.to_string())
+/// `.or_internal("what we were doing")?`: a fault, with its cause and what it interrupted.
+pub trait OrInternal<T> {
+    fn or_internal(self, doing: &'static str) -> Result<T, AppError>;
+}
+
+impl<T, E: Into<anyhow::Error>> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, doing: &'static str) -> Result<T, AppError> {
+        self.map_err(|e| AppError::Internal(e.into().context(doing)))
     }
 }
 
-impl From<crate::db::DbError> for AppError {
-    fn from(e: crate::db::DbError) -> Self {
-        Self::Internal(e.to_string())
+impl From<CatalogError> for AppError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Db(e) => e.into(),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// The one place database errors meet HTTP: a missing row is a 404, a unique violation a
+/// 409 (someone created it first), everything else a fault.
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        if e.is_unique_violation() {
+            Self::Conflict("it already exists".into())
+        } else if e.is_not_found() {
+            Self::NotFound("no such resource".into())
+        } else {
+            Self::Internal(e.into())
+        }
     }
 }
 
 impl From<StorageError> for AppError {
     fn from(e: StorageError) -> Self {
-        Self::Internal(e.to_string())
+        Self::Internal(e.into())
     }
 }
 
@@ -118,7 +148,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let message = match self {
             Self::Internal(cause) => {
-                tracing::error!(%cause, "request failed");
+                tracing::error!(cause = format!("{cause:#}"), "request failed");
                 "internal server error".to_owned()
             }
             Self::Unavailable(cause) => {

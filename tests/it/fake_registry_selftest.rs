@@ -2,13 +2,11 @@
 //! registries do, with signatures the production verifier accepts, and that its faults behave,
 //! so tests built on it fail for the mirror's reasons and not the fake's.
 
-mod common;
-
 use std::io::Read;
 use std::time::Duration;
 
-use common::fake_registry::{FakeRegistry, Fault, Target};
-use common::sha256_hex;
+use crate::common::fake_registry::{FakeRegistry, Fault, Target};
+use crate::common::sha256_hex;
 use serde_json::Value;
 use tfmirror::upstream::signature::{SignatureError, verify_detached};
 
@@ -213,7 +211,7 @@ async fn identical_packages_are_byte_identical_and_published_zips_are_served_as_
     assert_ne!(a.key_id(), b.key_id());
 
     // A zip published for one more platform joins the same signed SHA256SUMS.
-    let own = common::provider_zip("custom");
+    let own = crate::common::provider_zip("custom");
     a.publish_zip(NS, TYPE, VERSION, "darwin_amd64", own.clone());
     let fetched = fetch(&client(), &a, "darwin_amd64").await;
     assert_eq!(fetched.archive, own);

@@ -2,13 +2,11 @@
 //! version lists, download info, checksums and archives all go through the proxy, and
 //! `NO_PROXY` exempts the hosts it names.
 
-mod common;
-
 use std::process::Command;
 
-use common::child::{start_worker, tfmirror, write_config};
-use common::fake_registry::FakeRegistry;
-use common::proxy::ForwardProxy;
+use crate::common::child::{start_worker, tfmirror, write_config};
+use crate::common::fake_registry::FakeRegistry;
+use crate::common::proxy::ForwardProxy;
 
 fn with_proxy(mut command: Command, proxy: &str, no_proxy: Option<&str>) -> Command {
     for var in [

@@ -1,0 +1,13 @@
+//! The nouns every layer shares, with the rules that make them valid. Nothing here knows about
+//! HTTP, SQL or storage: the database layer reads and writes these types, the front doors
+//! (HTTP, CLI) parse input into them, and the workers pass them around.
+
+mod names;
+mod package;
+mod status;
+mod users;
+
+pub use names::*;
+pub use package::{Evidence, PackageId, PackageSource};
+pub use status::{ItemStatus, JobStatus, Role, UnknownValue, VersionStatus};
+pub use users::valid_username;

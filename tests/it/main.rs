@@ -1,0 +1,18 @@
+//! Every black-box test in one binary (one link instead of one per file): each module starts
+//! the real server (or the real CLI) and speaks to it as a client would.
+
+mod common;
+
+mod admin_api;
+mod cli;
+mod fake_registry_selftest;
+mod jobs;
+mod load_cli;
+mod mirror;
+mod operations;
+mod proxy;
+mod pull_through;
+mod registry;
+mod terraform;
+mod ui_e2e;
+mod worker_crash;
