@@ -39,36 +39,40 @@ database {
   busy_timeout_ms = 5000
 }
 
+# Where provider archives live: exactly one of the two blocks below. The variable
+# TFM_STORAGE_BACKEND ("local" or "s3") picks one without editing this file.
 storage {
-  # "local" (a directory) or "s3" (AWS S3, MinIO, SeaweedFS, ...).   [TFM_STORAGE_BACKEND]
-  backend = "local"
-
-  # Directory for the local backend. Default: DATA_DIR/blobs.   [TFM_STORAGE_PATH]
-  # path = "./data/blobs"
-
-  s3 {
-    # Bucket name; required when backend = "s3".   [TFM_S3_BUCKET]
-    bucket = ""
-    # Region.   [TFM_S3_REGION]
-    region = "us-east-1"
-    # Endpoint for S3-compatible servers, e.g. "http://minio:9000"; leave unset for AWS.   [TFM_S3_ENDPOINT]
-    # endpoint = "http://127.0.0.1:9000"
-    # Path-style addressing (endpoint/bucket/key); MinIO and SeaweedFS need it.   [TFM_S3_PATH_STYLE]
-    path_style = false
-    # Key prefix inside the bucket, to share a bucket.   [TFM_S3_PREFIX]
-    prefix = ""
-    # Static credentials. Leave both unset to use the standard AWS chain
-    # (AWS_* variables, profiles, EC2/ECS/EKS roles).   [TFM_S3_ACCESS_KEY_ID, TFM_S3_SECRET_ACCESS_KEY]
-    # access_key_id     = "AKIA..."
-    # secret_access_key = "..."
-    # Answer archive downloads with a 302 to a short-lived presigned URL, so the bytes
-    # flow from the object store straight to the client.   [TFM_S3_REDIRECT_DOWNLOADS]
-    redirect_downloads = false
-    # Lifetime of presigned URLs, in seconds (1 to 604800).
-    presign_ttl_seconds = 300
-    # Objects above this many MiB are uploaded in parts of this size (minimum 5).
-    multipart_part_mib = 16
+  # A directory (the default).
+  local {
+    # Default: DATA_DIR/blobs.   [TFM_STORAGE_PATH]
+    # path = "./data/blobs"
   }
+
+  # Or any S3-compatible object store (AWS S3, MinIO, SeaweedFS, ...): replace the local
+  # block with this one.
+  # s3 {
+  #   # Bucket name (required).   [TFM_S3_BUCKET]
+  #   bucket = "tf-providers"
+  #   # Region.   [TFM_S3_REGION]
+  #   region = "us-east-1"
+  #   # Endpoint for S3-compatible servers, e.g. "http://minio:9000"; leave unset for AWS.   [TFM_S3_ENDPOINT]
+  #   endpoint = "http://127.0.0.1:9000"
+  #   # Path-style addressing (endpoint/bucket/key); MinIO and SeaweedFS need it.   [TFM_S3_PATH_STYLE]
+  #   path_style = false
+  #   # Key prefix inside the bucket, to share a bucket.   [TFM_S3_PREFIX]
+  #   prefix = ""
+  #   # Static credentials. Leave both unset to use the standard AWS chain
+  #   # (AWS_* variables, profiles, EC2/ECS/EKS roles).   [TFM_S3_ACCESS_KEY_ID, TFM_S3_SECRET_ACCESS_KEY]
+  #   access_key_id     = "AKIA..."
+  #   secret_access_key = "..."
+  #   # Answer archive downloads with a 302 to a short-lived presigned URL, so the bytes
+  #   # flow from the object store straight to the client.   [TFM_S3_REDIRECT_DOWNLOADS]
+  #   redirect_downloads = false
+  #   # Lifetime of presigned URLs, in seconds (1 to 604800).
+  #   presign_ttl_seconds = 300
+  #   # Objects above this many MiB are uploaded in parts of this size (minimum 5).
+  #   multipart_part_mib = 16
+  # }
 }
 
 limits {

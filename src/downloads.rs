@@ -30,7 +30,7 @@ impl DownloadCounter {
         if counts.is_empty() {
             return Ok(());
         }
-        db::admin::add_downloads(pool, &today(), &counts).await
+        db::stats::add_downloads(pool, &today(), &counts).await
     }
 }
 

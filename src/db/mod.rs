@@ -1,9 +1,10 @@
 //! All SQL lives under this module, so a second database backend touches nothing else.
 
-pub mod admin;
 pub mod audit;
 pub mod jobs;
 pub mod packages;
+pub mod providers;
+pub mod stats;
 mod types;
 pub mod users;
 

@@ -39,8 +39,9 @@ macro_rules! closed_set {
         }
 
         impl std::fmt::Display for $name {
+            // `pad`, so `{:<9}` lines up tables.
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -136,6 +137,7 @@ mod tests {
         for s in Role::ALL {
             assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{s}\""));
         }
+        assert_eq!(format!("{:<9}|", ItemStatus::Failed), "failed   |");
         let err = "Admin".parse::<Role>().unwrap_err();
         assert_eq!(err.to_string(), "unknown role \"Admin\"");
         assert!(ItemStatus::Skipped.is_final() && !ItemStatus::Running.is_final());

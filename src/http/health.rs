@@ -76,7 +76,7 @@ pub async fn metrics(
         "Upstream requests that failed (connection errors and non-2xx answers).",
         per_upstream(|u| u.failures),
     );
-    let gauges = crate::db::admin::gauges(&state.db).await?;
+    let gauges = crate::db::stats::gauges(&state.db).await?;
     family(
         &mut out,
         "tfmirror_job_items",

@@ -214,8 +214,8 @@ async fn archive_response(
         .get(name)
         .ok_or_else(|| AppError::not_found(format!("package {name} is not in this mirror")))?;
     let store = state.catalog.store();
-    let s3 = &state.config.storage.s3;
-    if s3.redirect_downloads
+    if let Some(s3) = state.config.storage.s3()
+        && s3.redirect_downloads
         && let Some(url) = store
             .presigned_url(&pkg.key, Duration::from_secs(s3.presign_ttl_seconds))
             .await?

@@ -19,7 +19,7 @@ use futures_util::Stream;
 pub use local::LocalStore;
 pub use s3::S3Store;
 
-use crate::config::{Backend, Config};
+use crate::config::{Config, StorageConfig};
 
 /// A chunked stream of object bytes; never the whole object in memory.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -119,9 +119,11 @@ pub trait BlobStore: Send + Sync + 'static {
 
 /// Opens the store the config names.
 pub async fn from_config(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
-    Ok(match config.storage.backend {
-        Backend::Local => Arc::new(LocalStore::open(&config.local_storage_path()).await?),
-        Backend::S3 => Arc::new(S3Store::new(&config.storage.s3).await?),
+    Ok(match &config.storage {
+        StorageConfig::Local(local) => {
+            Arc::new(LocalStore::open(&config.local_storage_path(local)).await?)
+        }
+        StorageConfig::S3(s3) => Arc::new(S3Store::new(s3).await?),
     })
 }
 

@@ -311,7 +311,7 @@ fn check_config_names_the_bad_line_and_masks_secrets() {
     let good = dir.path().join("good.hcl");
     std::fs::write(
         &good,
-        "storage {\n  backend = \"s3\"\n  s3 {\n    bucket = \"b\"\n    access_key_id = \"AKIAEXAMPLE\"\n    secret_access_key = \"do-not-print-me\"\n  }\n}\n",
+        "storage {\n  s3 {\n    bucket = \"b\"\n    access_key_id = \"AKIAEXAMPLE\"\n    secret_access_key = \"do-not-print-me\"\n  }\n}\n",
     )
     .unwrap();
     let out = tfmirror(

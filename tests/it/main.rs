@@ -4,6 +4,7 @@
 mod common;
 
 mod admin_api;
+mod architecture;
 mod cli;
 mod fake_registry_selftest;
 mod jobs;

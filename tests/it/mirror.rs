@@ -491,7 +491,7 @@ async fn readiness_fails_when_s3_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::common::test_config(dir.path(), Store::S3);
     // Nothing listens on port 9 of loopback.
-    config.storage.s3.endpoint = Some("http://127.0.0.1:9".into());
+    config.storage.s3_mut().unwrap().endpoint = Some("http://127.0.0.1:9".into());
     let app = TestApp::spawn_config(config, dir).await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     let res = app.get("/readyz").await;
@@ -505,7 +505,10 @@ async fn readiness_fails_when_s3_is_unreachable() {
 
 #[tokio::test]
 async fn s3_redirect_downloads_hand_out_presigned_urls() {
-    let app = TestApp::spawn_with(Store::S3, |c| c.storage.s3.redirect_downloads = true).await;
+    let app = TestApp::spawn_with(Store::S3, |c| {
+        c.storage.s3_mut().unwrap().redirect_downloads = true
+    })
+    .await;
     let zip = provider_zip("presigned");
     added(
         app.add("hashicorp/null", "1.0.0", "linux_amd64", &zip)

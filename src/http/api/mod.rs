@@ -4,7 +4,10 @@
 //! audit row.
 
 mod auth;
+mod body;
+mod definitions;
 mod jobs;
+mod packages;
 mod providers;
 mod users;
 
@@ -46,6 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             .route("/openapi.yaml", web::get().to(openapi))
             .configure(auth::configure)
             .configure(providers::configure)
+            .configure(definitions::configure)
+            .configure(packages::configure)
             .configure(jobs::configure)
             .configure(users::configure)
             .route("/stats", web::get().to(stats))
@@ -158,7 +163,7 @@ pub async fn audit_record(
 
 async fn stats(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, AppError> {
     state.downloads.flush(&state.db).await?;
-    let stats = db::admin::stats(&state.db, &crate::downloads::day(29)).await?;
+    let stats = db::stats::stats(&state.db, &crate::downloads::day(29)).await?;
     let mut value = serde_json::to_value(stats).or_internal("rendering stats")?;
     // Every one of the last 30 days, zero when nothing was downloaded.
     let counted: std::collections::HashMap<String, i64> = value["downloads_per_day"]

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tfmirror::catalog::{Expected, IngestOutcome};
-use tfmirror::config::{Backend, Config, Secret, TlsConfig};
+use tfmirror::config::{Config, S3Config, Secret, StorageConfig, TlsConfig};
 use tfmirror::domain::{PackageId, PackageSource, Platform, ProviderAddress, Version};
 use tfmirror::startup::Application;
 use tfmirror::state::AppState;
@@ -27,16 +27,17 @@ pub fn s3_endpoint() -> String {
 }
 
 pub fn s3_config(config: &mut Config) {
-    config.storage.backend = Backend::S3;
-    let s3 = &mut config.storage.s3;
-    s3.bucket = std::env::var("TFM_TEST_S3_BUCKET").unwrap_or_else(|_| "providers".into());
-    s3.endpoint = Some(s3_endpoint());
-    s3.path_style = true;
-    s3.region = "us-east-1".into();
-    s3.access_key_id = Some("testaccesskey".into());
-    s3.secret_access_key = Secret::new("testsecretkey123");
-    s3.prefix = format!("test-{}", uuid::Uuid::new_v4());
-    s3.multipart_part_mib = 5;
+    config.storage = StorageConfig::S3(S3Config {
+        bucket: std::env::var("TFM_TEST_S3_BUCKET").unwrap_or_else(|_| "providers".into()),
+        endpoint: Some(s3_endpoint()),
+        path_style: true,
+        region: "us-east-1".into(),
+        access_key_id: Some("testaccesskey".into()),
+        secret_access_key: Secret::new("testsecretkey123"),
+        prefix: format!("test-{}", uuid::Uuid::new_v4()),
+        multipart_part_mib: 5,
+        ..Default::default()
+    });
 }
 
 pub fn test_config(dir: &Path, store: Store) -> Config {

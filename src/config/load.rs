@@ -1,0 +1,451 @@
+//! The layered loader: defaults, then an HCL file, then `TFM_*` environment variables, then
+//! command-line flags. A bad key or value is reported with where it came from
+//! (file:line:column, or the variable or flag that set it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::Config;
+
+/// The environment variables that override config keys, in one table so they are documented
+/// and checked in one place.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("TFM_DATA_DIR", "data_dir"),
+    ("TFM_LISTEN", "server.listen"),
+    ("TFM_TLS_CERT_FILE", "server.tls.cert_file"),
+    ("TFM_TLS_KEY_FILE", "server.tls.key_file"),
+    ("TFM_DATABASE_PATH", "database.path"),
+    ("TFM_STORAGE_PATH", "storage.local.path"),
+    ("TFM_S3_BUCKET", "storage.s3.bucket"),
+    ("TFM_S3_REGION", "storage.s3.region"),
+    ("TFM_S3_ENDPOINT", "storage.s3.endpoint"),
+    ("TFM_S3_PATH_STYLE", "storage.s3.path_style"),
+    ("TFM_S3_PREFIX", "storage.s3.prefix"),
+    ("TFM_S3_ACCESS_KEY_ID", "storage.s3.access_key_id"),
+    ("TFM_S3_SECRET_ACCESS_KEY", "storage.s3.secret_access_key"),
+    ("TFM_S3_REDIRECT_DOWNLOADS", "storage.s3.redirect_downloads"),
+    ("TFM_EXTRA_CA_FILE", "outbound.extra_ca_file"),
+    ("TFM_WORKER_ENABLED", "worker.enabled"),
+    ("TFM_WORKER_CONCURRENCY", "worker.concurrency"),
+    ("TFM_LOG_LEVEL", "log.level"),
+    ("TFM_LOG_FORMAT", "log.format"),
+    ("TFM_REGISTRY_DEFAULT_ORIGIN", "registry.default_origin"),
+    ("TFM_JWT_SECRET", "auth.jwt_secret"),
+    ("TFM_SESSION_MINUTES", "auth.session_minutes"),
+    ("TFM_METRICS_TOKEN", "metrics.token"),
+    ("TFM_REGISTRY_SIGNING_KEY_FILE", "registry.signing_key_file"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{location}: {message}")]
+    Invalid { location: String, message: String },
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Default)]
+struct Sources {
+    file: Option<(PathBuf, String)>,
+    /// dotted key path -> name of the env var or flag that set it
+    overrides: BTreeMap<String, String>,
+}
+
+/// Loads the config: defaults, then `file` (if any), then `env`, then `flags`
+/// (dotted key path -> value, from the command line).
+pub fn load(
+    file: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    flags: &[(&str, Value)],
+) -> Result<Config, ConfigError> {
+    let mut sources = Sources::default();
+    let mut value = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let value = parse_hcl(path, &text)?;
+            sources.file = Some((path.to_owned(), text));
+            value
+        }
+        None => Value::Object(Default::default()),
+    };
+    for (var, key) in ENV_OVERRIDES {
+        if let Some(raw) = env.get(*var) {
+            set_path(&mut value, key, env_value(raw));
+            sources
+                .overrides
+                .insert((*key).to_owned(), format!("environment variable {var}"));
+        }
+    }
+    if let Some(backend) = env.get(BACKEND_VAR) {
+        choose_backend(&mut value, backend).map_err(|message| ConfigError::Invalid {
+            location: format!("environment variable {BACKEND_VAR}"),
+            message,
+        })?;
+    }
+    for (key, v) in flags {
+        set_path(&mut value, key, v.clone());
+        sources
+            .overrides
+            .insert((*key).to_owned(), format!("flag for {key}"));
+    }
+    let config: Config = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        ConfigError::Invalid {
+            location: sources.describe(&path, &message),
+            message: format!("{path}: {message}"),
+        }
+    })?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// Chooses the storage backend without writing a block: `local` or `s3`.
+pub const BACKEND_VAR: &str = "TFM_STORAGE_BACKEND";
+
+/// `TFM_STORAGE_BACKEND=s3` keeps (or creates) the `s3` block and drops `local`; `local` the
+/// reverse, so the variable wins over the file like every other variable.
+fn choose_backend(root: &mut Value, backend: &str) -> Result<(), String> {
+    let (keep, drop) = match backend {
+        "local" => ("local", "s3"),
+        "s3" => ("s3", "local"),
+        other => {
+            return Err(format!(
+                "storage backend must be \"local\" or \"s3\", not {other:?}"
+            ));
+        }
+    };
+    if !root.is_object() {
+        *root = Value::Object(Default::default());
+    }
+    let Value::Object(top) = root else {
+        unreachable!()
+    };
+    let storage = top
+        .entry("storage")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Value::Object(blocks) = storage {
+        blocks.remove(drop);
+        blocks
+            .entry(keep)
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    Ok(())
+}
+
+/// Env values are strings; booleans and numbers are recognised so typed keys accept them.
+fn env_value(raw: &str) -> Value {
+    match raw {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => raw
+            .parse::<u64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(raw.to_owned())),
+    }
+}
+
+fn set_path(root: &mut Value, dotted: &str, v: Value) {
+    let mut cur = root;
+    let parts: Vec<&str> = dotted.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Default::default());
+        }
+        let Value::Object(map) = cur else {
+            unreachable!()
+        };
+        if i == parts.len() - 1 {
+            map.insert((*part).to_owned(), v);
+            return;
+        }
+        cur = map
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+}
+
+fn parse_hcl(path: &Path, text: &str) -> Result<Value, ConfigError> {
+    // hcl-edit reports syntax errors with line and column.
+    if let Err(e) = hcl_edit::parser::parse_body(text) {
+        let loc = e.location();
+        return Err(ConfigError::Invalid {
+            location: format!("{}:{}:{}", path.display(), loc.line(), loc.column()),
+            message: format!("HCL syntax error: {}", e.message()),
+        });
+    }
+    let body: hcl::Value = hcl::from_str(text).map_err(|e| ConfigError::Invalid {
+        location: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    serde_json::to_value(body).map_err(|e| ConfigError::Invalid {
+        location: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+impl Sources {
+    /// Names where the key at `path` was set: the env var or flag, else file:line:col.
+    fn describe(&self, path: &str, message: &str) -> String {
+        if let Some(src) = self.overrides.get(path) {
+            return src.clone();
+        }
+        let Some((file, text)) = &self.file else {
+            return "configuration".into();
+        };
+        let mut segments: Vec<String> = if path == "." || path.is_empty() {
+            Vec::new()
+        } else {
+            path.split('.').map(str::to_owned).collect()
+        };
+        // For "unknown field `x`" the failing key may not be in the path yet.
+        if let Some(unknown) = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+            && segments.last().map(String::as_str) != Some(unknown)
+        {
+            segments.push(unknown.to_owned());
+        }
+        match locate(text, &segments) {
+            Some(offset) => {
+                let (line, col) = line_col(text, offset);
+                format!("{}:{line}:{col}", file.display())
+            }
+            None => file.display().to_string(),
+        }
+    }
+}
+
+/// Byte offset of the deepest attribute or block along `path` in the HCL text.
+fn locate(text: &str, path: &[String]) -> Option<usize> {
+    use hcl_edit::Span;
+    use hcl_edit::structure::{BlockLabel, Structure};
+    let body = hcl_edit::parser::parse_body(text).ok()?;
+    let mut best = None;
+    let mut current = &body;
+    let mut rest = path;
+    'outer: while let Some(seg) = rest.first() {
+        for structure in current.iter() {
+            match structure {
+                Structure::Attribute(attr) if attr.key.as_str() == seg.as_str() => {
+                    return attr.span().map(|r| r.start).or(best);
+                }
+                Structure::Block(block) if block.ident.as_str() == seg.as_str() => {
+                    let labels: Vec<&str> = block
+                        .labels
+                        .iter()
+                        .map(|l| match l {
+                            BlockLabel::Ident(i) => i.as_str(),
+                            BlockLabel::String(s) => s.as_str(),
+                        })
+                        .collect();
+                    let after = &rest[1..];
+                    if after.len() < labels.len()
+                        || labels.iter().zip(after).any(|(l, s)| *l != s.as_str())
+                    {
+                        continue;
+                    }
+                    best = block.span().map(|r| r.start).or(best);
+                    rest = &after[labels.len()..];
+                    current = &block.body;
+                    continue 'outer;
+                }
+                _ => {}
+            }
+        }
+        break;
+    }
+    best
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The process environment, as the loader wants it.
+pub fn process_env() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("TFM_"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StorageConfig;
+
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tfmirror.hcl");
+        std::fs::write(&path, text).unwrap();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        load(Some(&path), &env, &[])
+    }
+
+    fn err_text(r: Result<Config, ConfigError>) -> String {
+        r.expect_err("config should be refused").to_string()
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = load(None, &BTreeMap::new(), &[]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        let StorageConfig::Local(local) = &c.storage else {
+            panic!("local storage is the default")
+        };
+        assert_eq!(c.database_path(), PathBuf::from("./data/tfmirror.db"));
+        assert_eq!(c.local_storage_path(local), PathBuf::from("./data/blobs"));
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let text = r#"
+data_dir = "/srv/tfm"
+server {
+  listen = "127.0.0.1:9000"
+}
+storage {
+  s3 {
+    bucket = "from-file"
+    path_style = true
+  }
+}
+"#;
+        let c = load_text(text, &[]).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9000");
+        let s3 = c.storage.s3().expect("an s3 block selects S3");
+        assert_eq!(s3.bucket, "from-file");
+        assert!(s3.path_style);
+
+        let c = load_text(
+            text,
+            &[
+                ("TFM_S3_BUCKET", "from-env"),
+                ("TFM_LISTEN", "127.0.0.1:9001"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.storage.s3().unwrap().bucket, "from-env");
+        assert_eq!(c.server.listen, "127.0.0.1:9001");
+        assert_eq!(
+            c.data_dir,
+            PathBuf::from("/srv/tfm"),
+            "untouched keys keep the file's value"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.hcl");
+        std::fs::write(&path, text).unwrap();
+        let env = [("TFM_LISTEN".to_string(), "127.0.0.1:9001".to_string())].into();
+        let c = load(
+            Some(&path),
+            &env,
+            &[("server.listen", Value::from("127.0.0.1:9002"))],
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9002", "flags beat env");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_file_line_and_key() {
+        let text = "data_dir = \"x\"\n\nstorage {\n\n  s3 {\n    bukket = \"b\"\n  }\n}\n";
+        let msg = err_text(load_text(text, &[]));
+        assert!(msg.contains("tfmirror.hcl:6:5"), "{msg}");
+        assert!(msg.contains("bukket"), "{msg}");
+
+        let msg = err_text(load_text("colour = \"blue\"\n", &[]));
+        assert!(msg.contains("tfmirror.hcl:1:1"), "{msg}");
+        assert!(msg.contains("colour"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_line() {
+        let text = "server {\n  workers = \"many\"\n}\n";
+        let msg = err_text(load_text(text, &[]));
+        assert!(msg.contains("tfmirror.hcl:2:3"), "{msg}");
+        assert!(msg.contains("server.workers"), "{msg}");
+
+        let msg = err_text(load_text("storage {\n ftp {\n }\n}\n", &[]));
+        assert!(msg.contains(":2:2"), "{msg}");
+        assert!(msg.contains("ftp"), "{msg}");
+    }
+
+    #[test]
+    fn bad_env_values_name_the_variable() {
+        let msg = err_text(load_text("", &[("TFM_S3_PATH_STYLE", "sometimes")]));
+        assert!(msg.contains("TFM_S3_PATH_STYLE"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        let msg = err_text(load_text("server {\n  listen = \n}\n", &[]));
+        assert!(msg.contains("tfmirror.hcl:"), "{msg}");
+        assert!(msg.contains("syntax"), "{msg}");
+    }
+
+    #[test]
+    fn semantic_checks_run_after_layering() {
+        let msg = err_text(load_text("storage {\n s3 {\n }\n}\n", &[]));
+        assert!(msg.contains("storage.s3.bucket"), "{msg}");
+        let msg = err_text(load_text("server {\n listen = \"nowhere\"\n}\n", &[]));
+        assert!(msg.contains("server.listen"), "{msg}");
+    }
+
+    #[test]
+    fn secrets_are_masked_when_printed() {
+        let c = load_text(
+            "storage {\n s3 {\n bucket = \"b\"\n access_key_id = \"AKIA\"\n secret_access_key = \"hunter2-very-secret\"\n }\n}\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.storage.s3().unwrap().secret_access_key.expose(),
+            "hunter2-very-secret"
+        );
+        let printed = c.masked_json();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("********"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn storage_is_one_block_and_the_backend_variable_picks_it() {
+        let msg = err_text(load_text(
+            "storage {\n local {\n }\n s3 {\n bucket = \"b\"\n }\n}\n",
+            &[],
+        ));
+        assert!(msg.contains("not both"), "{msg}");
+        let msg = err_text(load_text("storage {\n backend = \"s3\"\n}\n", &[]));
+        assert!(msg.contains("backend"), "the old key is refused: {msg}");
+
+        let c = load_text(
+            "storage {\n local {\n path = \"/srv/blobs\"\n }\n}\n",
+            &[("TFM_STORAGE_BACKEND", "s3"), ("TFM_S3_BUCKET", "b")],
+        )
+        .unwrap();
+        assert_eq!(c.storage.s3().unwrap().bucket, "b", "the variable wins");
+        let c = load_text(
+            "",
+            &[("TFM_STORAGE_BACKEND", "local"), ("TFM_S3_BUCKET", "b")],
+        )
+        .unwrap();
+        assert!(c.storage.s3().is_none());
+        let msg = err_text(load_text("", &[("TFM_STORAGE_BACKEND", "ftp")]));
+        assert!(msg.contains("TFM_STORAGE_BACKEND"), "{msg}");
+    }
+}

@@ -1,0 +1,88 @@
+//! Definitions files through the API: validated (every problem with its line and column),
+//! resolved against the upstreams, and enqueued as a job (or only planned, `dry_run`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::audit_record;
+use super::body::read_text_body;
+use crate::db;
+use crate::http::caller::Caller;
+use crate::http::error::{AppError, FieldError};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/definitions", web::post().to(definitions));
+}
+
+#[derive(Deserialize)]
+struct DefinitionsQuery {
+    dry_run: Option<bool>,
+}
+
+async fn definitions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<DefinitionsQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let bytes = read_text_body(&req, payload, state.config.limits.max_definitions_bytes).await?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| AppError::BadRequest("the definitions file is not UTF-8 text".into()))?;
+    let defs =
+        crate::jobs::validate(&text, &state.registry).map_err(|errors| AppError::Validation {
+            message: format!("the definitions file has {} problem(s)", errors.len()),
+            errors: errors
+                .into_iter()
+                .map(|e| FieldError {
+                    line: e.line,
+                    column: e.column,
+                    message: e.message,
+                })
+                .collect(),
+        })?;
+    let plan = crate::jobs::plan(&state.registry, &defs)
+        .await
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let plan_json = plan_json(&plan);
+    if q.dry_run.unwrap_or(false) {
+        return Ok(HttpResponse::Ok().json(plan_json));
+    }
+    let job = crate::jobs::enqueue(&state.db, &text, &caller.actor, &plan).await?;
+    audit_record(
+        &state,
+        &caller,
+        "job.create",
+        Some(&format!("job {job}")),
+        json!({ "packages": plan.package_count() }),
+    )
+    .await?;
+    let summary = db::jobs::job_summary(&state.db, job).await?;
+    Ok(HttpResponse::Created().json(json!({ "job": summary, "plan": plan_json })))
+}
+
+/// The plan as the API documents it: one item per provider version, and the problems.
+fn plan_json(plan: &crate::jobs::Plan) -> serde_json::Value {
+    let mut items = Vec::new();
+    let mut problems = Vec::new();
+    for p in &plan.providers {
+        for v in &p.versions {
+            items.push(
+                json!({ "provider": p.address, "version": v.version, "platforms": v.platforms }),
+            );
+            for m in &v.missing_platforms {
+                problems.push(format!(
+                    "{} {}: the upstream has no {m} build",
+                    p.address, v.version
+                ));
+            }
+        }
+        for u in &p.unmatched {
+            problems.push(format!("{}: no upstream version matches {u}", p.address));
+        }
+    }
+    json!({ "items": items, "problems": problems, "total_packages": plan.package_count() })
+}

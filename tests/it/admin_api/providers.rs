@@ -1,0 +1,276 @@
+//! Providers (list, detail, block, delete), package uploads and bad input.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::*;
+
+#[tokio::test]
+async fn providers_can_be_listed_inspected_blocked_and_deleted_with_audit_rows() {
+    let app = app_with(|_| {}).await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    let zip = crate::common::provider_zip("api");
+    app.add(
+        "registry.terraform.io/hashicorp/null",
+        "3.2.1",
+        "linux_amd64",
+        &zip,
+    )
+    .await;
+    app.add(
+        "registry.terraform.io/hashicorp/null",
+        "3.2.0",
+        "linux_amd64",
+        &crate::common::provider_zip("old"),
+    )
+    .await;
+    app.add(
+        "registry.opentofu.org/hashicorp/random",
+        "1.0.0",
+        "linux_amd64",
+        &crate::common::provider_zip("r"),
+    )
+    .await;
+    // A download counts.
+    assert_eq!(
+        app.get(
+            "/registry.terraform.io/hashicorp/null/terraform-provider-null_3.2.1_linux_amd64.zip"
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+
+    let (status, page) = get(&app, "/api/v1/providers?q=null", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["latest_version"], "3.2.1");
+    assert_eq!(page["items"][0]["versions"], 2);
+    let (_, page) = get(
+        &app,
+        "/api/v1/providers?hostname=registry.opentofu.org",
+        &admin,
+    )
+    .await;
+    assert_eq!(page["items"][0]["type"], "random");
+
+    let (_, detail) = get(
+        &app,
+        "/api/v1/providers/registry.terraform.io/hashicorp/null",
+        &admin,
+    )
+    .await;
+    let v321 = &detail["versions"][0];
+    assert_eq!(v321["version"], "3.2.1");
+    let pkg = &v321["packages"][0];
+    assert_eq!(pkg["sha256"], crate::common::sha256_hex(&zip));
+    assert_eq!(pkg["h1"], crate::common::h1_reference(&zip));
+    assert_eq!(pkg["source"], "upload");
+    assert_eq!(pkg["downloads"], 1);
+
+    let res = call(
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/providers/registry.terraform.io/hashicorp/null/versions/3.2.1/status",
+        Some(&admin),
+        Some(json!({"status": "blocked"})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let index: Value = app
+        .get("/registry.terraform.io/hashicorp/null/index.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        index,
+        json!({"versions": {"3.2.0": {}}}),
+        "blocked is hidden at once"
+    );
+
+    let res = call(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/providers/registry.terraform.io/hashicorp/null/versions/3.2.0",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/registry.terraform.io/hashicorp/null/index.json")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let res = call(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/providers/registry.opentofu.org/hashicorp/random",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (_, page) = get(&app, "/api/v1/providers", &admin).await;
+    assert_eq!(page["total"], 1, "{page}");
+    // The deleted archives' blobs are gone; the blocked version's is kept.
+    let blobs = walk(&app.dir.path().join("blobs/sha256")).len();
+    assert_eq!(blobs, 1);
+
+    let (_, audit) = get(&app, "/api/v1/audit?action=version.status", &admin).await;
+    assert_eq!(audit["total"], 1);
+    assert_eq!(audit["items"][0]["actor"], "user:alice");
+    assert_eq!(
+        audit["items"][0]["target"],
+        "registry.terraform.io/hashicorp/null 3.2.1"
+    );
+    assert_eq!(audit["items"][0]["details"]["status"], "blocked");
+    let actions = audit_actions(&app).await;
+    assert!(
+        actions.contains(&"version.delete".to_owned())
+            && actions.contains(&"provider.delete".to_owned())
+    );
+
+    let (_, stats) = get(&app, "/api/v1/stats", &admin).await;
+    assert_eq!(stats["packages"], 1);
+    let days = stats["downloads_per_day"].as_array().unwrap();
+    assert_eq!(days.len(), 30, "every day of the last 30, zeros included");
+    assert_eq!(days[29]["day"], tfmirror::downloads::today());
+    assert_eq!(days[29]["downloads"], 1);
+    assert_eq!(days[0]["downloads"], 0);
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_4xx_and_changes_nothing() {
+    let app = app_with(|c| c.limits.max_definitions_bytes = 4096).await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    app.add(
+        "registry.terraform.io/hashicorp/null",
+        "3.2.1",
+        "linux_amd64",
+        &crate::common::provider_zip("x"),
+    )
+    .await;
+    let before = audit_actions(&app).await.len();
+    let raw = |method: reqwest::Method, path: &str, ctype: &str, body: Vec<u8>| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(&admin)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(&str, reqwest::Response, StatusCode)> = vec![
+        ("malformed JSON", raw(reqwest::Method::POST, "/api/v1/users", "application/json", b"{\"username\": ".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST),
+        ("oversized JSON", raw(reqwest::Method::POST, "/api/v1/users", "application/json", format!("{{\"username\":\"{}\"}}", "a".repeat(200_000)).into_bytes()).await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE),
+        ("oversized definitions", raw(reqwest::Method::POST, "/api/v1/definitions", "text/plain", vec![b'#'; 10_000]).await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE),
+        ("huge per_page", raw(reqwest::Method::GET, "/api/v1/providers?per_page=1000000", "text/plain", vec![]).await.unwrap(), StatusCode::BAD_REQUEST),
+        ("overflowing page", raw(reqwest::Method::GET, "/api/v1/jobs?page=99999999999999999999999", "text/plain", vec![]).await.unwrap(), StatusCode::BAD_REQUEST),
+        ("invalid address", raw(reqwest::Method::GET, "/api/v1/providers/bad..host/x/y", "text/plain", vec![]).await.unwrap(), StatusCode::BAD_REQUEST),
+        ("invalid version", raw(reqwest::Method::PUT, "/api/v1/providers/registry.terraform.io/hashicorp/null/versions/3.2.1'--/status", "application/json", br#"{"status":"blocked"}"#.to_vec()).await.unwrap(), StatusCode::BAD_REQUEST),
+        ("invalid status", raw(reqwest::Method::PUT, "/api/v1/providers/registry.terraform.io/hashicorp/null/versions/3.2.1/status", "application/json", br#"{"status":"gone"}"#.to_vec()).await.unwrap(), StatusCode::BAD_REQUEST),
+        ("invalid definitions", raw(reqwest::Method::POST, "/api/v1/definitions", "text/plain", b"provider \"hashicorp/null\" {\n  versions = [\"not a version\"]\n  platforms = [\"linux_amd64\"]\n}\n".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST),
+    ];
+    for (what, res, expected) in cases {
+        assert_eq!(res.status(), expected, "{what}");
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(
+            body["code"].as_str().is_some_and(|c| !c.is_empty()),
+            "{what}: {body}"
+        );
+        assert!(
+            !body.to_string().to_lowercase().contains("sqlite"),
+            "{what} leaks internals: {body}"
+        );
+        if what == "invalid definitions" {
+            assert_eq!(body["errors"][0]["line"], 2, "{body}");
+        }
+    }
+    // SQL metacharacters in a search are just text.
+    for q in [
+        "'; DROP TABLE providers; --",
+        "%",
+        "_",
+        "\\",
+        "\" OR 1=1 --",
+    ] {
+        let url = format!("/api/v1/providers?q={}", urlencode(q));
+        let (status, page) = get(&app, &url, &admin).await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        assert_eq!(page["total"], 0, "{q} matched something: {page}");
+    }
+    let (_, page) = get(&app, "/api/v1/providers", &admin).await;
+    assert_eq!(page["total"], 1, "nothing was dropped");
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0, "no job from bad definitions");
+    assert_eq!(
+        audit_actions(&app).await.len(),
+        before,
+        "nothing was audited: nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn a_package_upload_is_hashed_and_stored_like_an_import() {
+    let app = app_with(|_| {}).await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    let upload = |zip: Vec<u8>| {
+        let form = reqwest::multipart::Form::new()
+            .text("namespace", "example")
+            .text("type", "thing")
+            .text("version", "1.0.0")
+            .text("platform", "linux_amd64")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
+            );
+        app.client
+            .post(app.url("/api/v1/packages"))
+            .bearer_auth(&admin)
+            .multipart(form)
+            .send()
+    };
+    let zip = crate::common::provider_zip("uploaded");
+    let res = upload(zip.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["h1"], crate::common::h1_reference(&zip));
+    assert_eq!(
+        body["zh"],
+        format!("zh:{}", crate::common::sha256_hex(&zip))
+    );
+    assert_eq!(body["source"], "upload");
+    assert_eq!(
+        upload(zip.clone()).await.unwrap().status(),
+        StatusCode::OK,
+        "idempotent"
+    );
+    let res = upload(crate::common::provider_zip("different"))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "never replaces stored bytes"
+    );
+    let res = upload(b"not a zip at all".to_vec()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let served = app
+        .get("/registry.terraform.io/example/thing/terraform-provider-thing_1.0.0_linux_amd64.zip")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(served, zip, "the first upload is what is served");
+    let uploads = audit_actions(&app)
+        .await
+        .into_iter()
+        .filter(|a| a == "package.upload")
+        .count();
+    assert_eq!(uploads, 1);
+}
