@@ -21,8 +21,10 @@ struct Histogram {
 
 #[derive(Default)]
 pub struct Metrics {
-    /// (route, method, status) -> latency histogram.
-    requests: Mutex<BTreeMap<(&'static str, String, u16), Histogram>>,
+    /// (route, method, status) -> latency histogram. Every part comes from a closed set
+    /// (`route_class`, `method_label`, the statuses the server answers with), so no request
+    /// can add a series: labels must never be copied from what a client sent.
+    requests: Mutex<BTreeMap<(&'static str, &'static str, u16), Histogram>>,
     /// Archive bytes sent to clients (full and partial downloads).
     pub bytes_served: AtomicU64,
     pub cache_hits: AtomicU64,
@@ -30,10 +32,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn observe(&self, route: &'static str, method: &str, status: u16, took: Duration) {
+    pub fn observe(&self, route: &'static str, method: &'static str, status: u16, took: Duration) {
         let secs = took.as_secs_f64();
         let mut map = self.requests.lock().expect("metrics lock");
-        let h = map.entry((route, method.to_owned(), status)).or_default();
+        let h = map.entry((route, method, status)).or_default();
         h.count += 1;
         h.sum += secs;
         for (i, le) in BUCKETS.iter().enumerate() {
@@ -147,6 +149,15 @@ pub fn family<V: std::fmt::Display>(
 
 /// The coarse class of a request path, the `route` label (bounded cardinality: never the
 /// raw path).
+/// A request method as a label: the methods HTTP defines, `OTHER` for anything a client
+/// made up.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("OTHER")
+}
+
 pub fn route_class(path: &str) -> &'static str {
     if path == "/healthz" || path == "/readyz" {
         return "health";

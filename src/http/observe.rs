@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use tracing::Instrument;
 
-use crate::metrics::route_class;
+use crate::metrics::{method_label, route_class};
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,7 +35,7 @@ pub async fn observe(
         .get(&REQUEST_ID)
         .and_then(sane_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let method = req.method().to_string();
+    let method = method_label(req.method().as_str());
     let path = req.path().to_owned();
     let client = crate::http::caller::client_addr(req.request()).unwrap_or_default();
     let route = route_class(&path);
@@ -50,7 +50,7 @@ pub async fn observe(
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
     if let Some(m) = &metrics {
-        m.observe(route, &method, status, took);
+        m.observe(route, method, status, took);
     }
     let bytes = match &result {
         Ok(res) => match res.response().body().size() {

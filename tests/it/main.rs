@@ -7,6 +7,7 @@ mod admin_api;
 mod architecture;
 mod cli;
 mod fake_registry_selftest;
+mod hardening;
 mod jobs;
 mod load_cli;
 mod mirror;
