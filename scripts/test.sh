@@ -15,8 +15,10 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "== apt-get install chromium"
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
-echo "== web: npm ci, build, unit tests"
-(cd web && npm ci --no-audit --no-fund && npm run build && npm test)
+# check:api fails when web/src/api/schema.d.ts is not what `npm run gen:api` makes of
+# src/http/openapi.yaml.
+echo "== web: npm ci, API types current, build, unit tests"
+(cd web && npm ci --no-audit --no-fund && npm run check:api && npm run build && npm test)
 
 # The Helm chart, rendered and validated without a cluster (helm-python-sdk and
 # kubernetes-validate from PyPI, in .tools/helm-venv).
