@@ -20,11 +20,6 @@ fi
 echo "== web: npm ci, API types current, build, unit tests"
 (cd web && npm ci --no-audit --no-fund && npm run check:api && npm run build && npm test)
 
-# The Helm chart, rendered and validated without a cluster (helm-python-sdk and
-# kubernetes-validate from PyPI, in .tools/helm-venv).
-echo "== helm chart checks"
-scripts/check-helm.sh
-
 S3_PORT=${TFM_TEST_S3_PORT:-18333}
 S3_DIR=$(mktemp -d "$PWD/.tools/s3run.XXXXXX")
 S3_PID=$(scripts/s3-server.sh "$S3_DIR")
@@ -40,5 +35,10 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+# The Helm chart, rendered and validated without a cluster (helm-python-sdk and
+# kubernetes-validate from PyPI, in .tools/helm-venv); every rendered configuration goes
+# through `tfmirror check-config` (check-helm.sh builds the debug binary the suite uses too).
+echo "== helm chart checks"
+scripts/check-helm.sh
 echo "== cargo nextest"
 cargo nextest run --locked --no-fail-fast
