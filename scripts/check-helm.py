@@ -11,7 +11,8 @@ library: lint and offline rendering) and kubernetes-validate (bundled OpenAPI sc
   schema of the fields the chart uses;
 * every rendered configuration checked by the real binary: `tfmirror check-config --config
   FILE` with the environment the Deployment gives the container (secrets as dummies), so the
-  chart is held to the server's one config schema;
+  chart is held to the server's one config schema; values the chart accepts but the server
+  would refuse are shown to fail with check-config's message;
 * the fields that matter asserted: probes, security contexts, secrets only through
   secretKeyRef, the HCL configuration, the Recreate strategy, the Ingress TLS host, the
   ServiceMonitor endpoint;
@@ -42,6 +43,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "tfmirror"
 EXAMPLES = sorted((ROOT / "helm" / "examples").glob("*.yaml"))
+# Values that render but configure a server check-config refuses (each says what it expects).
+REJECTED = sorted((ROOT / "helm" / "rejected").glob("*.yaml"))
 KUBE_VERSION = "1.30.0"
 RELEASE = "tfm"
 NAMESPACE = "mirror"
@@ -730,6 +733,22 @@ def scenario_failures() -> None:
     expect_failure("a bad log format", {"log": {"format": "xml"}}, "log/format")
 
 
+def scenario_rejected(path: Path) -> None:
+    """A values file that renders, but into a configuration the server refuses: check-config
+    must exit 2 with the message its `# expect:` line gives."""
+    label = f"rejected/{path.name}"
+    expect = re.search(r"^# expect: (.+)$", path.read_text(), re.MULTILINE)
+    if not R.check(f"{label}: has an `# expect: MESSAGE` line", expect is not None):
+        return
+    message = expect.group(1).strip()
+    docs = manifests(render(values_file(path)))
+    hcl = one(docs, "ConfigMap")["data"]["tfmirror.hcl"]
+    proc = check_config(hcl, container_env(container(one(docs, "Deployment"), "tfmirror")))
+    R.check(f"{label}: check-config refuses it with {message!r}",
+            proc.returncode == 2 and message in proc.stderr,
+            f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
+
+
 def lint() -> None:
     for label, values in [("default values", None)] + [(p.name, values_file(p)) for p in EXAMPLES]:
         report = helm.lint(str(CHART), values, strict=True, kube_version=f"v{KUBE_VERSION}")
@@ -759,6 +778,10 @@ def main() -> int:
     R.run("every config key", scenario_every_key)
     print("== variants")
     R.run("variants", scenario_variants)
+    R.check("helm/rejected/ has values files", REJECTED != [])
+    for path in REJECTED:
+        print(f"== {path.relative_to(ROOT)}")
+        R.run(path.name, lambda path=path: scenario_rejected(path))
     print("== values that must not render")
     R.run("failures", scenario_failures)
     print(f"helm checks: {R.passed} passed, {len(R.failed)} failed")
