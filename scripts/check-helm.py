@@ -9,10 +9,16 @@ library: lint and offline rendering) and kubernetes-validate (bundled OpenAPI sc
 * every rendered manifest validated with `kubernetes-validate -k 1.30.0 --strict`, except
   the ServiceMonitor (a CRD: no bundled schema), which is checked against a structural
   schema of the fields the chart uses;
+* every rendered configuration checked by the real binary: `tfmirror check-config --config
+  FILE` with the environment the Deployment gives the container (secrets as dummies), so the
+  chart is held to the server's one config schema; values the chart accepts but the server
+  would refuse are shown to fail with check-config's message;
 * the fields that matter asserted: probes, security contexts, secrets only through
-  secretKeyRef, the HCL configuration (every key known to config.example.hcl), the
-  Recreate strategy, the Ingress TLS host, the ServiceMonitor endpoint;
+  secretKeyRef, the HCL configuration, the Recreate strategy, the Ingress TLS host, the
+  ServiceMonitor endpoint;
 * values that must not render do not: replicaCount 2 (with its message) and others.
+
+The binary is $TFM_BIN (scripts/check-helm.sh sets it, building it when needed).
 
 Prints one line per check and `helm checks: N passed, M failed`; exits 1 on any failure.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -36,7 +43,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "tfmirror"
 EXAMPLES = sorted((ROOT / "helm" / "examples").glob("*.yaml"))
-CONFIG_EXAMPLE = ROOT / "config.example.hcl"
+# Values that render but configure a server check-config refuses (each says what it expects).
+REJECTED = sorted((ROOT / "helm" / "rejected").glob("*.yaml"))
 KUBE_VERSION = "1.30.0"
 RELEASE = "tfm"
 NAMESPACE = "mirror"
@@ -54,6 +62,16 @@ SECRET_ENVS = {
 CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 RUN_AS = 10001
 REPLICA_MESSAGE = "must run as a single replica"
+CHECK_CONFIG_TIMEOUT_S = 60
+# What the Deployment's secretKeyRefs hold at run time, as dummies of a valid shape
+# (the JWT secret needs 32 bytes; the S3 keys come as a pair).
+SECRET_DUMMIES = {
+    "TFM_JWT_SECRET": "check-helm-dummy-jwt-secret-0123456789abcdef",
+    "TFM_S3_ACCESS_KEY_ID": "AKIACHECKHELMDUMMY00",
+    "TFM_S3_SECRET_ACCESS_KEY": "check-helm-dummy-s3-secret-access-key",
+    "TFM_ADMIN_PASSWORD": "check-helm-dummy-admin-password",
+    "TFM_METRICS_TOKEN": "check-helm-dummy-metrics-token",
+}
 
 
 class Results:
@@ -120,40 +138,6 @@ def values_file(path: Path) -> dict[str, Any]:
 
 BLOCK_RE = re.compile(r'^([a-z_][a-z0-9_]*)\s*(?:"([^"]*)"\s*)?\{\s*(\})?$')
 ATTR_RE = re.compile(r"^([a-z_][a-z0-9_]*)\s*=\s*(.*)$")
-
-
-def known_config_keys() -> set[str]:
-    """Every key config.example.hcl documents (commented-out ones too), as dotted paths;
-    an `upstream "HOST"` block counts as `upstream.*`."""
-    keys: set[str] = set()
-    stack: list[str] = []
-    for raw in CONFIG_EXAMPLE.read_text().splitlines():
-        line = raw.strip()
-        if line.startswith("#"):
-            line = line.lstrip("#").strip()
-            # Prose comments never look like HCL; commented-out settings do.
-            if not (BLOCK_RE.match(line) or line == "}" or ATTR_RE.match(line)):
-                continue
-            m = ATTR_RE.match(line)
-            if m and not re.match(r'^("|\[|\{|true|false|-?[0-9])', m.group(2)):
-                continue
-        if not line:
-            continue
-        m = BLOCK_RE.match(line)
-        if m:
-            name = m.group(1) + (".*" if m.group(2) is not None else "")
-            keys.add(".".join(stack + [name]))
-            if not m.group(3):
-                stack.append(name)
-            continue
-        if line == "}":
-            if stack:
-                stack.pop()
-            continue
-        m = ATTR_RE.match(line)
-        if m:
-            keys.add(".".join(stack + [m.group(1)]))
-    return keys
 
 
 def parse_hcl(text: str) -> tuple[dict[str, Any], list[str]]:
@@ -416,22 +400,58 @@ def check_common(label: str, rendered: dict[str, str], docs: list[tuple[str, dic
     return dep
 
 
-def check_hcl(label: str, docs: list[tuple[str, dict]], known: set[str]) -> dict[str, Any]:
+def container_env(c: dict) -> dict[str, str]:
+    """The environment a container starts with: literal values as they are, values from a
+    Secret (or anything else valueFrom names) as dummies. TFM_CONFIG is left out: the
+    rendered file is passed as --config."""
+    env: dict[str, str] = {}
+    for e in c.get("env", []):
+        name = e["name"]
+        if name == "TFM_CONFIG":
+            continue
+        if "value" in e:
+            env[name] = str(e["value"])
+        elif "valueFrom" in e:
+            env[name] = SECRET_DUMMIES.get(name, "check-helm-dummy")
+    return env
+
+
+def check_config(hcl: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`tfmirror check-config --config FILE` on the rendered HCL, with `env` and none of this
+    process's TFM_* variables."""
+    binary = os.environ.get("TFM_BIN")
+    if not binary:
+        raise RuntimeError("TFM_BIN is not set: run scripts/check-helm.sh, which builds the binary")
+    with tempfile.TemporaryDirectory(prefix="tfmirror-helm-config-") as tmp:
+        path = Path(tmp) / "tfmirror.hcl"
+        path.write_text(hcl)
+        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
+        return subprocess.run([binary, "check-config", "--config", str(path)],
+                              env={**base, **env}, capture_output=True, text=True,
+                              timeout=CHECK_CONFIG_TIMEOUT_S)
+
+
+def check_hcl(label: str, docs: list[tuple[str, dict]], dep: dict) -> dict[str, Any]:
+    """The ConfigMap's HCL: accepted by `tfmirror check-config` with the container's
+    environment, and free of what belongs in a Secret or the environment. Returns the HCL's
+    keys and values, flat."""
     cm = one(docs, "ConfigMap")
     R.check(f"{label}: one ConfigMap with tfmirror.hcl", cm is not None and "tfmirror.hcl" in cm["data"])
-    flat, errors = parse_hcl(cm["data"]["tfmirror.hcl"])
+    hcl = cm["data"]["tfmirror.hcl"]
+    flat, errors = parse_hcl(hcl)
     R.check(f"{label}: the HCL parses (blocks and JSON-literal values)", not errors, errors)
-    unknown = []
-    for path, value in flat.items():
-        parts = path.split(".")
-        if parts[0] == "upstream":
-            # upstream.HOST(with dots).key or the block itself
-            generic = "upstream.*" if isinstance(value, dict) else f"upstream.*.{parts[-1]}"
-        else:
-            generic = path
-        if generic not in known:
-            unknown.append(path)
-    R.check(f"{label}: every HCL key is one config.example.hcl documents", not unknown, unknown)
+    env = container_env(container(dep, "tfmirror"))
+    proc = check_config(hcl, env)
+    R.check(f"{label}: `tfmirror check-config` accepts the rendered configuration",
+            proc.returncode == 0,
+            f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()}\n--- tfmirror.hcl ---\n{hcl}")
+    if proc.returncode == 0:
+        # The first line says it is valid; the rest is the effective configuration.
+        effective = json.loads(proc.stdout.partition("\n")[2])
+        seen = {"data_dir": effective.get("data_dir"),
+                "listen": effective.get("server", {}).get("listen")}
+        R.check(f"{label}: check-config sees the Deployment's data_dir and listen address",
+                seen == {"data_dir": env.get("TFM_DATA_DIR"), "listen": env.get("TFM_LISTEN")}, seen)
     secrets_in_hcl = [p for p in flat if p.split(".")[-1] in
                       {"jwt_secret", "secret_access_key", "access_key_id", "token"}]
     R.check(f"{label}: no secret keys in the ConfigMap", not secrets_in_hcl, secrets_in_hcl)
@@ -450,13 +470,13 @@ def upstream(flat: dict[str, Any], host: str) -> dict[str, Any] | None:
 # ---- scenarios -----------------------------------------------------------------------------
 
 
-def scenario_default(known: set[str]) -> None:
+def scenario_default() -> None:
     label = "default values"
     rendered = render({})
     docs = manifests(rendered)
     validate_manifests(label, docs)
     dep = check_common(label, rendered, docs)
-    flat = check_hcl(label, docs, known)
+    flat = check_hcl(label, docs, dep)
     for host in ("registry.terraform.io", "registry.opentofu.org"):
         R.check(f"{label}: upstream \"{host}\" block with pull_through = true",
                 upstream(flat, host) == {"pull_through": True}, upstream(flat, host))
@@ -481,7 +501,7 @@ def scenario_default(known: set[str]) -> None:
             and "network_mirror" in rendered["tfmirror/templates/NOTES.txt"])
 
 
-def scenario_example(known: set[str], path: Path) -> None:
+def scenario_example(path: Path) -> None:
     """Every example renders, validates and passes the common checks; s3-ingress.yaml is
     then checked in detail."""
     label = path.name
@@ -490,7 +510,7 @@ def scenario_example(known: set[str], path: Path) -> None:
     docs = manifests(rendered)
     validate_manifests(label, docs)
     dep = check_common(label, rendered, docs)
-    flat = check_hcl(label, docs, known)
+    flat = check_hcl(label, docs, dep)
     if path.name == "s3-ingress.yaml":
         check_s3_ingress(label, values, rendered, docs, dep, flat)
 
@@ -578,7 +598,7 @@ def check_s3_ingress(label: str, values: dict[str, Any], rendered: dict[str, str
             and "WARNING" not in notes, notes)
 
 
-def scenario_inline_secrets(known: set[str]) -> None:
+def scenario_inline_secrets() -> None:
     label = "inline secrets"
     sentinels = {
         "jwt-secret": "jwt-sentinel-0123456789abcdef0123456789abcdef",
@@ -601,7 +621,7 @@ def scenario_inline_secrets(known: set[str]) -> None:
     docs = manifests(rendered)
     validate_manifests(label, docs)
     dep = check_common(label, rendered, docs)
-    check_hcl(label, docs, known)
+    check_hcl(label, docs, dep)
     secret = one(docs, "Secret")
     R.check(f"{label}: the chart renders one Secret", secret is not None)
     decoded = {k: base64.b64decode(v).decode() for k, v in (secret or {}).get("data", {}).items()}
@@ -654,9 +674,9 @@ def scenario_variants() -> None:
     R.check("replicaCount 0 renders (scaled down)", one(docs, "Deployment")["spec"]["replicas"] == 0)
 
 
-def scenario_every_key(known: set[str]) -> None:
+def scenario_every_key() -> None:
     """Sets every config and upstream key values.schema.json allows, so that each camelCase
-    name is rendered once and checked against config.example.hcl."""
+    name is rendered once and accepted by `tfmirror check-config`."""
     schema = json.loads((CHART / "values.schema.json").read_text())["properties"]
 
     def sample(prop: dict[str, Any]) -> Any:
@@ -680,7 +700,7 @@ def scenario_every_key(known: set[str]) -> None:
                             "registry.terraform.io": None, "registry.opentofu.org": None}}
     label = "every config key"
     docs = manifests(render(values))
-    flat = check_hcl(label, docs, known)
+    flat = check_hcl(label, docs, one(docs, "Deployment"))
     expected = sum(len(b) for b in config.values()) + len(up)
     rendered_keys = [k for k, v in flat.items() if not isinstance(v, dict)]
     R.check(f"{label}: all {expected} keys rendered", len(rendered_keys) == expected,
@@ -713,6 +733,22 @@ def scenario_failures() -> None:
     expect_failure("a bad log format", {"log": {"format": "xml"}}, "log/format")
 
 
+def scenario_rejected(path: Path) -> None:
+    """A values file that renders, but into a configuration the server refuses: check-config
+    must exit 2 with the message its `# expect:` line gives."""
+    label = f"rejected/{path.name}"
+    expect = re.search(r"^# expect: (.+)$", path.read_text(), re.MULTILINE)
+    if not R.check(f"{label}: has an `# expect: MESSAGE` line", expect is not None):
+        return
+    message = expect.group(1).strip()
+    docs = manifests(render(values_file(path)))
+    hcl = one(docs, "ConfigMap")["data"]["tfmirror.hcl"]
+    proc = check_config(hcl, container_env(container(one(docs, "Deployment"), "tfmirror")))
+    R.check(f"{label}: check-config refuses it with {message!r}",
+            proc.returncode == 2 and message in proc.stderr,
+            f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
+
+
 def lint() -> None:
     for label, values in [("default values", None)] + [(p.name, values_file(p)) for p in EXAMPLES]:
         report = helm.lint(str(CHART), values, strict=True, kube_version=f"v{KUBE_VERSION}")
@@ -724,25 +760,28 @@ def lint() -> None:
 def main() -> int:
     print(f"helm SDK {helm.helm_sdk_version()}, chart {CHART.relative_to(ROOT)}, "
           f"Kubernetes schemas {KUBE_VERSION}")
-    known = known_config_keys()
-    R.check("config.example.hcl yields the known keys",
-            {"worker.concurrency", "upstream.*.pull_through", "storage.s3.presign_ttl_seconds",
-             "server.tls.cert_file", "database.path"} <= known, sorted(known))
+    binary = os.environ.get("TFM_BIN", "")
+    R.check(f"TFM_BIN is an executable tfmirror ({binary or 'unset'})",
+            bool(binary) and os.access(binary, os.X_OK))
     R.check("helm/examples/s3-ingress.yaml exists",
             any(p.name == "s3-ingress.yaml" for p in EXAMPLES))
     print("== helm lint")
     R.run("helm lint", lint)
     print("== default values")
-    R.run("default values", lambda: scenario_default(known))
+    R.run("default values", scenario_default)
     for path in EXAMPLES:
         print(f"== {path.relative_to(ROOT)}")
-        R.run(path.name, lambda path=path: scenario_example(known, path))
+        R.run(path.name, lambda path=path: scenario_example(path))
     print("== inline secrets")
-    R.run("inline secrets", lambda: scenario_inline_secrets(known))
+    R.run("inline secrets", scenario_inline_secrets)
     print("== every config key")
-    R.run("every config key", lambda: scenario_every_key(known))
+    R.run("every config key", scenario_every_key)
     print("== variants")
     R.run("variants", scenario_variants)
+    R.check("helm/rejected/ has values files", REJECTED != [])
+    for path in REJECTED:
+        print(f"== {path.relative_to(ROOT)}")
+        R.run(path.name, lambda path=path: scenario_rejected(path))
     print("== values that must not render")
     R.run("failures", scenario_failures)
     print(f"helm checks: {R.passed} passed, {len(R.failed)} failed")

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Checks the Helm chart (helm/tfmirror) without a cluster: helm lint, offline rendering of the
 # default values and helm/examples/*.yaml, kubernetes-validate --strict against the Kubernetes
-# 1.30 schemas, and assertions on the rendered manifests (scripts/check-helm.py).
+# 1.30 schemas, every rendered configuration run through `tfmirror check-config`, and
+# assertions on the rendered manifests (scripts/check-helm.py).
+#
+# The binary is $TFM_BIN when set, else a debug build (`cargo build --locked --bin tfmirror`,
+# in $CARGO_TARGET_DIR or wherever cargo puts its target directory).
 #
 # Needs python3 (3.10+, with venv) and PyPI once: the two packages go into the git-ignored
 # .tools/helm-venv and are reinstalled only when the pins below change. After that it runs
@@ -26,5 +30,14 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$REQUIREMENTS" ]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $REQUIREMENTS
   echo "$REQUIREMENTS" > "$STAMP"
 fi
+
+if [ -z "${TFM_BIN:-}" ]; then
+  echo "== cargo build --locked --bin tfmirror"
+  cargo build --locked --bin tfmirror
+  TARGET_DIR=$(cargo metadata --locked --no-deps --format-version 1 \
+    | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  TFM_BIN="$TARGET_DIR/debug/tfmirror"
+fi
+export TFM_BIN
 
 exec "$VENV/bin/python" scripts/check-helm.py "$@"

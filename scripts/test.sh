@@ -15,13 +15,10 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "== apt-get install chromium"
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
-echo "== web: npm ci, build, unit tests"
-(cd web && npm ci --no-audit --no-fund && npm run build && npm test)
-
-# The Helm chart, rendered and validated without a cluster (helm-python-sdk and
-# kubernetes-validate from PyPI, in .tools/helm-venv).
-echo "== helm chart checks"
-scripts/check-helm.sh
+# check:api fails when web/src/api/schema.d.ts is not what `npm run gen:api` makes of
+# src/http/openapi.yaml.
+echo "== web: npm ci, API types current, build, unit tests"
+(cd web && npm ci --no-audit --no-fund && npm run check:api && npm run build && npm test)
 
 S3_PORT=${TFM_TEST_S3_PORT:-18333}
 S3_DIR=$(mktemp -d "$PWD/.tools/s3run.XXXXXX")
@@ -38,5 +35,10 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+# The Helm chart, rendered and validated without a cluster (helm-python-sdk and
+# kubernetes-validate from PyPI, in .tools/helm-venv); every rendered configuration goes
+# through `tfmirror check-config` (check-helm.sh builds the debug binary the suite uses too).
+echo "== helm chart checks"
+scripts/check-helm.sh
 echo "== cargo nextest"
 cargo nextest run --locked --no-fail-fast

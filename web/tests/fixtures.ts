@@ -1,10 +1,6 @@
-import type { JobDetail, ProviderDetail, Stats } from '../src/api'
+import type { JobDetail, Package, ProviderDetail, Stats } from '../src/api'
 
-const pkg = (version: string, os: string, arch: string, size: number, source: 'job' | 'import' = 'job') => ({
-  hostname: 'registry.terraform.io',
-  namespace: 'hashicorp',
-  type: 'null',
-  version,
+const pkg = (version: string, os: string, arch: string, size: number, source: 'job' | 'import' = 'job'): Package => ({
   os,
   arch,
   filename: `terraform-provider-null_${version}_${os}_${arch}.zip`,
@@ -16,7 +12,7 @@ const pkg = (version: string, os: string, arch: string, size: number, source: 'j
   source_detail: source === 'job' ? 'job 7' : null,
   signing_key_id: source === 'job' ? '34365D9472D7468F' : null,
   downloads: 3,
-  created_at: '2026-01-02T03:04:05Z',
+  created_at: '2026-01-02 03:04:05',
 })
 
 export const nullProvider: ProviderDetail = {
@@ -27,11 +23,13 @@ export const nullProvider: ProviderDetail = {
     {
       version: '3.2.1',
       status: 'active',
+      created_at: '2026-01-02 03:04:05',
       packages: [pkg('3.2.1', 'linux', 'amd64', 6_200_000), pkg('3.2.1', 'darwin', 'arm64', 6_100_000)],
     },
     {
       version: '3.1.0',
       status: 'blocked',
+      created_at: '2025-12-01 10:00:00',
       packages: [pkg('3.1.0', 'linux', 'amd64', 5_000_000, 'import')],
     },
   ],
@@ -66,14 +64,13 @@ export function jobDetail(status: JobDetail['job']['status'], itemStatus: 'runni
       status,
       created_by: 'user:alice',
       created_at: 1_767_225_600,
-      finished_at: finished ? 1_767_225_700 : null,
       total: 2,
       pending: 0,
       running: finished ? 0 : 1,
       succeeded: 1,
       skipped: 0,
       failed: itemStatus === 'failed' ? 1 : 0,
-      cancelled: 0,
+      cancelled: status === 'cancelled',
       bytes_done: 9_000_000,
     },
     items: [

@@ -39,6 +39,7 @@ export interface paths {
                         "application/json": components["schemas"]["Login"];
                     };
                 };
+                400: components["responses"]["Error"];
                 401: components["responses"]["Error"];
                 429: components["responses"]["Error"];
             };
@@ -153,12 +154,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Page"] & {
-                            items?: components["schemas"]["ProviderSummary"][];
-                        };
+                        "application/json": components["schemas"]["ProviderPage"];
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
             };
         };
         put?: never;
@@ -205,6 +205,8 @@ export interface paths {
                         "application/json": components["schemas"]["ProviderDetail"];
                     };
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
         };
@@ -232,6 +234,8 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -280,6 +284,8 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -335,6 +341,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -396,20 +403,24 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            job?: components["schemas"]["Job"];
-                            plan?: components["schemas"]["Plan"];
+                            job: components["schemas"]["Job"];
+                            plan: components["schemas"]["Plan"];
                         };
                     };
                 };
-                /** @description Invalid definitions. */
+                /**
+                 * @description Invalid definitions (`invalid_definitions`, with `errors`), or a body that is no
+                 *     definitions file at all (not UTF-8, no `file` field: a plain error).
+                 */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ValidationError"];
+                        "application/json": components["schemas"]["ValidationError"] | components["schemas"]["Error"];
                     };
                 };
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 413: components["responses"]["Error"];
             };
@@ -459,7 +470,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Package"];
+                        "application/json": components["schemas"]["UploadedPackage"];
                     };
                 };
                 /** @description Stored. */
@@ -468,10 +479,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Package"];
+                        "application/json": components["schemas"]["UploadedPackage"];
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 409: components["responses"]["Error"];
                 413: components["responses"]["Error"];
@@ -509,11 +521,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Page"] & {
-                            items?: components["schemas"]["Job"][];
-                        };
+                        "application/json": components["schemas"]["JobPage"];
                     };
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
             };
         };
         put?: never;
@@ -554,6 +566,8 @@ export interface paths {
                         "application/json": components["schemas"]["JobDetail"];
                     };
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
         };
@@ -602,6 +616,8 @@ export interface paths {
                         "text/event-stream": string;
                     };
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
         };
@@ -645,6 +661,8 @@ export interface paths {
                         "application/json": components["schemas"]["Job"];
                     };
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -687,6 +705,8 @@ export interface paths {
                         "application/json": components["schemas"]["Job"];
                     };
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -723,6 +743,7 @@ export interface paths {
                         "application/json": components["schemas"]["Stats"];
                     };
                 };
+                401: components["responses"]["Error"];
             };
         };
         put?: never;
@@ -761,11 +782,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Page"] & {
-                            items?: components["schemas"]["AuditEntry"][];
-                        };
+                        "application/json": components["schemas"]["AuditPage"];
                     };
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
             };
         };
         put?: never;
@@ -804,6 +825,7 @@ export interface paths {
                         };
                     };
                 };
+                401: components["responses"]["Error"];
             };
         };
         put?: never;
@@ -840,6 +862,7 @@ export interface paths {
                         "application/json": components["schemas"]["User"][];
                     };
                 };
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
             };
         };
@@ -872,6 +895,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 409: components["responses"]["Error"];
             };
@@ -926,6 +950,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -969,6 +994,7 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -1009,6 +1035,8 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -1036,7 +1064,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Every token. */
+                /** @description Every token, newest first. */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1045,6 +1073,7 @@ export interface paths {
                         "application/json": components["schemas"]["ApiToken"][];
                     };
                 };
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
             };
         };
@@ -1074,13 +1103,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ApiToken"] & {
-                            /** @description Shown once: tfm_... */
-                            token: string;
-                        };
+                        "application/json": components["schemas"]["NewApiToken"];
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
             };
         };
@@ -1121,6 +1148,8 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
             };
@@ -1152,7 +1181,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/yaml": string;
+                    };
                 };
             };
         };
@@ -1168,13 +1199,20 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Stable error codes; the message is for people.
+         * @enum {string}
+         */
+        ErrorCode: "bad_request" | "invalid_path" | "invalid_definitions" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "too_large" | "throttled" | "internal" | "unavailable";
         Error: {
-            /** @example not_found */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             message: string;
         };
-        ValidationError: components["schemas"]["Error"] & {
-            errors?: {
+        ValidationError: {
+            /** @enum {string} */
+            code: "invalid_definitions";
+            message: string;
+            errors: {
                 line: number;
                 column: number;
                 message: string;
@@ -1184,11 +1222,6 @@ export interface components {
         Role: "admin" | "viewer";
         /** @enum {string} */
         VersionStatus: "active" | "deprecated" | "blocked";
-        Page: {
-            page: number;
-            per_page: number;
-            total: number;
-        };
         Login: {
             token: string;
             /** @description Unix seconds. */
@@ -1196,14 +1229,16 @@ export interface components {
             user: components["schemas"]["User"];
         };
         User: {
+            /** @description The user's id; on /auth/me for an API token, the token's id. */
             id: number;
+            /** @description On /auth/me for an API token, the token's name. */
             username: string;
             role: components["schemas"]["Role"];
             disabled: boolean;
             /** @description Unix seconds. */
             created_at: number;
             /**
-             * @description On /auth/me: what authenticated.
+             * @description Only on /auth/me: what authenticated.
              * @enum {string}
              */
             kind?: "user" | "token";
@@ -1212,11 +1247,32 @@ export interface components {
             id: number;
             name: string;
             role: components["schemas"]["Role"];
-            created_by?: string;
+            /** @example user:alice */
+            created_by: string;
+            /** @description Unix seconds. */
             created_at: number;
+            /** @description Unix seconds. */
             expires_at: number;
-            last_used_at?: number | null;
+            /** @description Unix seconds */
+            last_used_at: number | null;
             revoked: boolean;
+        };
+        /** @description An ApiToken with its secret, shown once. */
+        NewApiToken: {
+            id: number;
+            name: string;
+            role: components["schemas"]["Role"];
+            /** @example user:alice */
+            created_by: string;
+            /** @description Unix seconds. */
+            created_at: number;
+            /** @description Unix seconds. */
+            expires_at: number;
+            /** @description Unix seconds */
+            last_used_at: number | null;
+            revoked: boolean;
+            /** @description Shown once: tfm_... */
+            token: string;
         };
         ProviderSummary: {
             hostname: string;
@@ -1225,15 +1281,17 @@ export interface components {
             versions: number;
             packages: number;
             bytes: number;
-            latest_version?: string | null;
-            blocked_versions?: number;
-            downloads?: number;
+            latest_version: string | null;
+            blocked_versions: number;
+            downloads: number;
+        };
+        ProviderPage: {
+            items: components["schemas"]["ProviderSummary"][];
+            page: number;
+            per_page: number;
+            total: number;
         };
         Package: {
-            hostname?: string;
-            namespace?: string;
-            type?: string;
-            version?: string;
             os: string;
             arch: string;
             filename: string;
@@ -1241,17 +1299,40 @@ export interface components {
             sha256: string;
             h1: string;
             zh: string;
-            /** @enum {string} */
-            source: "import" | "upload" | "job" | "pull-through";
-            source_detail?: string | null;
-            signing_key_id?: string | null;
-            downloads?: number;
-            created_at?: string;
+            source: components["schemas"]["PackageSource"];
+            source_detail: string | null;
+            signing_key_id: string | null;
+            downloads: number;
+            /** @example 2026-11-25 10:00:00 */
+            created_at: string;
         };
+        /** @description A Package with the address it was stored under. */
+        UploadedPackage: {
+            hostname: string;
+            namespace: string;
+            type: string;
+            version: string;
+            os: string;
+            arch: string;
+            filename: string;
+            size: number;
+            sha256: string;
+            h1: string;
+            zh: string;
+            source: components["schemas"]["PackageSource"];
+            source_detail: string | null;
+            signing_key_id: string | null;
+            downloads: number;
+            /** @example 2026-11-25 10:00:00 */
+            created_at: string;
+        };
+        /** @enum {string} */
+        PackageSource: "import" | "upload" | "job" | "pull-through";
         VersionDetail: {
             version: string;
             status: components["schemas"]["VersionStatus"];
-            created_at?: string;
+            /** @example 2026-11-25 10:00:00 */
+            created_at: string;
             packages: components["schemas"]["Package"][];
         };
         ProviderDetail: {
@@ -1269,35 +1350,47 @@ export interface components {
             }[];
             /** @description Versions or platforms the upstream does not have, per item. */
             problems: string[];
-            total_packages?: number;
+            total_packages: number;
         };
         Job: {
             id: number;
             /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+            /** @example user:alice */
             created_by: string;
+            /** @description Unix seconds. */
             created_at: number;
-            finished_at?: number | null;
+            /** @description The job was cancelled (its cancelled items count as `failed`). */
+            cancelled: boolean;
+            /** @description Items: pending + running + succeeded + skipped + failed. */
             total: number;
-            pending?: number;
-            running?: number;
+            pending: number;
+            running: number;
             succeeded: number;
             skipped: number;
+            /** @description Failed or cancelled items. */
             failed: number;
-            cancelled?: number;
-            bytes_done?: number;
+            bytes_done: number;
+        };
+        JobPage: {
+            items: components["schemas"]["Job"][];
+            page: number;
+            per_page: number;
+            total: number;
         };
         JobItem: {
             id: number;
+            /** @example registry.terraform.io/hashicorp/aws */
             provider: string;
             version: string;
+            /** @example linux_amd64 */
             platform: string;
             /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
             attempts: number;
-            last_error?: string | null;
-            bytes_done?: number;
-            bytes_total?: number | null;
+            last_error: string | null;
+            bytes_done: number;
+            bytes_total: number | null;
         };
         JobDetail: {
             job: components["schemas"]["Job"];
@@ -1309,25 +1402,28 @@ export interface components {
             packages: number;
             bytes: number;
             origins: {
-                hostname?: string;
-                packages?: number;
-                bytes?: number;
+                hostname: string;
+                packages: number;
+                bytes: number;
             }[];
-            top_providers?: {
-                provider?: string;
-                packages?: number;
-                bytes?: number;
+            /** @description The ten largest providers by stored bytes. */
+            top_providers: {
+                /** @example registry.terraform.io/hashicorp/aws */
+                provider: string;
+                packages: number;
+                bytes: number;
             }[];
+            /** @description Each of the last 30 days, oldest first, zero when nothing was downloaded. */
             downloads_per_day: {
                 /** @example 2026-11-25 */
-                day?: string;
-                downloads?: number;
+                day: string;
+                downloads: number;
             }[];
             upstream: {
-                hostname?: string;
-                pull_through?: boolean;
-                fetches?: number;
-                failures?: number;
+                hostname: string;
+                pull_through: boolean;
+                fetches: number;
+                failures: number;
             }[];
         };
         AuditEntry: {
@@ -1338,11 +1434,17 @@ export interface components {
             actor: string;
             /** @example version.status */
             action: string;
-            target?: string | null;
-            client_addr?: string | null;
-            details?: {
+            target: string | null;
+            client_addr: string | null;
+            details: {
                 [key: string]: unknown;
             };
+        };
+        AuditPage: {
+            items: components["schemas"]["AuditEntry"][];
+            page: number;
+            per_page: number;
+            total: number;
         };
     };
     responses: {

@@ -5,12 +5,13 @@ type S = components['schemas']
 
 export type Role = S['Role']
 export type VersionStatus = S['VersionStatus']
-export type Page = S['Page']
+/** `page`, `per_page` and `total`, as every paginated answer (ProviderPage, JobPage, AuditPage) has them. */
+export type Page = Omit<S['JobPage'], 'items'>
 export type Paged<T> = Page & { items: T[] }
 export type Login = S['Login']
 export type User = S['User']
 export type ApiToken = S['ApiToken']
-export type NewApiToken = ApiToken & { token: string }
+export type NewApiToken = S['NewApiToken']
 export type ProviderSummary = S['ProviderSummary']
 export type Package = S['Package']
 export type VersionDetail = S['VersionDetail']
