@@ -6,6 +6,7 @@ mod common;
 mod admin_api;
 mod architecture;
 mod cli;
+mod contract;
 mod fake_registry_selftest;
 mod hardening;
 mod jobs;

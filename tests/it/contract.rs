@@ -8,14 +8,13 @@
 //! schema that does not say whether it allows undocumented fields fails the test, so a
 //! route or a field cannot be added to one side only.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tfmirror::domain::Role;
 
-use common::fake_registry::FakeRegistry;
-use common::{Store, TestApp};
+use crate::common::fake_registry::FakeRegistry;
+use crate::common::{Store, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -27,11 +26,11 @@ const MAX_ARCHIVE_BYTES: u64 = 64 * 1024;
 
 /// The one place that creates users behind the API's back (the first admin has to come
 /// from somewhere): the same calls `tfmirror create-admin` makes.
-async fn create_user(app: &TestApp, name: &str, password: &str, role: &str) {
+async fn create_user(app: &TestApp, name: &str, password: &str, role: Role) {
     let hash = tfmirror::auth::password::hash(password.into())
         .await
         .unwrap();
-    tfmirror::db::users::create_user(app.state.catalog.pool(), name, &hash, role, 0)
+    tfmirror::db::users::create_user(&app.state.db, name, &hash, role, 0)
         .await
         .unwrap()
         .unwrap();
@@ -565,11 +564,11 @@ async fn every_documented_operation_answers_as_the_document_says() {
         c.worker.poll_interval_ms = 50;
         c.limits.max_definitions_bytes = MAX_DEFINITIONS_BYTES;
         c.limits.max_archive_bytes = MAX_ARCHIVE_BYTES;
-        common::set_upstream(c, &upstream, |_| {});
+        crate::common::set_upstream(c, &upstream, |_| {});
     })
     .await;
-    create_user(&app, "alice", ADMIN_PASSWORD, "admin").await;
-    create_user(&app, "victor", VIEWER_PASSWORD, "viewer").await;
+    create_user(&app, "alice", ADMIN_PASSWORD, Role::Admin).await;
+    create_user(&app, "victor", VIEWER_PASSWORD, Role::Viewer).await;
 
     // The document, as the server serves it.
     let res = app.get("/api/v1/openapi.yaml").await;
@@ -634,11 +633,11 @@ async fn every_documented_operation_answers_as_the_document_says() {
     }
 
     // Packages: stored, stored again, a different archive, not a zip, too large.
-    let zip = common::provider_zip("contract");
+    let zip = crate::common::provider_zip("contract");
     let stored = api.upload(&admin, "1.0.0", zip.clone(), 201).await;
-    assert_eq!(stored["h1"], common::h1_reference(&zip));
+    assert_eq!(stored["h1"], crate::common::h1_reference(&zip));
     api.upload(&admin, "1.0.0", zip, 200).await;
-    api.upload(&admin, "1.0.0", common::provider_zip("other"), 409)
+    api.upload(&admin, "1.0.0", crate::common::provider_zip("other"), 409)
         .await;
     api.upload(&admin, "1.0.0", b"not a zip".to_vec(), 400)
         .await;
@@ -649,7 +648,7 @@ async fn every_documented_operation_answers_as_the_document_says() {
         413,
     )
     .await;
-    api.upload(&admin, "1.1.0", common::provider_zip("newer"), 201)
+    api.upload(&admin, "1.1.0", crate::common::provider_zip("newer"), 201)
         .await;
     // A download, so that the statistics have something to count.
     let res = app
