@@ -231,10 +231,10 @@ async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow
     let defs = match crate::jobs::validate(&text, &registry) {
         Ok(d) => d,
         Err(errors) => {
-            for e in &errors {
+            for e in errors.iter() {
                 eprintln!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message);
             }
-            eprintln!("{} problem(s); nothing was enqueued", errors.len());
+            eprintln!("{}; nothing was enqueued", errors.summary());
             return Ok(2);
         }
     };

@@ -54,6 +54,74 @@ pub struct DefinitionError {
     pub message: String,
 }
 
+/// The most problems a report lists; the rest are only counted. A file of a hundred thousand
+/// bad lines gets a short answer, not one the size of the file.
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
+/// Every problem of a definition file: the first [`MAX_LISTED_PROBLEMS`] by position, and how
+/// many there were in all. Reads as the slice of listed problems.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Problems {
+    pub listed: Vec<DefinitionError>,
+    pub total: usize,
+}
+
+impl Problems {
+    pub fn push(&mut self, error: DefinitionError) {
+        self.total += 1;
+        if self.listed.len() < MAX_LISTED_PROBLEMS {
+            self.listed.push(error);
+        }
+    }
+
+    /// `N problem(s)`, with the number listed when some are left out.
+    pub fn summary(&self) -> String {
+        if self.total > self.listed.len() {
+            format!(
+                "{} problem(s); the first {} are listed",
+                self.total,
+                self.listed.len()
+            )
+        } else {
+            format!("{} problem(s)", self.total)
+        }
+    }
+}
+
+impl std::ops::Deref for Problems {
+    type Target = [DefinitionError];
+    fn deref(&self) -> &[DefinitionError] {
+        &self.listed
+    }
+}
+
+/// Line starts of a text, found once: a position is a binary search away, so reporting many
+/// problems costs time proportional to the text, not to problems times text.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { starts }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(text.len());
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        let column = text
+            .get(start..offset)
+            .map_or(0, |segment| segment.chars().count())
+            + 1;
+        (line, column)
+    }
+}
+
 /// The block type a definition file is made of.
 const PROVIDER_BLOCK: &str = "provider";
 const VERSIONS: &str = "versions";
@@ -61,29 +129,32 @@ const PLATFORMS: &str = "platforms";
 
 /// Parses a definition file, returning every problem found (sorted by position) when there is
 /// any, so an operator can fix the file in one pass.
-pub fn parse_definitions(text: &str) -> Result<Definitions, Vec<DefinitionError>> {
+pub fn parse_definitions(text: &str) -> Result<Definitions, Problems> {
     let body = match hcl_edit::parser::parse_body(text) {
         Ok(body) => body,
         Err(e) => {
             // The parser stops at the first syntax error; nothing after it can be checked.
             let location = e.location();
-            return Err(vec![DefinitionError {
+            let mut problems = Problems::default();
+            problems.push(DefinitionError {
                 line: location.line(),
                 column: location.column(),
                 message: format!("HCL syntax error: {}", e.message()),
-            }]);
+            });
+            return Err(problems);
         }
     };
     let mut checker = Checker {
         text,
-        errors: Vec::new(),
+        lines: LineIndex::new(text),
+        errors: Problems::default(),
     };
     let providers = checker.file(&body);
-    if checker.errors.is_empty() {
+    if checker.errors.total == 0 {
         Ok(Definitions { providers })
     } else {
         let mut errors = checker.errors;
-        errors.sort_by_key(|e| (e.line, e.column));
+        errors.listed.sort_by_key(|e| (e.line, e.column));
         Err(errors)
     }
 }
@@ -91,7 +162,8 @@ pub fn parse_definitions(text: &str) -> Result<Definitions, Vec<DefinitionError>
 /// Walks the syntax tree, collecting errors instead of returning at the first one.
 struct Checker<'a> {
     text: &'a str,
-    errors: Vec<DefinitionError>,
+    lines: LineIndex,
+    errors: Problems,
 }
 
 impl Checker<'_> {
@@ -107,11 +179,7 @@ impl Checker<'_> {
     /// 1-based line and column (in characters) where `span` starts. Spans are always present
     /// on a freshly parsed tree; a missing one falls back to the start of the file.
     fn line_col(&self, span: Option<Range<usize>>) -> (usize, usize) {
-        let offset = span.map_or(0, |r| r.start);
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, column)
+        self.lines.line_col(self.text, span.map_or(0, |r| r.start))
     }
 
     fn file(&mut self, body: &Body) -> Vec<ProviderDefinition> {
@@ -516,7 +584,7 @@ module "x" {}
     #[test]
     fn errors_serialize_for_the_api() {
         let errors = parse_definitions("").unwrap_err();
-        let json = serde_json::to_value(&errors).unwrap();
+        let json = serde_json::to_value(&errors.listed).unwrap();
         assert_eq!(json[0]["line"], 1);
         assert_eq!(json[0]["column"], 1);
         assert!(
@@ -739,5 +807,32 @@ platforms = ["linux_amd64"]"#
             "6:5",
             "platform linux_amd64 is listed twice (first on line 4)",
         );
+    }
+
+    #[test]
+    fn positions_match_a_naive_count_for_every_offset() {
+        let text = "a\n\nü = 1\r\n  x\n";
+        let index = LineIndex::new(text);
+        for (offset, _) in text.char_indices().chain([(text.len(), ' ')]) {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
+            assert_eq!(
+                index.line_col(text, offset),
+                (line, column),
+                "offset {offset}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_of_many_bad_lines_lists_the_first_hundred_and_counts_all() {
+        let text: String = (0..5_000).map(|i| format!("x{i} = 1\n")).collect();
+        let problems = parse_definitions(&text).unwrap_err();
+        assert_eq!(problems.total, 5_000 + 1, "every bad line and no provider");
+        assert_eq!(problems.listed.len(), MAX_LISTED_PROBLEMS);
+        assert_eq!((problems[0].line, problems[0].column), (1, 1));
+        assert_eq!(problems[99].line, 100);
+        assert!(problems.summary().contains("the first 100 are listed"));
     }
 }

@@ -26,11 +26,13 @@ pub enum AppError {
     Internal(anyhow::Error),
     #[error("{0}")]
     BadRequest(String),
-    /// Invalid input with positions (a definitions file).
+    /// Invalid input with positions (a definitions file): the first problems, and how many
+    /// there are in all.
     #[error("{message}")]
     Validation {
         message: String,
         errors: Vec<FieldError>,
+        total: usize,
     },
     #[error("{0}")]
     Unauthorized(String),
@@ -58,6 +60,8 @@ struct Body<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_errors: Option<usize>,
 }
 
 impl AppError {
@@ -170,6 +174,10 @@ impl ResponseError for AppError {
             message,
             errors: match self {
                 Self::Validation { errors, .. } => Some(errors),
+                _ => None,
+            },
+            total_errors: match self {
+                Self::Validation { total, .. } => Some(*total),
                 _ => None,
             },
         })

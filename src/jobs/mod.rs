@@ -10,31 +10,35 @@ use serde::Serialize;
 
 use crate::constraints;
 use crate::db::{self, Pool, jobs::NewItem};
-use crate::definitions::{self, DefinitionError, Definitions};
+use crate::definitions::{self, DefinitionError, Definitions, Problems};
 use crate::domain::{ItemStatus, Platform, ProviderAddress, Version};
 use crate::upstream::{RegistryClient, UpstreamError};
 
 /// Parses a definitions file and checks that every origin it names is a configured upstream.
 /// Every problem is reported, each with its line and column.
-pub fn validate(text: &str, client: &RegistryClient) -> Result<Definitions, Vec<DefinitionError>> {
+/// CPU-bound and linear in the text: callers on the async executor run it on the blocking
+/// pool.
+pub fn validate(text: &str, client: &RegistryClient) -> Result<Definitions, Problems> {
     let defs = definitions::parse_definitions(text)?;
-    let errors: Vec<DefinitionError> = defs
+    let mut problems = Problems::default();
+    for p in defs
         .providers
         .iter()
         .filter(|p| !client.is_configured(&p.address.hostname))
-        .map(|p| DefinitionError {
+    {
+        problems.push(DefinitionError {
             line: p.line,
             column: 1,
             message: format!(
                 "no upstream is configured for {host}: add `upstream \"{host}\" {{}}` to the tfmirror configuration",
                 host = p.address.hostname
             ),
-        })
-        .collect();
-    if errors.is_empty() {
+        });
+    }
+    if problems.total == 0 {
         Ok(defs)
     } else {
-        Err(errors)
+        Err(problems)
     }
 }
 

@@ -67,6 +67,29 @@ describe('load providers', () => {
       'line 3, column 3: unknown platform "darwin_arm"',
     ])
     expect(wrapper.find('[data-testid="plan"]').exists()).toBe(false)
+    expect(wrapper.find('[data-testid="hcl-errors-title"]').text()).toBe('2 problems in the definitions:')
+  })
+
+  it('says how many problems there are when the server lists only the first', async () => {
+    mockFetch({
+      'POST /api/v1/definitions': json(400, {
+        code: 'invalid_definitions',
+        message: 'the definitions file has 5000 problem(s); the first 2 are listed',
+        total_errors: 5000,
+        errors: [
+          { line: 1, column: 1, message: 'unexpected attribute "x0"' },
+          { line: 2, column: 1, message: 'unexpected attribute "x1"' },
+        ],
+      }),
+    })
+    const { wrapper } = await mountApp('/load', 'admin')
+    await wrapper.find('[data-testid="hcl-editor"]').setValue(HCL)
+    await wrapper.find('[data-testid="preview"]').trigger('click')
+    await settle()
+    expect(wrapper.findAll('[data-testid="hcl-error"]')).toHaveLength(2)
+    expect(wrapper.find('[data-testid="hcl-errors-title"]').text()).toBe(
+      '5000 problems in the definitions; the first 2 are listed:',
+    )
   })
 
   it('enqueues and goes to the new job', async () => {

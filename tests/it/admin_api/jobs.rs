@@ -175,3 +175,48 @@ async fn job_cancel_and_retry_through_the_api_are_audited() {
         assert!(actions.contains(&a.to_owned()), "{a}: {actions:?}");
     }
 }
+
+/// A megabyte of bad lines (the probe's 96,000 `x1 = 1`) gets the first 100 problems and the
+/// count, and two such uploads at once do not hold up the server's other requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_huge_bad_definitions_file_gets_a_short_answer_and_does_not_stall_the_server() {
+    let app = app_with(|_| {}).await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    let text: String = (0..96_000).map(|i| format!("x{i} = 1\n")).collect();
+    assert!(text.len() <= 1 << 20);
+    let upload = || {
+        app.client
+            .post(app.url("/api/v1/definitions?dry_run=true"))
+            .bearer_auth(&admin)
+            .header("content-type", "text/plain")
+            .body(text.clone())
+            .send()
+    };
+    let health = async {
+        // Wait until both uploads are in flight, then ask for health while they run.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let res = tokio::time::timeout(std::time::Duration::from_secs(5), app.get("/healthz"))
+            .await
+            .expect("/healthz answers while definitions are validated");
+        res.status()
+    };
+    let (a, b, health) = tokio::join!(upload(), upload(), health);
+    assert_eq!(health, StatusCode::OK);
+    for res in [a.unwrap(), b.unwrap()] {
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let body = res.bytes().await.unwrap();
+        assert!(body.len() < 64 * 1024, "{} bytes of errors", body.len());
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "invalid_definitions");
+        assert_eq!(body["total_errors"], 96_001, "{body}");
+        assert_eq!(body["errors"].as_array().unwrap().len(), 100);
+        assert_eq!(body["errors"][0]["line"], 1);
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("96001 problem(s); the first 100 are listed"),
+            "{body}"
+        );
+    }
+}

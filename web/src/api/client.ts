@@ -18,6 +18,8 @@ export class ApiError extends Error {
   readonly errors: ValidationIssue[]
   /** Seconds to wait before retrying (from `Retry-After`), or null. */
   readonly retryAfter: number | null
+  /** How many problems there are in all; `errors` lists the first ones. */
+  readonly totalErrors: number
 
   constructor(
     status: number,
@@ -25,6 +27,7 @@ export class ApiError extends Error {
     message: string,
     errors: ValidationIssue[] = [],
     retryAfter: number | null = null,
+    totalErrors: number = errors.length,
   ) {
     super(message)
     this.name = 'ApiError'
@@ -32,6 +35,7 @@ export class ApiError extends Error {
     this.code = code
     this.errors = errors
     this.retryAfter = retryAfter
+    this.totalErrors = Math.max(totalErrors, errors.length)
   }
 }
 
@@ -97,6 +101,7 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
   let code = `http_${res.status}`
   let message = res.statusText || `HTTP ${res.status}`
   let errors: ValidationIssue[] = []
+  let totalErrors = 0
   let text = ''
   try {
     text = await res.text()
@@ -110,12 +115,13 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
         if (typeof body.code === 'string') code = body.code
         if (typeof body.message === 'string') message = body.message
         if (Array.isArray(body.errors)) errors = body.errors.filter(isIssue)
+        if (typeof body.total_errors === 'number') totalErrors = body.total_errors
       }
     } catch {
       // Not JSON (a proxy's error page, say): keep the status text.
     }
   }
-  return new ApiError(res.status, code, message, errors, retryAfter)
+  return new ApiError(res.status, code, message, errors, retryAfter, totalErrors)
 }
 
 export interface ApiClient {

@@ -1212,6 +1212,8 @@ export interface components {
             /** @enum {string} */
             code: "invalid_definitions";
             message: string;
+            /** @description How many problems the file has; `errors` lists the first 100 by position. */
+            total_errors: number;
             errors: {
                 line: number;
                 column: number;
