@@ -448,4 +448,41 @@ storage {
         let msg = err_text(load_text("", &[("TFM_STORAGE_BACKEND", "ftp")]));
         assert!(msg.contains("TFM_STORAGE_BACKEND"), "{msg}");
     }
+
+    #[test]
+    fn upstream_url_credentials_are_masked_and_never_combined_with_a_token() {
+        let c = load_text(
+            "upstream \"registry.example.com\" {\n  url = \"https://deploy:s3cr3t-pass@registry.example.com/\"\n}\nupstream \"other.example.com\" {\n  url = \"https://tok3n-only@other.example.com/\"\n}\n",
+            &[],
+        )
+        .unwrap();
+        let shown = format!("{} {:?}", c.masked_json(), c);
+        assert!(
+            !shown.contains("s3cr3t-pass") && !shown.contains("tok3n-only"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("https://deploy:********@registry.example.com/"),
+            "{shown}"
+        );
+        assert_eq!(
+            c.upstream["registry.example.com"].url.as_deref(),
+            Some("https://deploy:s3cr3t-pass@registry.example.com/"),
+            "the client still has the real URL"
+        );
+
+        let msg = err_text(load_text(
+            "upstream \"registry.example.com\" {\n  url = \"https://u:p@registry.example.com/\"\n  token = \"t\"\n}\n",
+            &[],
+        ));
+        assert!(
+            msg.contains("registry.example.com") && msg.contains("not both"),
+            "{msg}"
+        );
+        let msg = err_text(load_text(
+            "upstream \"registry.example.com\" {\n  url = \"https://exa mple\"\n}\n",
+            &[],
+        ));
+        assert!(msg.contains("must be an http:// or https:// URL"), "{msg}");
+    }
 }

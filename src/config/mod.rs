@@ -166,11 +166,14 @@ pub struct OutboundConfig {
     pub extra_ca_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamConfig {
     /// Where service discovery starts (`URL/.well-known/terraform.json`). Defaults to
     /// `https://HOSTNAME`; set it to go through a proxy registry (or, in tests, a fake).
+    /// `https://USER:PASSWORD@HOST/` sends Basic credentials; they are masked wherever the
+    /// configuration is shown.
+    #[serde(serialize_with = "serialize_masked_url")]
     pub url: Option<String>,
     /// Bearer token for private registries. Sent only to the registry's own API host.
     pub token: Secret,
@@ -201,6 +204,44 @@ pub struct UpstreamConfig {
     /// The longest a client's metadata request waits for this origin, in milliseconds
     /// (clients give up after 10 s); past it the last good version list, or a 404, is served.
     pub metadata_deadline_ms: u64,
+}
+
+/// `url` with the password (or a lone user name, often a token) replaced by `********`; a
+/// URL that does not parse is masked whole, since nothing can say which part is secret.
+pub fn mask_url_credentials(url: &str) -> String {
+    const MASK: &str = "********";
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return MASK.into();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some(MASK));
+    } else if !parsed.username().is_empty() {
+        let _ = parsed.set_username(MASK);
+    }
+    parsed.to_string()
+}
+
+/// Whether a URL carries user info (Basic credentials).
+pub fn url_has_credentials(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+}
+
+fn serialize_masked_url<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => s.serialize_some(&mask_url_credentials(u)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Like the derived form, with the URL's credentials masked.
+impl fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = serde_json::to_value(self).map_err(|_| fmt::Error)?;
+        write!(f, "UpstreamConfig {value}")
+    }
 }
 
 impl Default for UpstreamConfig {

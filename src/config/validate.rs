@@ -1,6 +1,6 @@
 //! Checks that span keys, run once every layer is applied.
 
-use super::{Config, ConfigError, patterns::valid_provider_pattern};
+use super::{Config, ConfigError, patterns::valid_provider_pattern, url_has_credentials};
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
@@ -44,10 +44,17 @@ impl Config {
             if crate::domain::Hostname::parse(host).is_err() {
                 return invalid(&key, "is not a valid registry hostname");
             }
-            if let Some(url) = &upstream.url
-                && !(url.starts_with("https://") || url.starts_with("http://"))
-            {
-                return invalid(&format!("{key}.url"), "must be an http:// or https:// URL");
+            if let Some(url) = &upstream.url {
+                let parsed = reqwest::Url::parse(url).ok();
+                if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    return invalid(&format!("{key}.url"), "must be an http:// or https:// URL");
+                }
+                if url_has_credentials(url) && !upstream.token.is_empty() {
+                    return invalid(
+                        &key,
+                        "set either credentials in url (Basic) or token (Bearer), not both: a request carries only one Authorization header",
+                    );
+                }
             }
             if upstream.concurrency == 0 || upstream.timeout_seconds == 0 {
                 return invalid(&key, "concurrency and timeout_seconds must be at least 1");

@@ -311,7 +311,7 @@ fn check_config_names_the_bad_line_and_masks_secrets() {
     let good = dir.path().join("good.hcl");
     std::fs::write(
         &good,
-        "storage {\n  s3 {\n    bucket = \"b\"\n    access_key_id = \"AKIAEXAMPLE\"\n    secret_access_key = \"do-not-print-me\"\n  }\n}\n",
+        "storage {\n  s3 {\n    bucket = \"b\"\n    access_key_id = \"AKIAEXAMPLE\"\n    secret_access_key = \"do-not-print-me\"\n  }\n}\nupstream \"registry.example.com\" {\n  url = \"https://deploy:url-pass-do-not-print@registry.example.com/\"\n}\n",
     )
     .unwrap();
     let out = tfmirror(
@@ -322,6 +322,11 @@ fn check_config_names_the_bad_line_and_masks_secrets() {
     let text = stdout(&out);
     assert!(text.contains("\"bucket\": \"b\""), "{text}");
     assert!(!text.contains("do-not-print-me"), "{text}");
+    assert!(!text.contains("url-pass-do-not-print"), "{text}");
+    assert!(
+        text.contains("https://deploy:********@registry.example.com/"),
+        "{text}"
+    );
 
     // The shipped example must always be valid.
     let example = crate::common::repo_path("config.example.hcl");

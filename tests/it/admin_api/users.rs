@@ -15,6 +15,13 @@ async fn the_config_endpoint_masks_every_secret() {
                 ..Default::default()
             },
         );
+        c.upstream.insert(
+            "basic.example.com".into(),
+            UpstreamConfig {
+                url: Some("https://deploy:url-password-xyz@basic.example.com/".into()),
+                ..Default::default()
+            },
+        );
         crate::common::s3_config(c);
         c.storage.s3_mut().unwrap().secret_access_key =
             tfmirror::config::Secret::new("s3-secret-value-xyz");
@@ -27,6 +34,7 @@ async fn the_config_endpoint_masks_every_secret() {
     for secret in [
         "upstream-token-value-xyz",
         "s3-secret-value-xyz",
+        "url-password-xyz",
         JWT_SECRET,
     ] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
