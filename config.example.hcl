@@ -20,6 +20,11 @@ server {
   # Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
   shutdown_grace_seconds = 30
 
+  # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For / Forwarded headers
+  # name the real client, for login throttling, the audit log and request logs. Empty: the
+  # headers are ignored (nobody can pick their own address).
+  # trusted_proxies = ["10.0.0.0/8"]
+
   # Serve HTTPS with your own certificate. Terraform and OpenTofu only talk to https://
   # mirrors; leave this out when a proxy or ingress terminates TLS in front of tfmirror.
   # tls {
@@ -97,10 +102,14 @@ auth {
   # jwt_secret = "..."   [TFM_JWT_SECRET]
   # How long a login lasts.   [TFM_SESSION_MINUTES]
   session_minutes = 60
-  # Failed logins (per username and per client address) before each further attempt is
-  # delayed: 1 s, 2 s, 4 s, ... up to lockout_max_seconds.
+  # Failed logins for one username from one client address before each further attempt
+  # is delayed: 1 s, 2 s, 4 s, ... up to lockout_max_seconds. A username from any address,
+  # and an address for any username, get four times as many. A success clears its username
+  # (never the address).
   max_failures = 5
   lockout_max_seconds = 900
+  # Counts start again after this many seconds without a failure.
+  failure_window_seconds = 900
 }
 
 cache {

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::IpRange;
+
 pub use load::{ConfigError, ENV_OVERRIDES, load, process_env};
 pub use patterns::{provider_pattern_matches, valid_provider_pattern};
 
@@ -100,10 +102,13 @@ pub struct AuthConfig {
     pub jwt_secret: Secret,
     /// How long a login lasts, in minutes.
     pub session_minutes: u64,
-    /// Failed logins (per username, and per client address) before further attempts are
-    /// delayed; each further failure doubles the delay, up to `lockout_max_seconds`.
+    /// Failed logins for one username from one client address before further attempts are
+    /// delayed; each further failure doubles the delay, up to `lockout_max_seconds`. A
+    /// username (from any address) and an address (for any username) get four times as many.
     pub max_failures: u32,
     pub lockout_max_seconds: u64,
+    /// A count of failures starts again after this many seconds without one.
+    pub failure_window_seconds: u64,
 }
 
 impl Default for AuthConfig {
@@ -113,6 +118,7 @@ impl Default for AuthConfig {
             session_minutes: 60,
             max_failures: 5,
             lockout_max_seconds: 900,
+            failure_window_seconds: 900,
         }
     }
 }
@@ -309,6 +315,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_seconds: u64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the real client. Empty (the default): those headers are ignored and the
+    /// socket's peer is the client, so nobody can pick their own address.
+    pub trusted_proxies: Vec<IpRange>,
 }
 
 impl Default for ServerConfig {
@@ -319,6 +329,7 @@ impl Default for ServerConfig {
             tls: None,
             workers: 0,
             shutdown_grace_seconds: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -3,11 +3,13 @@
 //! (HTTP, CLI) parse input into them, and the workers pass them around.
 
 mod names;
+mod net;
 mod package;
 mod status;
 mod users;
 
 pub use names::*;
+pub use net::IpRange;
 pub use package::{Evidence, PackageId, PackageSource};
 pub use status::{ItemStatus, JobStatus, Role, UnknownValue, VersionStatus};
 pub use users::valid_username;

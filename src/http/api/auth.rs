@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::audit_record;
 use crate::auth::password;
+use crate::auth::throttle::Attempt;
 use crate::db::{self, users};
 use crate::http::caller::Caller;
 use crate::http::error::{AppError, OrInternal};
@@ -36,11 +37,8 @@ async fn login(
     if username.is_empty() || username.len() > 128 || body.password.len() > 1024 {
         return Err(AppError::Unauthorized(BAD_LOGIN.into()));
     }
-    let keys = vec![
-        format!("user:{}", username.to_lowercase()),
-        format!("addr:{}", addr.as_deref().unwrap_or("?")),
-    ];
-    if let Some(wait) = state.throttle.wait(&keys) {
+    let attempt = Attempt::new(&username, addr.as_deref());
+    if let Some(wait) = state.throttle.wait(&attempt) {
         let secs = wait.as_secs().max(1);
         return Err(AppError::Throttled {
             message: format!("too many failed logins; try again in {secs} s"),
@@ -58,7 +56,7 @@ async fn login(
     let user = match found {
         Some(c) if valid && !c.disabled => c,
         _ => {
-            state.throttle.failed(&keys);
+            state.throttle.failed(&attempt);
             db::audit::record(
                 pool,
                 &format!("user:{username}"),
@@ -71,7 +69,7 @@ async fn login(
             return Err(AppError::Unauthorized(BAD_LOGIN.into()));
         }
     };
-    state.throttle.succeeded(&keys[0]);
+    state.throttle.succeeded(&attempt);
     let now = crate::clock::now();
     let expires_at = now + state.auth_keys.session_seconds;
     let session_id = uuid::Uuid::new_v4().simple().to_string();

@@ -463,3 +463,102 @@ async fn create_admin_refuses_weak_and_taken_names_and_logs_never_hold_secrets()
         assert!(!text.contains(secret), "the log holds a secret:\n{text}");
     }
 }
+
+async fn login_from(
+    app: &TestApp,
+    forwarded_for: &str,
+    username: &str,
+    password: &str,
+) -> StatusCode {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Behind a trusted proxy every client has its own address: an attacker guessing alice's
+/// password from one address locks out only that address's guesses, not alice logging in from
+/// hers, and not bob.
+#[tokio::test]
+async fn behind_a_trusted_proxy_one_client_cannot_lock_others_out() {
+    let app = app_with(|c| {
+        c.auth.max_failures = 3;
+        c.server.trusted_proxies = vec![tfmirror::domain::IpRange::parse("127.0.0.1").unwrap()];
+    })
+    .await;
+    let attacker = "203.0.113.66";
+    for _ in 0..3 {
+        assert_eq!(
+            login_from(&app, attacker, "alice", "guess").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, attacker, "alice", "guess").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&app, "198.51.100.20", "alice", ADMIN_PASSWORD).await,
+        StatusCode::OK,
+        "alice, from her own address, is not locked out"
+    );
+    assert_eq!(
+        login_from(&app, "198.51.100.21", "victor", VIEWER_PASSWORD).await,
+        StatusCode::OK
+    );
+    // The address a failure is recorded under is the client's, not the proxy's.
+    let (_, audit) = get(
+        &app,
+        "/api/v1/audit?action=auth.login_failed",
+        &token(&app, "alice", ADMIN_PASSWORD).await,
+    )
+    .await;
+    assert!(audit.to_string().contains(attacker), "{audit}");
+}
+
+/// Without trusted proxies (the default) forwarding headers are ignored: a client cannot
+/// dodge its throttle by inventing a new address for every guess.
+#[tokio::test]
+async fn forwarding_headers_from_untrusted_peers_are_ignored() {
+    let app = app_with(|c| c.auth.max_failures = 3).await;
+    for i in 0..3 {
+        login_from(&app, &format!("192.0.2.{i}"), "alice", "guess").await;
+    }
+    assert_eq!(
+        login_from(&app, "192.0.2.200", "alice", ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// Failures are counted within a window: after a quiet period the count starts again, so a
+/// user who mistyped a few times yesterday is not locked out at the first typo today.
+#[tokio::test]
+async fn failure_counts_decay_after_a_quiet_window() {
+    let app = app_with(|c| {
+        c.auth.max_failures = 2;
+        c.auth.failure_window_seconds = 1;
+    })
+    .await;
+    for _ in 0..2 {
+        login(&app, "alice", "typo").await;
+    }
+    assert_eq!(
+        login(&app, "alice", "typo").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(
+        login(&app, "alice", "typo").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the first failure after the window is counted afresh"
+    );
+    assert_eq!(
+        login(&app, "alice", ADMIN_PASSWORD).await.status(),
+        StatusCode::OK,
+        "and does not lock"
+    );
+}
