@@ -116,26 +116,18 @@ fn nearest_untrusted(peer: IpAddr, trusted: &[IpRange], chain: &[Option<IpAddr>]
     last
 }
 
+/// The `Authorization: Bearer` token: the only place a token is read from. Query strings
+/// end up in proxy logs, so none is accepted there (the UI's event stream sends the header).
 fn bearer(req: &HttpRequest) -> Option<String> {
-    if let Some(v) = req
+    let v = req
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let (scheme, token) = v.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
-    }
-    // EventSource cannot send headers: the job event stream takes `?access_token=`.
-    if req.path().ends_with("/events") {
-        return web::Query::<std::collections::HashMap<String, String>>::from_query(
-            req.query_string(),
-        )
-        .ok()
-        .and_then(|q| q.get("access_token").cloned());
-    }
-    None
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 /// Checks the request's bearer token (session JWT or API token) against the database.

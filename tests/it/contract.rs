@@ -734,11 +734,7 @@ async fn every_documented_operation_answers_as_the_document_says() {
     api.get("/api/v1/jobs?page=0", &viewer, 400).await;
     api.get("/api/v1/jobs/999999", &viewer, 404).await;
     let events = api
-        .get(
-            &format!("/api/v1/jobs/{job}/events?access_token={viewer}"),
-            &viewer,
-            200,
-        )
+        .get(&format!("/api/v1/jobs/{job}/events"), &viewer, 200)
         .await;
     let mut progress = 0;
     for event in events

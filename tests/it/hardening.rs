@@ -42,3 +42,50 @@ async fn made_up_methods_cannot_grow_the_metrics() {
         "200 more made-up methods added series"
     );
 }
+
+/// A token is read only from the `Authorization` header: a query-string token (which proxies
+/// log) authenticates nothing, on the event stream or anywhere else, deletes included.
+#[tokio::test]
+async fn tokens_in_query_strings_are_not_credentials() {
+    let app = TestApp::spawn(Store::Local).await;
+    let hash = tfmirror::auth::password::hash("an admin password 123".into())
+        .await
+        .unwrap();
+    tfmirror::db::users::create_user(
+        &app.state.db,
+        "root",
+        &hash,
+        tfmirror::domain::Role::Admin,
+        0,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let login: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "root", "password": "an admin password 123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v1/jobs/1/events"),
+        (reqwest::Method::DELETE, "/api/v1/tokens/1/events"),
+        (reqwest::Method::GET, "/api/v1/stats"),
+    ] {
+        let res = app
+            .client
+            .request(
+                method.clone(),
+                app.url(&format!("{path}?access_token={token}")),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+}

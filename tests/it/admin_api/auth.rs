@@ -374,7 +374,7 @@ async fn passwords_are_argon2id_and_appear_nowhere_in_plain_text() {
 }
 
 /// `tfmirror create-admin`, then a real server process: its log never shows a password or a
-/// token, even at debug level, even for the event stream's `?access_token=`.
+/// token, even at debug level, even for a token put in a query string (which is refused).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_admin_refuses_weak_and_taken_names_and_logs_never_hold_secrets() {
     use crate::common::child::tfmirror;
@@ -452,7 +452,11 @@ async fn create_admin_refuses_weak_and_taken_names_and_logs_never_hold_secrets()
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "a token in the URL is not a credential"
+    );
     drop(server);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(

@@ -68,7 +68,8 @@ async fn definitions_uploaded_through_the_api_run_to_completion() {
     // The event stream replays the finished job and ends.
     let res = app
         .client
-        .get(app.url(&format!("/api/v1/jobs/{job}/events?access_token={admin}")))
+        .get(app.url(&format!("/api/v1/jobs/{job}/events")))
+        .bearer_auth(&admin)
         .send()
         .await
         .unwrap();

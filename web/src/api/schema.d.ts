@@ -591,14 +591,12 @@ export interface paths {
         /**
          * Server-sent events with the job's progress until it finishes.
          * @description `text/event-stream`; each `progress` event's data is a `JobDetail` JSON document. The
-         *     stream ends after the event in which the job is finished. EventSource cannot send
-         *     headers, so this route also accepts the token as `?access_token=`.
+         *     stream ends after the event in which the job is finished. The token goes in the
+         *     `Authorization` header like everywhere else (never in the URL, which proxies log).
          */
         get: {
             parameters: {
-                query?: {
-                    access_token?: string;
-                };
+                query?: never;
                 header?: never;
                 path: {
                     id: components["parameters"]["job_id"];
