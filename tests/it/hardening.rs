@@ -48,30 +48,7 @@ async fn made_up_methods_cannot_grow_the_metrics() {
 #[tokio::test]
 async fn tokens_in_query_strings_are_not_credentials() {
     let app = TestApp::spawn(Store::Local).await;
-    let hash = tfmirror::auth::password::hash("an admin password 123".into())
-        .await
-        .unwrap();
-    tfmirror::db::users::create_user(
-        &app.state.db,
-        "root",
-        &hash,
-        tfmirror::domain::Role::Admin,
-        0,
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let login: serde_json::Value = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": "root", "password": "an admin password 123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap();
+    let token = app.admin_token().await;
     for (method, path) in [
         (reqwest::Method::GET, "/api/v1/jobs/1/events"),
         (reqwest::Method::DELETE, "/api/v1/tokens/1/events"),
@@ -87,5 +64,45 @@ async fn tokens_in_query_strings_are_not_credentials() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+}
+
+/// What the admin API answers belongs to one caller: every answer says `no-store`, so no
+/// proxy or browser cache keeps users, tokens or configuration.
+#[tokio::test]
+async fn admin_api_answers_are_never_cached() {
+    let app = TestApp::spawn(Store::Local).await;
+    app.create_user(
+        "root",
+        "an admin password 123",
+        tfmirror::domain::Role::Admin,
+    )
+    .await;
+    let login = app.login("root", "an admin password 123").await;
+    assert_eq!(
+        login.headers()["cache-control"],
+        "no-store",
+        "the login answer holds a token"
+    );
+    let token = login.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [
+        "/api/v1/users",
+        "/api/v1/config",
+        "/api/v1/auth/me",
+        "/api/v1/tokens",
+        "/api/v1/stats",
+    ] {
+        let res = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
     }
 }

@@ -82,7 +82,13 @@ async fn authorize(
         }
         req.extensions_mut().insert(caller);
     }
-    next.call(req).await
+    let mut res = next.call(req).await?;
+    // Answers for one caller: no shared or browser cache may keep them.
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
 }
 
 async fn openapi() -> HttpResponse {

@@ -109,6 +109,40 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// Creates an account directly in the database (as `tfmirror create-admin` does).
+    pub async fn create_user(&self, name: &str, password: &str, role: tfmirror::domain::Role) {
+        let hash = tfmirror::auth::password::hash(password.into())
+            .await
+            .unwrap();
+        tfmirror::db::users::create_user(&self.state.db, name, &hash, role, 0)
+            .await
+            .unwrap()
+            .expect("a new user name");
+    }
+
+    /// `POST /api/v1/auth/login`.
+    pub async fn login(&self, name: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({ "username": name, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A new admin's session token.
+    pub async fn admin_token(&self) -> String {
+        let password = "an admin password 123";
+        self.create_user("root", password, tfmirror::domain::Role::Admin)
+            .await;
+        let res = self.login("root", password).await;
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        res.json::<serde_json::Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Stores `zip` as a package through the same path the CLI importer uses.
     pub async fn add(
         &self,
