@@ -4,12 +4,19 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 pub const MIN_LENGTH: usize = 12;
+/// The longest password a login accepts, in bytes; no longer one can be set.
+pub const MAX_BYTES: usize = 1024;
 
 /// Why a password is refused; the message is safe to show.
 pub fn check_strength(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_LENGTH {
         return Err(format!(
             "the password must be at least {MIN_LENGTH} characters long"
+        ));
+    }
+    if password.len() > MAX_BYTES {
+        return Err(format!(
+            "the password must be at most {MAX_BYTES} bytes long"
         ));
     }
     if password

@@ -58,7 +58,7 @@ pub async fn create_user(
 ) -> Result<Option<User>, DbError> {
     let done = sqlx::query(
         "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (username) DO NOTHING",
+         ON CONFLICT DO NOTHING",
     )
     .bind(username)
     .bind(password_hash)
@@ -92,21 +92,32 @@ pub async fn list_users(pool: &Pool) -> Result<Vec<User>, DbError> {
 pub async fn credentials(pool: &Pool, username: &str) -> Result<Option<Credentials>, DbError> {
     Ok(sqlx::query_as(
         "SELECT id, username, password_hash, role, disabled != 0 AS disabled
-         FROM users WHERE username = $1",
+         FROM users WHERE lower(username) = lower($1)",
     )
     .bind(username)
     .fetch_optional(pool)
     .await?)
 }
 
-/// Changes role and/or disabled flag; disabling revokes the user's sessions.
+/// What [`update_user`] did.
+#[derive(Debug)]
+pub enum UserUpdate {
+    Updated(User),
+    NoSuchUser,
+    /// The change would have left no active admin; nothing changed.
+    LastAdmin,
+}
+
+/// Changes role and/or disabled flag; disabling revokes the user's sessions. The check that
+/// an active admin remains runs inside the same transaction as the change, after it, so two
+/// admins disabling each other at once cannot both succeed.
 pub async fn update_user(
     pool: &Pool,
     id: i64,
     role: Option<Role>,
     disabled: Option<bool>,
     now: i64,
-) -> Result<Option<User>, DbError> {
+) -> Result<UserUpdate, DbError> {
     let mut tx = pool.begin().await?;
     if let Some(role) = role {
         sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
@@ -125,8 +136,19 @@ pub async fn update_user(
             revoke_sessions_in(&mut tx, id, now).await?;
         }
     }
+    let admins: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+            .fetch_one(&mut *tx)
+            .await?;
+    if admins == 0 {
+        tx.rollback().await?;
+        return Ok(UserUpdate::LastAdmin);
+    }
     tx.commit().await?;
-    get_user(pool, id).await
+    Ok(match get_user(pool, id).await? {
+        Some(user) => UserUpdate::Updated(user),
+        None => UserUpdate::NoSuchUser,
+    })
 }
 
 /// Sets a new password hash and ends every session of the user; false if no such user.

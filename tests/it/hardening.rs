@@ -106,3 +106,145 @@ async fn admin_api_answers_are_never_cached() {
         assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
     }
 }
+
+async fn api(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let res = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or_default())
+}
+
+/// Two admins disabling each other at the same moment: one of them stays active, always.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_admins_disabling_each_other_at_once_leave_an_active_admin() {
+    let app = TestApp::spawn(Store::Local).await;
+    let password = "a long password 123";
+    for round in 0..10 {
+        let names = [format!("a{round}"), format!("b{round}")];
+        let mut tokens = Vec::new();
+        for name in &names {
+            app.create_user(name, password, tfmirror::domain::Role::Admin)
+                .await;
+            let login = app.login(name, password).await;
+            let body: serde_json::Value = login.json().await.unwrap();
+            tokens.push(body["token"].as_str().unwrap().to_owned());
+        }
+        // Only this round's two are active admins.
+        sqlx::query("UPDATE users SET disabled = 1 WHERE username NOT IN ($1, $2)")
+            .bind(&names[0])
+            .bind(&names[1])
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM users WHERE username IN ($1, $2) ORDER BY username")
+                .bind(&names[0])
+                .bind(&names[1])
+                .fetch_all(&app.state.db)
+                .await
+                .unwrap();
+        let disable = |token: String, id: i64| {
+            let app = &app;
+            async move {
+                let path = format!("/api/v1/users/{id}");
+                let body = serde_json::json!({ "disabled": true });
+                api(app, &token, reqwest::Method::PATCH, &path, body)
+                    .await
+                    .0
+            }
+        };
+        let (x, y) = tokio::join!(
+            disable(tokens[0].clone(), ids[1]),
+            disable(tokens[1].clone(), ids[0])
+        );
+        let active = tfmirror::db::users::count_admins(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            active, 1,
+            "round {round}: one admin is left active ({x}, {y})"
+        );
+        assert!(
+            [x, y].contains(&StatusCode::OK),
+            "round {round}: one change went through ({x}, {y})"
+        );
+    }
+}
+
+/// `admin` and `ADMIN` are one account name, for creating and for logging in.
+#[tokio::test]
+async fn user_names_differ_by_more_than_case() {
+    let app = TestApp::spawn(Store::Local).await;
+    let root = app.admin_token().await;
+    let (status, body) = api(
+        &app,
+        &root,
+        reqwest::Method::POST,
+        "/api/v1/users",
+        serde_json::json!({"username": "ROOT", "password": "another password 123", "role": "admin"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        app.login("Root", "an admin password 123").await.status(),
+        StatusCode::OK
+    );
+}
+
+/// What can be set can be used: no password longer than a login accepts; and names that reach
+/// the logs cannot carry line breaks or terminal escapes.
+#[tokio::test]
+async fn passwords_and_token_names_that_could_never_work_or_forge_logs_are_refused() {
+    let app = TestApp::spawn(Store::Local).await;
+    let root = app.admin_token().await;
+    let long = "x".repeat(1_000) + &"y".repeat(100);
+    let (status, body) = api(
+        &app,
+        &root,
+        reqwest::Method::POST,
+        "/api/v1/users",
+        serde_json::json!({"username": "longpass", "password": long, "role": "viewer"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("at most 1024"),
+        "{body}"
+    );
+    for name in ["ci\nINFO forged line", "ci\u{1b}[31mred", "tab\there"] {
+        let (status, body) = api(
+            &app,
+            &root,
+            reqwest::Method::POST,
+            "/api/v1/tokens",
+            serde_json::json!({"name": name, "role": "viewer"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}: {body}");
+    }
+    let (_, tokens) = api(
+        &app,
+        &root,
+        reqwest::Method::GET,
+        "/api/v1/tokens",
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(
+        tokens.as_array().map(Vec::len),
+        Some(0),
+        "nothing was created"
+    );
+}

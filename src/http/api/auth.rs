@@ -34,7 +34,7 @@ async fn login(
     let body = body.into_inner();
     let addr = crate::http::caller::client_addr(&req);
     let username = body.username.trim().to_owned();
-    if username.is_empty() || username.len() > 128 || body.password.len() > 1024 {
+    if username.is_empty() || username.len() > 128 || body.password.len() > password::MAX_BYTES {
         return Err(AppError::Unauthorized(BAD_LOGIN.into()));
     }
     let attempt = Attempt::new(&username, addr.as_deref());

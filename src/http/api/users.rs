@@ -94,21 +94,19 @@ async fn update_user(
             "you cannot disable or demote yourself".into(),
         ));
     }
-    let pool = &state.db;
-    let target = users::get_user(pool, id)
+    let user = match users::update_user(&state.db, id, new_role, body.disabled, crate::clock::now())
         .await?
-        .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
-    let loses_admin = target.role == Role::Admin
-        && !target.disabled
-        && (body.disabled == Some(true) || new_role == Some(Role::Viewer));
-    if loses_admin && users::count_admins(pool).await? <= 1 {
-        return Err(AppError::BadRequest(
-            "this is the last active admin: create another admin first".into(),
-        ));
-    }
-    let user = users::update_user(&state.db, id, new_role, body.disabled, crate::clock::now())
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("there is no user {id}")))?;
+    {
+        users::UserUpdate::Updated(user) => user,
+        users::UserUpdate::NoSuchUser => {
+            return Err(AppError::not_found(format!("there is no user {id}")));
+        }
+        users::UserUpdate::LastAdmin => {
+            return Err(AppError::BadRequest(
+                "this is the last active admin: create another admin first".into(),
+            ));
+        }
+    };
     audit_record(
         &state,
         &caller,
@@ -198,9 +196,15 @@ async fn create_token(
     let body = body.into_inner();
     let role = role(&body.role)?;
     let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest(
             "name must be 1 to 100 characters".into(),
+        ));
+    }
+    // Names reach logs and the audit log: no line breaks or terminal escapes.
+    if name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "name must not contain control characters (line breaks, tabs, escapes)".into(),
         ));
     }
     let days = body.expires_in_days.unwrap_or(90);
