@@ -43,6 +43,10 @@ pub enum HashError {
     TooManyEntries(usize),
     #[error("zip archive lists the entry {0:?} twice")]
     DuplicateEntry(String),
+    #[error(
+        "zip archive names an entry twice: its central directory records {recorded} entries but only {distinct} distinct names"
+    )]
+    RepeatedNames { recorded: u64, distinct: usize },
     #[error("i/o error while hashing: {0}")]
     Io(#[from] io::Error),
 }
@@ -136,13 +140,65 @@ impl<R: Read> Read for Budget<R> {
     }
 }
 
+/// How many entries the archive's central directory says it has (from the end-of-central-
+/// directory record, or its zip64 form), however many distinct names they carry.
+fn central_directory_entries<R: Read + Seek>(reader: &mut R) -> Result<u64, HashError> {
+    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const ZIP64_LOCATOR: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
+    const ZIP64_EOCD: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
+    let unreadable = |why: &str| HashError::Unreadable(why.to_owned());
+    let len = reader.seek(io::SeekFrom::End(0))?;
+    // The record is 22 bytes plus a comment of at most 65,535.
+    let tail_len = len.min(22 + 65_535);
+    reader.seek(io::SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    reader.read_exact(&mut tail)?;
+    reader.seek(io::SeekFrom::Start(0))?;
+    let at = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..i + 4] == EOCD)
+        .ok_or_else(|| unreadable("no end of central directory record"))?;
+    let entries = u64::from(u16::from_le_bytes([tail[at + 10], tail[at + 11]]));
+    if entries != 0xffff {
+        return Ok(entries);
+    }
+    // Zip64: the locator sits just before the record and points at the zip64 record.
+    let locator = at
+        .checked_sub(20)
+        .filter(|&l| tail[l..l + 4] == ZIP64_LOCATOR)
+        .ok_or_else(|| unreadable("zip64 archive without its locator"))?;
+    let mut offset = [0u8; 8];
+    offset.copy_from_slice(&tail[locator + 8..locator + 16]);
+    let mut record = [0u8; 40];
+    reader.seek(io::SeekFrom::Start(u64::from_le_bytes(offset)))?;
+    reader
+        .read_exact(&mut record)
+        .map_err(|_| unreadable("zip64 end of central directory record is cut short"))?;
+    reader.seek(io::SeekFrom::Start(0))?;
+    if record[..4] != ZIP64_EOCD {
+        return Err(unreadable("bad zip64 end of central directory record"));
+    }
+    let mut count = [0u8; 8];
+    count.copy_from_slice(&record[32..40]);
+    Ok(u64::from_le_bytes(count))
+}
+
 /// Computes the `h1:` hash of a zip archive (Go's `dirhash.HashZip` with `Hash1`):
 /// sha256 over the sorted lines `hex(sha256(content)) + "  " + name + "\n"`.
-pub fn h1_of_zip<R: Read + Seek>(reader: R, limits: ZipLimits) -> Result<String, HashError> {
+pub fn h1_of_zip<R: Read + Seek>(mut reader: R, limits: ZipLimits) -> Result<String, HashError> {
+    let recorded = central_directory_entries(&mut reader)?;
     let mut archive =
         zip::ZipArchive::new(reader).map_err(|e| HashError::Unreadable(e.to_string()))?;
-    if archive.len() > limits.max_entries {
+    if archive.len() > limits.max_entries || recorded > limits.max_entries as u64 {
         return Err(HashError::TooManyEntries(limits.max_entries));
+    }
+    // The zip library keeps one entry per name: a name written twice would be hashed once,
+    // and the other copy would still be in the archive Terraform unpacks.
+    if recorded != archive.len() as u64 {
+        return Err(HashError::RepeatedNames {
+            recorded,
+            distinct: archive.len(),
+        });
     }
     let mut remaining = limits.max_unpacked_bytes;
     let mut lines: Vec<(String, String)> = Vec::with_capacity(archive.len());
@@ -370,5 +426,39 @@ pub(crate) mod tests {
             hex,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn an_entry_name_written_twice_is_refused_even_when_the_zip_library_merges_it() {
+        let zip = make_zip(&[("aaaa.txt", b"first"), ("bbbb.txt", b"second")]);
+        // Rename the second entry to the first's name in its local header and in the central
+        // directory: the same length, so every offset stays valid.
+        let mut forged = zip.clone();
+        let (from, to) = (b"bbbb.txt", b"aaaa.txt");
+        let mut i = 0;
+        while let Some(at) = forged[i..].windows(from.len()).position(|w| w == from) {
+            forged[i + at..i + at + from.len()].copy_from_slice(to);
+            i += at + from.len();
+        }
+        assert_ne!(forged, zip);
+        let err = h1_of_zip(Cursor::new(forged), ZipLimits::default()).unwrap_err();
+        assert!(
+            matches!(err, HashError::RepeatedNames { recorded: 2, distinct: 1 }),
+            "{err}"
+        );
+        assert!(h1_of_zip(Cursor::new(zip), ZipLimits::default()).is_ok());
+    }
+
+    #[test]
+    fn the_central_directory_count_is_read_from_the_end_record() {
+        let entries: Vec<(String, Vec<u8>)> =
+            (0..7).map(|i| (format!("f{i}"), vec![i as u8])).collect();
+        let refs: Vec<(&str, &[u8])> = entries
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let zip = make_zip(&refs);
+        assert_eq!(central_directory_entries(&mut Cursor::new(zip)).unwrap(), 7);
+        assert!(central_directory_entries(&mut Cursor::new(b"not a zip".to_vec())).is_err());
     }
 }
