@@ -443,7 +443,13 @@ pub(crate) mod tests {
         assert_ne!(forged, zip);
         let err = h1_of_zip(Cursor::new(forged), ZipLimits::default()).unwrap_err();
         assert!(
-            matches!(err, HashError::RepeatedNames { recorded: 2, distinct: 1 }),
+            matches!(
+                err,
+                HashError::RepeatedNames {
+                    recorded: 2,
+                    distinct: 1
+                }
+            ),
             "{err}"
         );
         assert!(h1_of_zip(Cursor::new(zip), ZipLimits::default()).is_ok());

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::db;
@@ -68,22 +68,20 @@ async fn versions(
 }
 
 async fn default_download(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (ns, ptype, version, os, arch) = path.into_inner();
     let host = state.config.registry.default_origin.clone();
-    download_of(&req, &state, [&host, &ns, &ptype, &version, &os, &arch]).await
+    download_of(&state, [&host, &ns, &ptype, &version, &os, &arch]).await
 }
 
 async fn download(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (host, ns, ptype, version, os, arch) = path.into_inner();
-    download_of(&req, &state, [&host, &ns, &ptype, &version, &os, &arch]).await
+    download_of(&state, [&host, &ns, &ptype, &version, &os, &arch]).await
 }
 
 /// A version's protocols and (os, arch) platforms.
@@ -143,7 +141,6 @@ async fn versions_of(
 
 /// `download/{os}/{arch}` for one package.
 async fn download_of(
-    req: &HttpRequest,
     state: &AppState,
     [host, ns, ptype, version, os, arch]: [&str; 6],
 ) -> Result<HttpResponse, AppError> {
@@ -161,12 +158,11 @@ async fn download_of(
             "version {version_key} of {address} is blocked"
         )));
     }
-    let base = {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    };
+    // Path-absolute references, which clients resolve against this document's own URL:
+    // nothing a request says (`Host`, `X-Forwarded-Host`, `Forwarded`) can point a client
+    // at another server.
     let origin_sums_url = format!(
-        "{base}/registry/{}/sums/{}/{}/{}/SHA256SUMS",
+        "/registry/{}/sums/{}/{}/{}/SHA256SUMS",
         address.hostname, address.namespace, address.provider_type, id.version
     );
     let (shasum, protocols, sums_url, key_id, armor) = if let Some(pkg) =
@@ -190,7 +186,7 @@ async fn download_of(
                 pkg.sha256.clone(),
                 other.map(|e| e.protocols).unwrap_or_default(),
                 format!(
-                    "{base}/registry/{}/mirror-sums/{}/{}/{}/SHA256SUMS",
+                    "/registry/{}/mirror-sums/{}/{}/{}/SHA256SUMS",
                     address.hostname, address.namespace, address.provider_type, id.version
                 ),
                 state.signing_key.key_id.clone(),
@@ -232,7 +228,7 @@ async fn download_of(
         "arch": id.platform.arch,
         "filename": filename,
         "download_url": format!(
-            "{base}/{}/{}/{}/{filename}",
+            "/{}/{}/{}/{filename}",
             address.hostname, address.namespace, address.provider_type
         ),
         "shasums_url": sums_url,

@@ -248,3 +248,38 @@ async fn passwords_and_token_names_that_could_never_work_or_forge_logs_are_refus
         "nothing was created"
     );
 }
+
+/// Registry download documents point at this server by path only: `Host`,
+/// `X-Forwarded-Host` or `Forwarded` cannot send Terraform to another server for the archive
+/// or the checksums.
+#[tokio::test]
+async fn request_headers_cannot_redirect_registry_downloads() {
+    let app = TestApp::spawn(Store::Local).await;
+    app.add(
+        "registry.terraform.io/hashicorp/null",
+        "3.2.1",
+        "linux_amd64",
+        &crate::common::provider_zip("null"),
+    )
+    .await;
+    let res = app
+        .client
+        .get(app.url("/v1/providers/hashicorp/null/3.2.1/download/linux/amd64"))
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-proto", "http")
+        .header("forwarded", "host=evil.example;proto=http")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: serde_json::Value = res.json().await.unwrap();
+    for key in ["download_url", "shasums_url", "shasums_signature_url"] {
+        let url = doc[key].as_str().unwrap();
+        assert!(
+            url.starts_with('/') && !url.starts_with("//"),
+            "{key}: {url}"
+        );
+        assert!(!url.contains("evil"), "{key}: {url}");
+    }
+}

@@ -16,8 +16,11 @@ async fn get_json(app: &TestApp, path: &str) -> Value {
     res.json().await.unwrap()
 }
 
+/// Fetches a URL from a registry document, resolved against the document's server as
+/// Terraform resolves it.
 async fn fetch(app: &TestApp, url: &str) -> Vec<u8> {
-    let res = app.client.get(url).send().await.unwrap();
+    let url = reqwest::Url::parse(&app.base).unwrap().join(url).unwrap();
+    let res = app.client.get(url.clone()).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{url}");
     res.bytes().await.unwrap().to_vec()
 }
