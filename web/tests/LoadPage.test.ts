@@ -114,13 +114,6 @@ describe('load providers', () => {
     expect(wrapper.find('[data-testid="page-job"]').exists()).toBe(true)
   })
 
-  it('disables both buttons while the editor is empty', async () => {
-    mockFetch({})
-    const { wrapper } = await mountApp('/load', 'admin')
-    expect(wrapper.find('[data-testid="preview"]').attributes('disabled')).toBeDefined()
-    expect(wrapper.find('[data-testid="enqueue"]').attributes('disabled')).toBeDefined()
-  })
-
   it('shows an error without line information as a banner', async () => {
     mockFetch({ 'POST /api/v1/definitions': json(413, { code: 'too_large', message: 'the file is larger than 1 MiB' }) })
     const { wrapper } = await mountApp('/load', 'admin')
