@@ -123,4 +123,36 @@ describe('load providers', () => {
     expect(wrapper.find('[data-testid="error"]').text()).toBe('the file is larger than 1 MiB')
     expect(wrapper.findAll('[data-testid="hcl-error"]')).toHaveLength(0)
   })
+
+  it('inserts the example at once into an empty editor', async () => {
+    mockFetch({})
+    const { wrapper } = await mountApp('/load', 'admin')
+    await wrapper.find('[data-testid="insert-example"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect((wrapper.find('[data-testid="hcl-editor"]').element as HTMLTextAreaElement).value).toContain('provider "hashicorp/random"')
+  })
+
+  it('asks before the example replaces a draft', async () => {
+    mockFetch({})
+    const { wrapper } = await mountApp('/load', 'admin')
+    const editor = () => wrapper.find('[data-testid="hcl-editor"]').element as HTMLTextAreaElement
+    await wrapper.find('[data-testid="hcl-editor"]').setValue(HCL)
+    await wrapper.find('[data-testid="insert-example"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="confirm-message"]').text()).toBe(
+      'The editor holds 4 lines of definitions; the example replaces them and they are lost.',
+    )
+    // Cancel keeps the draft.
+    await wrapper.find('[data-testid="cancel"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(editor().value).toBe(HCL)
+    expect(localStorage.getItem('tfmirror.definitions-draft')).toBe(HCL)
+
+    await wrapper.find('[data-testid="insert-example"]').trigger('click')
+    await wrapper.find('[data-testid="confirm"]').trigger('submit')
+    await settle()
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(editor().value).toContain('provider "hashicorp/random"')
+    expect(editor().value.startsWith('# Each origin needs')).toBe(true)
+  })
 })
