@@ -3,6 +3,8 @@ import { ref, shallowRef } from 'vue'
 export interface ConfirmRequest {
   title: string
   message: string
+  /** A consequence to stress (shown as a warning under the message). */
+  warning?: string
   confirmLabel?: string
   danger?: boolean
   /**
