@@ -212,4 +212,44 @@ describe('job detail live progress', () => {
     await settle()
     expect(calls.filter((c) => c.method === 'POST').map((c) => c.path)).toEqual(['/api/v1/jobs/7/cancel'])
   })
+
+  it('never counts more items done than the job has, and never adds the cancelled flag', async () => {
+    // Retried and then cancelled: the server counts the cancelled item under `failed` and
+    // sends `cancelled` as a boolean; succeeded + skipped + failed exceeds total.
+    const d = jobDetail('cancelled', 'failed')
+    d.job = { ...d.job, total: 2, succeeded: 1, skipped: 0, failed: 2, cancelled: true, pending: 0, running: 0 }
+    d.items[1]!.status = 'cancelled'
+    mockFetch({
+      'GET /api/v1/jobs/7': d,
+      'GET /api/v1/jobs': { page: 1, per_page: 25, total: 1, items: [d.job] },
+      'GET /api/v1/stats': { providers: 0, versions: 0, packages: 0, bytes: 0, origins: [], top_providers: [], downloads_per_day: [], upstream: [] },
+    })
+    const { wrapper, router } = await mountApp('/jobs/7', 'admin')
+    const summary = wrapper.find('.job-summary')
+    expect(summary.find('.progress-text').text()).toBe('2 of 2 items done')
+    const bar = summary.find('[role="progressbar"]')
+    expect(bar.attributes('aria-valuenow')).toBe('2')
+    expect(bar.attributes('aria-valuemax')).toBe('2')
+    expect(wrapper.find('[data-testid="count-failed"]').text()).toBe('2 incl. 1 cancelled')
+    expect(summary.text()).not.toMatch(/true|false|NaN|undefined/)
+    // There is no finish time in the API: no empty "Finished".
+    expect(summary.findAll('dt').map((t) => t.text())).not.toContain('Finished')
+    expect(summary.findAll('dd').every((dd) => dd.text().trim() !== '')).toBe(true)
+
+    await router.push('/jobs')
+    await settle()
+    expect(wrapper.find('[data-testid="job-row"] .progress-text').text()).toBe('2/2')
+    await router.push('/')
+    await settle()
+    expect(wrapper.find('[data-testid="recent-job"] .progress-text').text()).toBe('2/2')
+  })
+
+  it('shows a job being cancelled as such and offers no second cancel', async () => {
+    const d = jobDetail('running')
+    d.job.cancelled = true
+    mockFetch({ 'GET /api/v1/jobs/7': d, [EVENTS]: () => eventStream().response })
+    const { wrapper } = await mountApp('/jobs/7', 'admin')
+    expect(wrapper.find('[data-testid="job-cancelling"]').text()).toBe('cancelling…')
+    expect(wrapper.find('[data-testid="cancel-job"]').attributes('disabled')).toBeDefined()
+  })
 })
