@@ -140,7 +140,7 @@ describe('load providers', () => {
     await wrapper.find('[data-testid="insert-example"]').trigger('click')
     expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(true)
     expect(wrapper.find('[data-testid="confirm-message"]').text()).toBe(
-      'The editor holds 4 lines of definitions; the example replaces them and they are lost.',
+      'The example replaces what the editor holds (4 lines), which is then lost.',
     )
     // Cancel keeps the draft.
     await wrapper.find('[data-testid="cancel"]').trigger('click')
