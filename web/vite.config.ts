@@ -28,5 +28,7 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     setupFiles: ['tests/setup.ts'],
     restoreMocks: true,
+    // Process the app's stylesheet so tests can read it (`style.css?raw`) and check its rules.
+    css: { include: [/style\.css/] },
   },
 })

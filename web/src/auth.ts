@@ -1,7 +1,7 @@
 // Wires the API client and the router to the session:
 // every call carries the session token; a 401 clears the session and sends the user to the
 // login page with `redirect` back to where they were; routes need a session (and admin
-// routes the admin role).
+// routes the admin role: a viewer gets the "Admins only" page saying which role it needs).
 import type { Router } from 'vue-router'
 import { client } from './api/client'
 import { useSession } from './stores/session'
@@ -36,7 +36,16 @@ export function installAuth(router: Router): void {
     if (!token || !session.user) {
       return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
     }
-    if (to.meta.admin && session.user.role !== 'admin') return { name: 'dashboard' }
+    if (to.meta.admin && session.user.role !== 'admin') {
+      // Say why, at the address that was asked for (so reloading or sharing it still works).
+      return {
+        name: 'forbidden',
+        params: { pathMatch: to.path.replace(/^\//, '').split('/') },
+        query: to.query,
+        hash: to.hash,
+        replace: true,
+      }
+    }
     return true
   })
 

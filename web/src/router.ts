@@ -17,13 +17,16 @@ import SettingsPage from './pages/SettingsPage.vue'
 import UsersPage from './pages/UsersPage.vue'
 import UsePage from './pages/UsePage.vue'
 import NotFoundPage from './pages/NotFoundPage.vue'
+import ForbiddenPage from './pages/ForbiddenPage.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
     /** Reachable without a session. */
     public?: boolean
-    /** Admins only; viewers are sent to the dashboard. */
+    /** Admins only; viewers get the "Admins only" page (at the same address) instead. */
     admin?: boolean
+    /** What a viewer is told on that page, e.g. "Loading definitions needs the admin role." */
+    adminReason?: string
     title?: string
   }
 }
@@ -38,14 +41,31 @@ export const routes: RouteRecordRaw[] = [
     component: ProviderPage,
     meta: { title: 'Provider' },
   },
-  { path: '/load', name: 'load', component: LoadPage, meta: { admin: true, title: 'Load providers' } },
+  {
+    path: '/load',
+    name: 'load',
+    component: LoadPage,
+    meta: { admin: true, title: 'Load providers', adminReason: 'Loading definitions needs the admin role.' },
+  },
   { path: '/jobs', name: 'jobs', component: JobsPage, meta: { title: 'Jobs' } },
   { path: '/jobs/:id(\\d+)', name: 'job', component: JobPage, meta: { title: 'Job' } },
   { path: '/audit', name: 'audit', component: AuditPage, meta: { title: 'Audit log' } },
   { path: '/settings', name: 'settings', component: SettingsPage, meta: { title: 'Settings' } },
-  { path: '/users', name: 'users', component: UsersPage, meta: { admin: true, title: 'Users and API tokens' } },
+  {
+    path: '/users',
+    name: 'users',
+    component: UsersPage,
+    meta: {
+      admin: true,
+      title: 'Users and API tokens',
+      adminReason: 'Managing users and API tokens needs the admin role.',
+    },
+  },
   { path: '/use', name: 'use', component: UsePage, meta: { title: 'Use this mirror' } },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: NotFoundPage, meta: { title: 'Not found' } },
+  // Only reached by name, from the guard, so the address stays the admin page's (the catch-all
+  // above wins for unknown paths).
+  { path: '/:pathMatch(.*)*', name: 'forbidden', component: ForbiddenPage, meta: { title: 'Admins only' } },
 ]
 
 export function createAppRouter(history: RouterHistory = createWebHistory(import.meta.env.BASE_URL)): Router {

@@ -1,35 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { json, mockFetch, mountApp, settle } from './helpers'
+import { eventStream, json, mockFetch, mountApp, progressEvent, settle, type Call } from './helpers'
 import { jobDetail } from './fixtures'
 
-class FakeEventSource {
-  static instances: FakeEventSource[] = []
-  url: string
-  closed = false
-  onerror: ((e: Event) => void) | null = null
-  private listeners = new Map<string, ((e: MessageEvent) => void)[]>()
-  constructor(url: string) {
-    this.url = url
-    FakeEventSource.instances.push(this)
-  }
-  addEventListener(name: string, fn: (e: MessageEvent) => void) {
-    this.listeners.set(name, [...(this.listeners.get(name) ?? []), fn])
-  }
-  close() {
-    this.closed = true
-  }
-  emit(name: string, data: unknown) {
-    for (const fn of this.listeners.get(name) ?? []) fn(new MessageEvent(name, { data: JSON.stringify(data) }))
-  }
-  fail() {
-    this.onerror?.(new Event('error'))
+const EVENTS = 'GET /api/v1/jobs/7/events'
+
+/** No request may carry the session token anywhere but in its Authorization header. */
+function expectNoTokenInUrls(calls: Call[]) {
+  for (const c of calls) {
+    expect(c.url, c.url).not.toContain('token-')
+    expect(c.url, c.url).not.toContain('access_token')
   }
 }
 
 beforeEach(() => {
   localStorage.clear()
-  FakeEventSource.instances = []
-  vi.stubGlobal('EventSource', FakeEventSource)
 })
 afterEach(() => {
   vi.useRealTimers()
@@ -38,47 +22,65 @@ afterEach(() => {
 })
 
 describe('job detail live progress', () => {
-  it('follows progress events from the stream with the token in the URL', async () => {
-    mockFetch({ 'GET /api/v1/jobs/7': jobDetail('running') })
+  it('follows progress events from a fetch stream that sends the token as a bearer header', async () => {
+    const stream = eventStream()
+    const { calls } = mockFetch({ 'GET /api/v1/jobs/7': jobDetail('running'), [EVENTS]: () => stream.response })
     const { wrapper } = await mountApp('/jobs/7', 'admin')
     expect(wrapper.find('[data-testid="job-status"]').text()).toBe('running')
-    expect(FakeEventSource.instances).toHaveLength(1)
-    const es = FakeEventSource.instances[0]!
-    expect(es.url).toBe('/api/v1/jobs/7/events?access_token=token-admin')
+    const streamCalls = calls.filter((c) => c.path === '/api/v1/jobs/7/events')
+    expect(streamCalls).toHaveLength(1)
+    const call = streamCalls[0]!
+    expect(call.url).toBe('/api/v1/jobs/7/events')
+    expect(call.headers.authorization).toBe('Bearer token-admin')
+    expect(call.headers.accept).toBe('text/event-stream')
     expect(wrapper.find('[data-testid="job-mode"]').text()).toBe('live')
 
-    // An item's bytes move on.
+    // An item's bytes move on; the event arrives in three pieces: cut between the CR and LF of
+    // its first line, then before the blank line that ends it.
     const next = jobDetail('running')
     next.items[1]!.bytes_done = 5_000_000
-    es.emit('progress', next)
+    const text = `: hello\r\n${progressEvent(next).replace(/\n/g, '\r\n')}`
+    stream.push(text.slice(0, 25))
+    await settle()
+    stream.push(text.slice(25, text.length - 2))
+    await settle()
+    // Not dispatched before its blank line is complete.
+    expect(wrapper.findAll('[data-testid="job-item"]')[1]!.find('[role="progressbar"]').attributes('aria-valuenow')).toBe('2800000')
+    stream.push(text.slice(text.length - 2))
     await settle()
     const bar = wrapper.findAll('[data-testid="job-item"]')[1]!.find('[role="progressbar"]')
     expect(bar.attributes('aria-valuenow')).toBe('5000000')
     expect(bar.attributes('aria-valuemax')).toBe('6100000')
     expect(wrapper.findAll('[data-testid="job-item"]')[1]!.text()).toContain('5.0 MB / 6.1 MB')
 
-    // The finishing event closes the stream.
-    es.emit('progress', jobDetail('succeeded', 'succeeded'))
+    // The finishing event stops the stream: the request is aborted and the body cancelled.
+    stream.push(progressEvent(jobDetail('succeeded', 'succeeded')))
     await settle()
     expect(wrapper.find('[data-testid="job-status"]').text()).toBe('succeeded')
-    expect(es.closed).toBe(true)
+    expect(call.signal?.aborted).toBe(true)
+    expect(stream.cancelled).toBe(true)
     expect(wrapper.find('[data-testid="job-mode"]').exists()).toBe(false)
+    // Nothing polls afterwards.
+    expect(calls.filter((c) => c.path === '/api/v1/jobs/7')).toHaveLength(1)
+    expectNoTokenInUrls(calls)
   })
 
-  it('falls back to polling every second when the stream errors', async () => {
+  it('falls back to polling every second when the stream answers an error', async () => {
     let polls = 0
-    mockFetch({
+    let answerStream!: (r: Response) => void
+    const { calls } = mockFetch({
       'GET /api/v1/jobs/7': () => {
         polls++
         return json(200, polls < 3 ? jobDetail('running') : jobDetail('failed', 'failed'))
       },
+      [EVENTS]: () => new Promise<Response>((resolve) => (answerStream = resolve)),
     })
     const { wrapper } = await mountApp('/jobs/7', 'admin')
     expect(polls).toBe(1)
+    expect(wrapper.find('[data-testid="job-mode"]').text()).toBe('live')
     vi.useFakeTimers()
-    FakeEventSource.instances[0]!.fail()
+    answerStream(json(503, { code: 'unavailable', message: 'try later' }))
     await settle()
-    expect(FakeEventSource.instances[0]!.closed).toBe(true)
     expect(wrapper.find('[data-testid="job-mode"]').text()).toBe('updating every second')
 
     await vi.advanceTimersByTimeAsync(1000)
@@ -89,34 +91,111 @@ describe('job detail live progress', () => {
     await settle()
     expect(wrapper.find('[data-testid="job-status"]').text()).toBe('failed')
     expect(wrapper.find('[data-testid="job-item"][data-status="failed"]').text()).toContain('sha256 mismatch')
-    // Finished: no more polling.
+    // Finished: no more polling, and the stream was tried once only.
     await vi.advanceTimersByTimeAsync(5000)
     expect(polls).toBe(3)
+    expect(calls.filter((c) => c.path === '/api/v1/jobs/7/events')).toHaveLength(1)
+    expectNoTokenInUrls(calls)
+  })
+
+  it('falls back to polling when the stream cannot be reached', async () => {
+    let polls = 0
+    let failStream!: (e: Error) => void
+    mockFetch({
+      'GET /api/v1/jobs/7': () => {
+        polls++
+        return json(200, polls < 2 ? jobDetail('running') : jobDetail('succeeded', 'succeeded'))
+      },
+      [EVENTS]: () => new Promise<Response>((_, reject) => (failStream = reject)),
+    })
+    const { wrapper } = await mountApp('/jobs/7', 'admin')
+    vi.useFakeTimers()
+    failStream(new TypeError('Failed to fetch'))
+    await settle()
+    expect(wrapper.find('[data-testid="job-mode"]').text()).toBe('updating every second')
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(polls).toBe(2)
+    expect(wrapper.find('[data-testid="job-status"]').text()).toBe('succeeded')
+  })
+
+  it('falls back to polling when the stream ends before the job finished', async () => {
+    const stream = eventStream()
+    let polls = 0
+    mockFetch({
+      'GET /api/v1/jobs/7': () => {
+        polls++
+        return json(200, polls < 2 ? jobDetail('running') : jobDetail('succeeded', 'succeeded'))
+      },
+      [EVENTS]: () => stream.response,
+    })
+    const { wrapper } = await mountApp('/jobs/7', 'admin')
+    vi.useFakeTimers()
+    stream.push(progressEvent(jobDetail('running')))
+    // The server's own error event, then the end of the body.
+    stream.push('event: error\ndata: {"message":"database is locked"}\n\n')
+    stream.close()
+    await settle()
+    expect(wrapper.find('[data-testid="job-mode"]').text()).toBe('updating every second')
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(polls).toBe(2)
+    expect(wrapper.find('[data-testid="job-status"]').text()).toBe('succeeded')
+    expect(wrapper.find('[data-testid="job-mode"]').exists()).toBe(false)
+  })
+
+  it('aborts the stream when the page is left', async () => {
+    const stream = eventStream()
+    const { calls } = mockFetch({
+      'GET /api/v1/jobs/7': jobDetail('running'),
+      [EVENTS]: () => stream.response,
+      'GET /api/v1/jobs': { page: 1, per_page: 25, total: 0, items: [] },
+    })
+    const { router } = await mountApp('/jobs/7', 'admin')
+    const call = calls.find((c) => c.path === '/api/v1/jobs/7/events')!
+    expect(call.signal?.aborted).toBe(false)
+    await router.push('/jobs')
+    await settle()
+    expect(call.signal?.aborted).toBe(true)
+    expect(stream.cancelled).toBe(true)
+  })
+
+  it('sends the user to the login page when the stream answers 401', async () => {
+    mockFetch({
+      'GET /api/v1/jobs/7': jobDetail('running'),
+      [EVENTS]: json(401, { code: 'unauthenticated', message: 'session expired' }),
+    })
+    const { router } = await mountApp('/jobs/7', 'admin')
+    await settle()
+    expect(router.currentRoute.value.name).toBe('login')
+    expect(router.currentRoute.value.query.redirect).toBe('/jobs/7')
   })
 
   it('does not open a stream for a finished job', async () => {
-    mockFetch({ 'GET /api/v1/jobs/7': jobDetail('succeeded', 'succeeded') })
+    const { calls } = mockFetch({ 'GET /api/v1/jobs/7': jobDetail('succeeded', 'succeeded') })
     const { wrapper } = await mountApp('/jobs/7', 'viewer')
     expect(wrapper.find('[data-testid="job-status"]').text()).toBe('succeeded')
-    expect(FakeEventSource.instances).toHaveLength(0)
+    expect(calls.some((c) => c.path.endsWith('/events'))).toBe(false)
   })
 
   it('retries failed items and follows the job again', async () => {
     let retried = false
+    const stream = eventStream()
     const { calls } = mockFetch({
       'GET /api/v1/jobs/7': () => json(200, retried ? jobDetail('running') : jobDetail('failed', 'failed')),
       'POST /api/v1/jobs/7/retry': () => {
         retried = true
         return json(200, jobDetail('running').job)
       },
+      [EVENTS]: () => stream.response,
     })
+    const streams = () => calls.filter((c) => c.path === '/api/v1/jobs/7/events').length
     const { wrapper } = await mountApp('/jobs/7', 'admin')
-    expect(FakeEventSource.instances).toHaveLength(0)
+    expect(streams()).toBe(0)
     await wrapper.find('[data-testid="retry"]').trigger('click')
     await settle()
     expect(calls.some((c) => c.method === 'POST' && c.path === '/api/v1/jobs/7/retry')).toBe(true)
     expect(wrapper.find('[data-testid="job-status"]').text()).toBe('running')
-    expect(FakeEventSource.instances).toHaveLength(1)
+    expect(streams()).toBe(1)
+    expect(wrapper.find('[data-testid="job-mode"]').text()).toBe('live')
   })
 
   it('cancels a running job after confirmation', async () => {
@@ -132,5 +211,45 @@ describe('job detail live progress', () => {
     await wrapper.find('[data-testid="confirm"]').trigger('submit')
     await settle()
     expect(calls.filter((c) => c.method === 'POST').map((c) => c.path)).toEqual(['/api/v1/jobs/7/cancel'])
+  })
+
+  it('never counts more items done than the job has, and never adds the cancelled flag', async () => {
+    // Retried and then cancelled: the server counts the cancelled item under `failed` and
+    // sends `cancelled` as a boolean; succeeded + skipped + failed exceeds total.
+    const d = jobDetail('cancelled', 'failed')
+    d.job = { ...d.job, total: 2, succeeded: 1, skipped: 0, failed: 2, cancelled: true, pending: 0, running: 0 }
+    d.items[1]!.status = 'cancelled'
+    mockFetch({
+      'GET /api/v1/jobs/7': d,
+      'GET /api/v1/jobs': { page: 1, per_page: 25, total: 1, items: [d.job] },
+      'GET /api/v1/stats': { providers: 0, versions: 0, packages: 0, bytes: 0, origins: [], top_providers: [], downloads_per_day: [], upstream: [] },
+    })
+    const { wrapper, router } = await mountApp('/jobs/7', 'admin')
+    const summary = wrapper.find('.job-summary')
+    expect(summary.find('.progress-text').text()).toBe('2 of 2 items done')
+    const bar = summary.find('[role="progressbar"]')
+    expect(bar.attributes('aria-valuenow')).toBe('2')
+    expect(bar.attributes('aria-valuemax')).toBe('2')
+    expect(wrapper.find('[data-testid="count-failed"]').text()).toBe('2 incl. 1 cancelled')
+    expect(summary.text()).not.toMatch(/true|false|NaN|undefined/)
+    // There is no finish time in the API: no empty "Finished".
+    expect(summary.findAll('dt').map((t) => t.text())).not.toContain('Finished')
+    expect(summary.findAll('dd').every((dd) => dd.text().trim() !== '')).toBe(true)
+
+    await router.push('/jobs')
+    await settle()
+    expect(wrapper.find('[data-testid="job-row"] .progress-text').text()).toBe('2/2')
+    await router.push('/')
+    await settle()
+    expect(wrapper.find('[data-testid="recent-job"] .progress-text').text()).toBe('2/2')
+  })
+
+  it('shows a job being cancelled as such and offers no second cancel', async () => {
+    const d = jobDetail('running')
+    d.job.cancelled = true
+    mockFetch({ 'GET /api/v1/jobs/7': d, [EVENTS]: () => eventStream().response })
+    const { wrapper } = await mountApp('/jobs/7', 'admin')
+    expect(wrapper.find('[data-testid="job-cancelling"]').text()).toBe('cancelling…')
+    expect(wrapper.find('[data-testid="cancel-job"]').attributes('disabled')).toBeDefined()
   })
 })

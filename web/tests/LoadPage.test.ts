@@ -114,13 +114,6 @@ describe('load providers', () => {
     expect(wrapper.find('[data-testid="page-job"]').exists()).toBe(true)
   })
 
-  it('disables both buttons while the editor is empty', async () => {
-    mockFetch({})
-    const { wrapper } = await mountApp('/load', 'admin')
-    expect(wrapper.find('[data-testid="preview"]').attributes('disabled')).toBeDefined()
-    expect(wrapper.find('[data-testid="enqueue"]').attributes('disabled')).toBeDefined()
-  })
-
   it('shows an error without line information as a banner', async () => {
     mockFetch({ 'POST /api/v1/definitions': json(413, { code: 'too_large', message: 'the file is larger than 1 MiB' }) })
     const { wrapper } = await mountApp('/load', 'admin')
@@ -129,5 +122,37 @@ describe('load providers', () => {
     await settle()
     expect(wrapper.find('[data-testid="error"]').text()).toBe('the file is larger than 1 MiB')
     expect(wrapper.findAll('[data-testid="hcl-error"]')).toHaveLength(0)
+  })
+
+  it('inserts the example at once into an empty editor', async () => {
+    mockFetch({})
+    const { wrapper } = await mountApp('/load', 'admin')
+    await wrapper.find('[data-testid="insert-example"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect((wrapper.find('[data-testid="hcl-editor"]').element as HTMLTextAreaElement).value).toContain('provider "hashicorp/random"')
+  })
+
+  it('asks before the example replaces a draft', async () => {
+    mockFetch({})
+    const { wrapper } = await mountApp('/load', 'admin')
+    const editor = () => wrapper.find('[data-testid="hcl-editor"]').element as HTMLTextAreaElement
+    await wrapper.find('[data-testid="hcl-editor"]').setValue(HCL)
+    await wrapper.find('[data-testid="insert-example"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="confirm-message"]').text()).toBe(
+      'The example replaces what the editor holds (4 lines), which is then lost.',
+    )
+    // Cancel keeps the draft.
+    await wrapper.find('[data-testid="cancel"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(editor().value).toBe(HCL)
+    expect(localStorage.getItem('tfmirror.definitions-draft')).toBe(HCL)
+
+    await wrapper.find('[data-testid="insert-example"]').trigger('click')
+    await wrapper.find('[data-testid="confirm"]').trigger('submit')
+    await settle()
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(editor().value).toContain('provider "hashicorp/random"')
+    expect(editor().value.startsWith('# Each origin needs')).toBe(true)
   })
 })

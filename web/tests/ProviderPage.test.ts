@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { json, mockFetch, mountApp, settle, type Call } from './helpers'
-import { nullProvider } from './fixtures'
+import { nullProvider, stats } from './fixtures'
 
 const PATH = '/api/v1/providers/registry.terraform.io/hashicorp/null'
 const PAGE = '/providers/registry.terraform.io/hashicorp/null'
@@ -81,8 +81,12 @@ describe('provider detail', () => {
     expect(wrapper.find('[data-testid="block-3.1.0"]').exists()).toBe(false)
     expect(wrapper.find('[data-testid="unblock-3.1.0"]').exists()).toBe(true)
     await wrapper.find('[data-testid="block-3.2.1"]').trigger('click')
+    // 3.1.0 is blocked already: 3.2.1 is the last version served.
     expect(wrapper.find('[data-testid="confirm-message"]').text()).toBe(
       'Block registry.terraform.io/hashicorp/null 3.2.1: the mirror hides it from clients and never fetches it again.',
+    )
+    expect(wrapper.find('[data-testid="confirm-warning"]').text()).toBe(
+      'It is the last version of registry.terraform.io/hashicorp/null this mirror serves: Terraform then gets 404 Not Found for the provider and terraform init fails, until a version is unblocked or loaded again.',
     )
     await wrapper.find('[data-testid="confirm"]').trigger('submit')
     await settle()
@@ -115,5 +119,52 @@ describe('provider detail', () => {
     await settle()
     expect(wrapper.find('[data-testid="confirm-dialog"] [data-testid="error"]').text()).toBe('Not allowed: admins only')
     expect(router.currentRoute.value.name).toBe('provider')
+  })
+
+  it('does not warn when other versions stay served', async () => {
+    const provider = structuredClone(nullProvider)
+    provider.versions[1]!.status = 'active'
+    mockFetch({ [`GET ${PATH}`]: provider })
+    const { wrapper } = await mountApp(PAGE, 'admin')
+    await wrapper.find('[data-testid="block-3.2.1"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-warning"]').exists()).toBe(false)
+  })
+
+  it('says when only deprecated versions would be left', async () => {
+    const provider = structuredClone(nullProvider)
+    provider.versions[1]!.status = 'deprecated'
+    mockFetch({ [`GET ${PATH}`]: provider })
+    const { wrapper } = await mountApp(PAGE, 'admin')
+    await wrapper.find('[data-testid="block-3.2.1"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-warning"]').text()).toBe(
+      'It is the last active version of registry.terraform.io/hashicorp/null: clients are then offered only the deprecated 3.1.0.',
+    )
+  })
+
+  it('warns the same way before deleting the last served version', async () => {
+    mockFetch({ [`GET ${PATH}`]: nullProvider })
+    const { wrapper } = await mountApp(PAGE, 'admin')
+    await wrapper.find('[data-testid="delete-3.2.1"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-warning"]').text()).toContain('Terraform then gets 404 Not Found for the provider')
+    // Deleting the blocked one changes nothing for clients.
+    await wrapper.find('[data-testid="cancel"]').trigger('click')
+    await wrapper.find('[data-testid="delete-3.1.0"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-warning"]').exists()).toBe(false)
+  })
+
+  it('knows that pull-through caching keeps the provider answering', async () => {
+    mockFetch({
+      [`GET ${PATH}`]: nullProvider,
+      'GET /api/v1/stats': {
+        ...stats,
+        upstream: [{ hostname: 'registry.terraform.io', pull_through: true, fetches: 1, failures: 0 }],
+      },
+    })
+    const { wrapper } = await mountApp(PAGE, 'admin')
+    await settle()
+    await wrapper.find('[data-testid="block-3.2.1"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-warning"]').text()).toBe(
+      'It is the last stored version of registry.terraform.io/hashicorp/null this mirror serves; pull-through caching for registry.terraform.io still offers the origin’s other versions.',
+    )
   })
 })

@@ -116,12 +116,41 @@ describe('route guard', () => {
     expect(useSession().token).toBeNull()
   })
 
-  it('keeps viewers out of admin pages', async () => {
-    mockFetch({ 'GET /api/v1/stats': stats, 'GET /api/v1/jobs': emptyPage })
-    const { router } = await mountApp('/users', 'viewer')
-    expect(router.currentRoute.value.name).toBe('dashboard')
-    await router.push('/load')
-    expect(router.currentRoute.value.name).toBe('dashboard')
+  it('keeps viewers out of admin pages and says why, at the same address', async () => {
+    const { calls } = mockFetch({ 'GET /api/v1/stats': stats, 'GET /api/v1/jobs': emptyPage })
+    const { router, wrapper } = await mountApp('/load', 'viewer')
+    expect(router.currentRoute.value.name).toBe('forbidden')
+    expect(router.currentRoute.value.fullPath).toBe('/load')
+    const page = wrapper.find('[data-testid="page-forbidden"]')
+    expect(page.find('h1').text()).toBe('Admins only')
+    expect(wrapper.find('[data-testid="forbidden-reason"]').text()).toBe('Loading definitions needs the admin role.')
+    expect(page.text()).toContain('You are logged in as victor (viewer).')
+    expect(page.find('a[href="/"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="page-load"]').exists()).toBe(false)
+    expect(document.title).toBe('Admins only · tfmirror')
+    // Nothing of the admin page was loaded.
+    expect(calls).toEqual([])
+
+    await router.push('/users')
+    await settle()
+    expect(router.currentRoute.value.fullPath).toBe('/users')
+    expect(wrapper.find('[data-testid="forbidden-reason"]').text()).toBe(
+      'Managing users and API tokens needs the admin role.',
+    )
+    expect(wrapper.find('[data-testid="page-users"]').exists()).toBe(false)
+  })
+
+  it('shows an admin the admin page itself', async () => {
+    mockFetch({})
+    const { router, wrapper } = await mountApp('/load', 'admin')
+    expect(router.currentRoute.value.name).toBe('load')
+    expect(wrapper.find('[data-testid="page-load"]').exists()).toBe(true)
+  })
+
+  it('still answers unknown paths with the not-found page', async () => {
+    mockFetch({})
+    const { router } = await mountApp('/no/such/page', 'viewer')
+    expect(router.currentRoute.value.name).toBe('not-found')
   })
 
   it('follows only same-app paths after login', () => {

@@ -22,6 +22,7 @@ export interface Call {
   search: URLSearchParams
   headers: Record<string, string>
   body: string | null
+  signal: AbortSignal | null
 }
 
 type Handler = (call: Call) => Response | Promise<Response>
@@ -43,6 +44,7 @@ export function mockFetch(handlers: Record<string, Handler | unknown>) {
       search: u.searchParams,
       headers,
       body: typeof init.body === 'string' ? init.body : null,
+      signal: init.signal ?? null,
     }
     calls.push(call)
     const h = handlers[`${call.method} ${call.path}`]
@@ -53,6 +55,42 @@ export function mockFetch(handlers: Record<string, Handler | unknown>) {
   })
   vi.stubGlobal('fetch', fn)
   return { calls, fn }
+}
+
+/**
+ * A `text/event-stream` response whose body the test writes to: `push` sends text (as UTF-8
+ * bytes, split wherever the test likes), `close` ends the body, `cancelled` tells whether the
+ * reader gave up on it.
+ */
+export function eventStream(status = 200) {
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  let cancelled = false
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c
+    },
+    cancel() {
+      cancelled = true
+    },
+  })
+  const encoder = new TextEncoder()
+  return {
+    response: new Response(body, { status, headers: { 'Content-Type': 'text/event-stream' } }),
+    push(text: string) {
+      controller.enqueue(encoder.encode(text))
+    },
+    close() {
+      controller.close()
+    },
+    get cancelled() {
+      return cancelled
+    },
+  }
+}
+
+/** One SSE `progress` event carrying `detail` as JSON. */
+export function progressEvent(detail: unknown): string {
+  return `event: progress\ndata: ${JSON.stringify(detail)}\n\n`
 }
 
 export function user(role: Role, overrides: Partial<User> = {}): User {

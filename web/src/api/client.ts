@@ -57,6 +57,8 @@ export interface RequestOptions {
    * false: a 401 there means bad credentials and must not redirect.
    */
   handleUnauthorized?: boolean
+  /** The `Accept` header; `application/json` by default. */
+  accept?: string
 }
 
 export interface ClientConfig {
@@ -126,6 +128,11 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
 
 export interface ApiClient {
   request<T>(path: string, options?: RequestOptions): Promise<T>
+  /**
+   * The successful response itself, body unread (for streams); errors as with `request`.
+   * The token goes in the Authorization header only, never in the URL.
+   */
+  send(path: string, options?: RequestOptions): Promise<Response>
   config: ClientConfig
 }
 
@@ -139,8 +146,8 @@ export function createClient(partial: Partial<ClientConfig> = {}): ApiClient {
     ...partial,
   }
 
-  async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' }
+  async function send(path: string, options: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' }
     const token = config.getToken()
     if (token) headers.Authorization = `Bearer ${token}`
     let body: BodyInit | undefined
@@ -172,6 +179,11 @@ export function createClient(partial: Partial<ClientConfig> = {}): ApiClient {
       if (res.status === 401 && options.handleUnauthorized !== false) config.onUnauthorized(err)
       throw err
     }
+    return res
+  }
+
+  async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await send(path, options)
     if (res.status === 204) return undefined as T
     const text = await res.text()
     if (!text) return undefined as T
@@ -180,7 +192,7 @@ export function createClient(partial: Partial<ClientConfig> = {}): ApiClient {
     return text as T
   }
 
-  return { request, config }
+  return { request, send, config }
 }
 
 /** The app-wide client; `installAuth` wires its token and 401 handling to the session. */

@@ -80,8 +80,9 @@ export const api = {
   job: (id: number, signal?: AbortSignal) => client.request<JobDetail>(`/jobs/${id}`, { signal }),
   retryJob: (id: number) => client.request<Job>(`/jobs/${id}/retry`, { method: 'POST' }),
   cancelJob: (id: number) => client.request<Job>(`/jobs/${id}/cancel`, { method: 'POST' }),
-  jobEventsUrl: (id: number, token: string) =>
-    `${client.config.baseUrl}/jobs/${id}/events?access_token=${enc(token)}`,
+  /** The job's `text/event-stream` (see `readEventStream`); the token goes in the header. */
+  jobEvents: (id: number, signal?: AbortSignal) =>
+    client.send(`/jobs/${id}/events`, { accept: 'text/event-stream', signal }),
 
   // stats, audit, config
   stats: () => client.request<Stats>('/stats'),

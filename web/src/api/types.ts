@@ -39,6 +39,19 @@ export function isJobFinished(job: Pick<Job, 'status'>): boolean {
   return FINISHED_JOB_STATUSES.includes(job.status)
 }
 
+function count(n: unknown): number {
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0
+}
+
+/**
+ * Items done out of the job's total: succeeded + skipped + failed (cancelled items are counted
+ * in `failed`; `cancelled` is the job's flag, not a count), never more than the total (a job
+ * retried and then cancelled can count an item twice).
+ */
+export function jobItemsDone(job: Pick<Job, 'succeeded' | 'skipped' | 'failed' | 'total'>): number {
+  return Math.min(count(job.total), count(job.succeeded) + count(job.skipped) + count(job.failed))
+}
+
 export function providerAddress(p: ProviderRef): string {
   return `${p.hostname}/${p.namespace}/${p.type}`
 }

@@ -3,8 +3,15 @@ import { ref, shallowRef } from 'vue'
 export interface ConfirmRequest {
   title: string
   message: string
+  /** A consequence to stress (shown as a warning under the message). */
+  warning?: string
   confirmLabel?: string
   danger?: boolean
+  /**
+   * Checks the dialog's own fields first; returning false keeps the dialog open without
+   * running the action (the page shows what is wrong next to the field).
+   */
+  validate?: () => boolean
   action: () => Promise<unknown>
 }
 
@@ -22,6 +29,7 @@ export function useConfirm() {
   async function confirm() {
     const req = current.value
     if (!req || busy.value) return
+    if (req.validate && !req.validate()) return
     busy.value = true
     error.value = null
     try {

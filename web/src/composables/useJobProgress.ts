@@ -1,29 +1,30 @@
 // Live progress of one job: server-sent events (`progress` events carrying JobDetail JSON,
-// the stream ending once the job is finished) with a fallback to polling GET /jobs/{id}
-// every second when EventSource is missing or errors before the job finished.
+// the stream ending once the job is finished) read with fetch, so the session token travels
+// in the Authorization header and never in a URL (where proxies would log it). When the stream
+// fails before the job finished (an error status, no connection, the body ending early), the
+// job is polled with GET /jobs/{id} every second instead.
 import { onBeforeUnmount, ref, shallowRef, type Ref } from 'vue'
 import { api, ApiError, isJobFinished, type JobDetail } from '../api'
-import { useSession } from '../stores/session'
+import { readEventStream } from '../api/sse'
 
 export type ProgressMode = 'idle' | 'live' | 'polling' | 'done'
 
 export const POLL_INTERVAL_MS = 1000
 
 export function useJobProgress(jobId: Ref<number>) {
-  const session = useSession()
   const detail = shallowRef<JobDetail | null>(null)
   const error = ref<unknown>(null)
   const mode = ref<ProgressMode>('idle')
 
-  let source: EventSource | null = null
+  let streamAbort: AbortController | null = null
   let pollTimer: ReturnType<typeof setTimeout> | undefined
   let generation = 0
   let stopped = false
 
   function closeSource() {
-    if (source) {
-      source.close()
-      source = null
+    if (streamAbort) {
+      streamAbort.abort()
+      streamAbort = null
     }
   }
 
@@ -71,39 +72,43 @@ export function useJobProgress(jobId: Ref<number>) {
   }
 
   function startStream(gen: number) {
-    const token = session.validToken()
-    const ES = globalThis.EventSource
-    if (!token || typeof ES !== 'function') {
-      startPolling(gen)
-      return
-    }
-    let es: EventSource
-    try {
-      es = new ES(api.jobEventsUrl(jobId.value, token))
-    } catch {
-      startPolling(gen)
-      return
-    }
-    source = es
+    const controller = new AbortController()
+    streamAbort = controller
     mode.value = 'live'
-    es.addEventListener('progress', (ev) => {
-      if (gen !== generation) return
+    void (async () => {
       try {
-        accept(JSON.parse((ev as MessageEvent<string>).data) as JobDetail, gen)
-      } catch {
-        // a malformed event: the next one or the poll fallback will catch up
+        const res = await api.jobEvents(jobId.value, controller.signal)
+        if (gen !== generation) return
+        const type = res.headers.get('Content-Type') ?? ''
+        // A proxy's login page or a buffered body is no event stream: poll instead.
+        if (!res.body || !type.includes('text/event-stream')) throw new Error(`not an event stream: ${type}`)
+        await readEventStream(
+          res.body,
+          (ev) => {
+            if (gen !== generation || ev.event !== 'progress') return
+            try {
+              accept(JSON.parse(ev.data) as JobDetail, gen)
+            } catch {
+              // a malformed event: the next one or the poll fallback will catch up
+            }
+          },
+          controller.signal,
+        )
+      } catch (e) {
+        if (gen !== generation) return
+        // The session is gone (the client already sent the user to the login page), or the
+        // job is gone or not allowed: polling would only repeat that.
+        if (e instanceof ApiError && (e.status === 401 || e.status === 403 || e.status === 404)) {
+          if (e.status !== 401) error.value = e
+          stop()
+          mode.value = 'idle'
+          return
+        }
       }
-    })
-    es.onerror = () => {
-      if (gen !== generation) return
-      // The server ends the stream after the finishing event; anything else is a failure.
-      if (detail.value && isJobFinished(detail.value.job)) {
-        stop()
-        mode.value = 'done'
-        return
-      }
-      startPolling(gen)
-    }
+      // The finishing event stops everything (and so changes the generation): getting here
+      // means the stream failed or ended before the job finished.
+      if (gen === generation) startPolling(gen)
+    })()
   }
 
   /** Loads the job now, then follows it live until it is finished. */

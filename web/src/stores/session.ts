@@ -1,8 +1,9 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { api, type User } from '../api'
+import { clearUserStorage, SESSION_STORAGE_KEY } from '../storage'
 
-export const SESSION_STORAGE_KEY = 'tfmirror.session'
+export { SESSION_STORAGE_KEY }
 
 interface Stored {
   token: string
@@ -60,11 +61,13 @@ export const useSession = defineStore('session', () => {
     persist()
   }
 
+  /** Ends the session here: forgets it and everything of the user kept in the browser. */
   function clear() {
     token.value = null
     expiresAt.value = null
     user.value = null
     persist()
+    clearUserStorage()
   }
 
   async function login(username: string, password: string) {
