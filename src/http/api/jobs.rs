@@ -83,6 +83,9 @@ async fn events(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let first = job_detail(&state, id).await?;
+    // A comment line now and then while nothing changes, so idle-timeout proxies keep the
+    // stream open.
+    const KEEPALIVE: Duration = Duration::from_secs(15);
     let stream = futures_util::stream::unfold(
         (state, Some(first), String::new(), false),
         move |(state, next, last, done)| async move {
@@ -90,9 +93,16 @@ async fn events(
                 return None;
             }
             let mut next = next;
+            let quiet_since = std::time::Instant::now();
             loop {
                 let doc = match next.take() {
                     Some(d) => d,
+                    None if quiet_since.elapsed() >= KEEPALIVE => {
+                        return Some((
+                            Ok(web::Bytes::from_static(b": keepalive\n\n")),
+                            (state, None, last, false),
+                        ));
+                    }
                     None => {
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         match job_detail(&state, id).await {

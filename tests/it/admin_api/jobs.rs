@@ -221,3 +221,55 @@ async fn a_huge_bad_definitions_file_gets_a_short_answer_and_does_not_stall_the_
         );
     }
 }
+
+/// While a job does not move, the event stream still sends a comment every 15 s, so a proxy
+/// with an idle timeout does not cut it.
+#[tokio::test]
+async fn an_idle_event_stream_sends_keepalive_comments() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    let url = fake.base_url.clone();
+    // No worker: the job stays pending.
+    let app = app_with(move |c| {
+        c.worker.enabled = false;
+        crate::common::set_upstream(c, &url, |_| {});
+    })
+    .await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    let defs = "provider \"hashicorp/null\" {\n  versions  = [\"3.2.1\"]\n  platforms = [\"linux_amd64\"]\n}\n";
+    let res = app
+        .client
+        .post(app.url("/api/v1/definitions"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/plain")
+        .body(defs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let job = res.json::<Value>().await.unwrap()["job"]["id"]
+        .as_i64()
+        .unwrap();
+    let mut res = app
+        .client
+        .get(app.url(&format!("/api/v1/jobs/{job}/events")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(25);
+    while !seen.contains("\n: keepalive\n\n") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no keepalive in 25 s: {seen}"
+        );
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(25), res.chunk())
+            .await
+            .expect("the stream sends something")
+            .unwrap()
+            .expect("the stream stays open while the job is pending");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.starts_with("event: progress\n"), "{seen}");
+}
