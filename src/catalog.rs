@@ -120,6 +120,52 @@ pub struct Catalog {
     /// `cache.metadata_ttl_seconds = 0`: render from the database on every request.
     uncached: bool,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Held from "the blob is stored" until "the row that references it is written", and
+    /// while an unreferenced blob is deleted, so a delete never takes the bytes of a package
+    /// that is about to be listed.
+    blob_locks: KeyedLocks,
+}
+
+/// One async lock per blob key, made on first use and forgotten when nobody holds it.
+#[derive(Default)]
+struct KeyedLocks {
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+struct KeyGuard<'a> {
+    owner: &'a KeyedLocks,
+    key: String,
+    lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl KeyedLocks {
+    async fn lock(&self, key: &str) -> KeyGuard<'_> {
+        let lock = self
+            .locks
+            .lock()
+            .expect("blob locks")
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        KeyGuard {
+            owner: self,
+            key: key.to_owned(),
+            lock: Some(lock.lock_owned().await),
+        }
+    }
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        self.lock.take();
+        let mut locks = self.owner.locks.lock().expect("blob locks");
+        if locks
+            .get(&self.key)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            locks.remove(&self.key);
+        }
+    }
 }
 
 impl Catalog {
@@ -143,6 +189,7 @@ impl Catalog {
             views,
             uncached: config.cache.metadata_ttl_seconds == 0,
             metrics,
+            blob_locks: KeyedLocks::default(),
         }
     }
 
@@ -226,6 +273,7 @@ impl Catalog {
         let key = BlobKey::for_sha256(&hashes.sha256).expect("sha256 hex is a valid key");
         // Blob first, row second: a crash in between leaves an unreferenced blob, never a
         // listed package without bytes.
+        let guard = self.blob_locks.lock(key.as_str()).await;
         if consume {
             self.store.put_owned_file(&key, path, hashes.size).await?;
         } else {
@@ -246,19 +294,39 @@ impl Catalog {
             evidence,
         };
         match db::packages::insert_package(&self.pool, &row).await {
-            Ok(()) => {}
+            Ok(()) => drop(guard),
             Err(e) if e.is_unique_violation() => {
-                // Someone recorded this platform first: report against what they stored.
-                return Ok(self
+                drop(guard);
+                // Someone recorded this platform first: report against what they stored, and
+                // take back our bytes if they were different (and nothing else uses them).
+                let outcome = self
                     .compare_with_stored(id, &hashes)
                     .await?
-                    .unwrap_or(IngestOutcome::AlreadyPresent));
+                    .unwrap_or(IngestOutcome::AlreadyPresent);
+                if matches!(outcome, IngestOutcome::Rejected(Rejection::Conflict { .. })) {
+                    self.remove_unreferenced(&[key]).await?;
+                }
+                return Ok(outcome);
             }
             Err(e) => return Err(e.into()),
         }
         self.invalidate(&id.address).await;
         tracing::info!(sha256 = %hashes.sha256, size = hashes.size, "package stored");
         Ok(IngestOutcome::Added(hashes))
+    }
+
+    /// Deletes the blobs no package row references (after a delete, or a lost race). Returns
+    /// how many were deleted.
+    pub async fn remove_unreferenced(&self, keys: &[BlobKey]) -> Result<usize, CatalogError> {
+        let mut removed = 0;
+        for key in keys {
+            let _guard = self.blob_locks.lock(key.as_str()).await;
+            if !db::packages::storage_key_referenced(&self.pool, key.as_str()).await? {
+                self.store.delete(key).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// The sha256 of the archive stored for this package, if any.

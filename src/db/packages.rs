@@ -37,6 +37,15 @@ pub struct PackageRow {
     pub storage_key: String,
 }
 
+/// Whether any package's row points at this blob.
+pub async fn storage_key_referenced(pool: &Pool, key: &str) -> Result<bool, DbError> {
+    let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packages WHERE storage_key = $1")
+        .bind(key)
+        .fetch_one(pool)
+        .await?;
+    Ok(used > 0)
+}
+
 /// The sha256 of the package already stored for this version and platform, if any.
 pub async fn find_package_sha256(
     pool: &Pool,

@@ -283,3 +283,46 @@ async fn request_headers_cannot_redirect_registry_downloads() {
         assert!(!url.contains("evil"), "{key}: {url}");
     }
 }
+
+/// Eight different archives uploaded at once for the same package: one is stored, the others
+/// are refused as conflicts, and none of the losers' bytes stay behind in the blob store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_that_lose_a_race_leave_no_orphan_blobs() {
+    let app = TestApp::spawn(Store::Local).await;
+    let zips: Vec<Vec<u8>> = (0..8)
+        .map(|i| crate::common::provider_zip(&format!("racer{i}")))
+        .collect();
+    let outcomes = futures_util::future::join_all(zips.iter().map(|zip| {
+        app.add(
+            "registry.terraform.io/hashicorp/null",
+            "3.2.1",
+            "linux_amd64",
+            zip,
+        )
+    }))
+    .await;
+    let added = outcomes
+        .iter()
+        .filter(|o| matches!(o, tfmirror::catalog::IngestOutcome::Added(_)))
+        .count();
+    assert_eq!(added, 1, "{outcomes:?}");
+    let blobs = walk_files(&app.dir.path().join("blobs/sha256"));
+    assert_eq!(
+        blobs.len(),
+        1,
+        "only the stored package's bytes remain: {blobs:?}"
+    );
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -116,15 +116,19 @@ async fn remove(
         .await?
         .ok_or_else(|| AppError::not_found(format!("{target} is not in this mirror")))?;
     state.catalog.invalidate(address).await;
-    for key in &orphans {
-        match crate::storage::BlobKey::parse(key) {
-            Some(k) => {
-                if let Err(e) = state.catalog.store().delete(&k).await {
-                    tracing::warn!(key, error = %e, "could not delete an unreferenced blob");
-                }
+    let keys: Vec<crate::storage::BlobKey> = orphans
+        .iter()
+        .filter_map(|key| {
+            let parsed = crate::storage::BlobKey::parse(key);
+            if parsed.is_none() {
+                tracing::error!(key, "invalid storage key in database; left in place");
             }
-            None => tracing::error!(key, "invalid storage key in database; left in place"),
-        }
+            parsed
+        })
+        .collect();
+    // Checked again under the blob's lock: an upload of the same bytes may have claimed it.
+    if let Err(e) = state.catalog.remove_unreferenced(&keys).await {
+        tracing::warn!(error = %e, "could not delete unreferenced blobs");
     }
     let action = if version.is_some() {
         "version.delete"
