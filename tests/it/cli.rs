@@ -352,6 +352,85 @@ fn migrate_creates_the_database() {
     assert_eq!(again.status.code(), Some(0));
 }
 
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_database_and_the_data_directory_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = tfmirror(&data, &["migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(mode(&data), 0o700, "the data directory tfmirror created");
+    let mut db_files = Vec::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("tfmirror.db") {
+            assert_eq!(mode(&path), 0o600, "{name} is for the owner only");
+            db_files.push(name);
+        }
+    }
+    db_files.sort();
+    assert!(
+        db_files.starts_with(&["tfmirror.db".to_owned()]),
+        "{db_files:?}"
+    );
+    assert!(
+        db_files.iter().any(|n| n.ends_with("-wal")),
+        "WAL mode: {db_files:?}"
+    );
+}
+
+#[test]
+fn secrets_generated_at_start_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("serve.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_tfmirror"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--self-signed-tls", "--listen", "127.0.0.1:0"])
+        .env_remove("TFM_CONFIG")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _child = crate::common::child::KillOnDrop(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("tfmirror is serving")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("tls")), 0o700);
+    for secret in [
+        "tfmirror.db",
+        "tfmirror.db-wal",
+        "tfmirror.db-shm",
+        "signing-key.asc",
+        "jwt-secret",
+        "tls/ca.key",
+        "tls/server.key",
+    ] {
+        assert_eq!(mode(&data.join(secret)), 0o600, "{secret}");
+    }
+}
+
 #[tokio::test]
 async fn leftovers_of_an_interrupted_write_are_never_served() {
     let data = tempfile::tempdir().unwrap();
