@@ -186,6 +186,66 @@ async fn import_reports_bad_layouts_without_storing_them() {
     );
 }
 
+#[test]
+fn add_package_refuses_devices_and_files_over_the_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let add = |file: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_tfmirror"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args([
+                "add-package",
+                "--namespace=hashicorp",
+                "--type=null",
+                "--platform=linux_amd64",
+                "--version=1.0.0",
+            ])
+            .arg(file)
+            .env_remove("TFM_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // An endless device: refused at once, not read forever.
+    let mut child = add(Path::new("/dev/zero"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("add-package /dev/zero did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("is not a regular file"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = add(data.path()).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("is not a regular file"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A (sparse) file over limits.max_archive_bytes (2 GiB by default) is refused unread.
+    let huge = data.path().join("huge.zip");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len((2 << 30) + 1)
+        .unwrap();
+    let out = add(&huge).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("over the limit"), "{}", stdout(&out));
+}
+
 #[tokio::test]
 async fn add_package_never_replaces_a_stored_archive() {
     let data = tempfile::tempdir().unwrap();
