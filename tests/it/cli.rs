@@ -186,6 +186,119 @@ async fn import_reports_bad_layouts_without_storing_them() {
     );
 }
 
+#[tokio::test]
+async fn import_follows_no_symlinks_and_reports_each() {
+    use std::os::unix::fs::symlink;
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let zip = provider_zip("inside");
+    let linked_zip = provider_zip("outside");
+    write_mirror_dir(
+        src.path(),
+        "registry.terraform.io/hashicorp/null",
+        &[("1.0.0", "linux_amd64", &zip, h1_reference(&zip))],
+    );
+    write_mirror_dir(
+        outside.path(),
+        "registry.terraform.io/hashicorp/null",
+        &[
+            (
+                "2.0.0",
+                "linux_amd64",
+                &linked_zip,
+                h1_reference(&linked_zip),
+            ),
+            (
+                "3.0.0",
+                "linux_amd64",
+                &linked_zip,
+                h1_reference(&linked_zip),
+            ),
+        ],
+    );
+    write_mirror_dir(
+        outside.path(),
+        "registry.terraform.io/hashicorp/other",
+        &[(
+            "1.0.0",
+            "linux_amd64",
+            &linked_zip,
+            h1_reference(&linked_zip),
+        )],
+    );
+    let inside = src.path().join("registry.terraform.io/hashicorp/null");
+    let elsewhere = outside.path().join("registry.terraform.io/hashicorp/null");
+    // A symlinked provider directory, a symlinked archive and a symlinked VERSION.json.
+    symlink(
+        outside.path().join("registry.terraform.io/hashicorp/other"),
+        src.path().join("registry.terraform.io/hashicorp/other"),
+    )
+    .unwrap();
+    std::fs::copy(elsewhere.join("2.0.0.json"), inside.join("2.0.0.json")).unwrap();
+    symlink(
+        elsewhere.join("terraform-provider-null_2.0.0_linux_amd64.zip"),
+        inside.join("terraform-provider-null_2.0.0_linux_amd64.zip"),
+    )
+    .unwrap();
+    symlink(elsewhere.join("3.0.0.json"), inside.join("3.0.0.json")).unwrap();
+    std::fs::copy(
+        elsewhere.join("terraform-provider-null_3.0.0_linux_amd64.zip"),
+        inside.join("terraform-provider-null_3.0.0_linux_amd64.zip"),
+    )
+    .unwrap();
+
+    let out = tfmirror(data.path(), &["import", src.path().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("added    registry.terraform.io/hashicorp/null 1.0.0 linux_amd64"),
+        "{text}"
+    );
+    let links: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("REJECTED") && l.contains("is a symbolic link"))
+        .collect();
+    assert_eq!(links.len(), 3, "each symlink is reported:\n{text}");
+    for name in [
+        "hashicorp/other",
+        "terraform-provider-null_2.0.0_linux_amd64.zip",
+        "3.0.0.json",
+    ] {
+        assert!(links.iter().any(|l| l.contains(name)), "{name}:\n{text}");
+    }
+    assert!(text.contains("1 added, "), "{text}");
+}
+
+#[tokio::test]
+async fn import_refuses_an_oversized_version_document() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let zip = provider_zip("big-doc");
+    write_mirror_dir(
+        src.path(),
+        "registry.terraform.io/hashicorp/null",
+        &[("1.0.0", "linux_amd64", &zip, h1_reference(&zip))],
+    );
+    // Valid JSON, padded past the 16 MiB limit.
+    let doc = src
+        .path()
+        .join("registry.terraform.io/hashicorp/null/1.0.0.json");
+    let mut text = std::fs::read_to_string(&doc).unwrap();
+    text.push_str(&" ".repeat(17 << 20));
+    std::fs::write(&doc, text).unwrap();
+
+    let out = tfmirror(data.path(), &["import", src.path().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // The archive it would have listed is left unimported.
+    assert!(text.contains("0 added, 1 skipped, 1 rejected"), "{text}");
+    assert!(
+        text.contains("1.0.0.json") && text.contains("over the limit of 16 MiB"),
+        "{text}"
+    );
+}
+
 #[test]
 fn add_package_refuses_devices_and_files_over_the_limit() {
     let data = tempfile::tempdir().unwrap();
