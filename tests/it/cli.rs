@@ -550,15 +550,9 @@ fn the_database_and_the_data_directory_are_private() {
             db_files.push(name);
         }
     }
-    db_files.sort();
-    assert!(
-        db_files.starts_with(&["tfmirror.db".to_owned()]),
-        "{db_files:?}"
-    );
-    assert!(
-        db_files.iter().any(|n| n.ends_with("-wal")),
-        "WAL mode: {db_files:?}"
-    );
+    // The -wal and -shm files may be gone once the last connection closes; while the
+    // server runs they are checked by secrets_generated_at_start_are_private.
+    assert!(db_files.contains(&"tfmirror.db".to_owned()), "{db_files:?}");
 }
 
 #[test]
