@@ -33,6 +33,9 @@ pub enum CatalogError {
 pub enum Rejection {
     #[error("{0}")]
     Invalid(#[from] HashError),
+    /// A device, a FIFO or a directory: reading it might never end.
+    #[error("{0} is not a regular file")]
+    NotAFile(String),
     #[error("archive is {size} bytes, over the limit of {limit}")]
     TooLarge { size: u64, limit: u64 },
     #[error("checksum mismatch: archive hashes to {actual}, expected one of {expected}")]
@@ -234,10 +237,14 @@ impl Catalog {
             evidence,
             consume,
         } = req;
-        let size = tokio::fs::metadata(path)
-            .await
-            .map_err(StorageError::Io)?
-            .len();
+        let meta = tokio::fs::metadata(path).await.map_err(StorageError::Io)?;
+        if !meta.is_file() {
+            return Ok(IngestOutcome::Rejected(Rejection::NotAFile(
+                path.display().to_string(),
+            )));
+        }
+        // Checked before a byte is read.
+        let size = meta.len();
         if size > self.max_archive_bytes {
             return Ok(IngestOutcome::Rejected(Rejection::TooLarge {
                 size,

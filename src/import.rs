@@ -1,7 +1,8 @@
 //! `tfmirror import DIR`: brings in a directory written by `terraform providers mirror`
 //! (`HOST/NAMESPACE/TYPE/{index.json, VERSION.json, *.zip}`), checking every archive against
 //! the hashes its `VERSION.json` records. A bad package is reported and skipped; the rest
-//! imports; what was stored before is never touched.
+//! imports; what was stored before is never touched. Nothing outside the directory is read:
+//! symbolic links are reported and skipped, and a `VERSION.json` has a size limit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -66,11 +67,23 @@ struct ArchiveDoc {
     hashes: Vec<String>,
 }
 
-fn subdirs(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+/// The largest `VERSION.json` read: real ones are a few KiB (one entry per platform), and a
+/// parsed document takes several times its size in memory.
+const MAX_VERSION_DOC_BYTES: u64 = 16 << 20;
+
+/// Why a symbolic link is skipped. Import reads only what is inside the directory it was
+/// given: a link may point anywhere (another tree, a device), so none is followed.
+const SYMLINK: &str = "is a symbolic link; import follows no links";
+
+/// The subdirectories of `dir`, sorted; each symbolic link in it is reported and skipped.
+fn subdirs(dir: &Path, report: &mut ImportReport) -> std::io::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            report.reject(entry.path().display().to_string(), SYMLINK);
+        } else if kind.is_dir() {
             out.push((
                 entry.file_name().to_string_lossy().into_owned(),
                 entry.path(),
@@ -79,6 +92,31 @@ fn subdirs(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Reads a `VERSION.json`, refusing one over [`MAX_VERSION_DOC_BYTES`] before and while
+/// reading it (the file may grow).
+fn read_version_doc(path: &Path) -> Result<VersionDoc, String> {
+    use std::io::Read;
+    let too_big = |size: u64| {
+        format!(
+            "{size} bytes, over the limit of {} MiB for a VERSION.json",
+            MAX_VERSION_DOC_BYTES >> 20
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    if size > MAX_VERSION_DOC_BYTES {
+        return Err(too_big(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_VERSION_DOC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_VERSION_DOC_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
 /// Imports every provider under `root`.
@@ -91,9 +129,9 @@ pub async fn import_dir(catalog: &Catalog, root: &Path) -> Result<ImportReport, 
         )));
     }
     let mut report = ImportReport::default();
-    for (host, host_dir) in subdirs(root).map_err(io)? {
-        for (ns, ns_dir) in subdirs(&host_dir).map_err(io)? {
-            for (ty, ty_dir) in subdirs(&ns_dir).map_err(io)? {
+    for (host, host_dir) in subdirs(root, &mut report).map_err(io)? {
+        for (ns, ns_dir) in subdirs(&host_dir, &mut report).map_err(io)? {
+            for (ty, ty_dir) in subdirs(&ns_dir, &mut report).map_err(io)? {
                 let label = format!("{host}/{ns}/{ty}");
                 match ProviderAddress::new(&host, &ns, &ty) {
                     Ok(address) => import_provider(catalog, &address, &ty_dir, &mut report).await?,
@@ -114,14 +152,21 @@ async fn import_provider(
     let io = |e: std::io::Error| CatalogError::Storage(e.into());
     let mut listed: BTreeSet<String> = BTreeSet::new();
     let mut zips: BTreeSet<String> = BTreeSet::new();
+    // Names that are not regular files: reported once here, never read.
+    let mut unreadable: BTreeSet<String> = BTreeSet::new();
     let mut version_docs = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
-        let name = entry
-            .map_err(io)?
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if name.ends_with(".zip") {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type().map_err(io)?;
+        let wanted = name.ends_with(".json") || name.ends_with(".zip");
+        if kind.is_symlink() {
+            report.reject(entry.path().display().to_string(), SYMLINK);
+            unreadable.insert(name);
+        } else if wanted && !kind.is_file() {
+            report.reject(entry.path().display().to_string(), "is not a regular file");
+            unreadable.insert(name);
+        } else if name.ends_with(".zip") {
             zips.insert(name);
         } else if let Some(v) = name.strip_suffix(".json")
             && name != "index.json"
@@ -139,10 +184,7 @@ async fn import_provider(
                 continue;
             }
         };
-        let doc: VersionDoc = match std::fs::read(&doc_path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-        {
+        let doc = match read_version_doc(&doc_path) {
             Ok(d) => d,
             Err(e) => {
                 report.reject(
@@ -186,8 +228,11 @@ async fn import_provider(
                 );
                 continue;
             }
+            if unreadable.contains(&archive.url) {
+                continue;
+            }
             let path = dir.join(&archive.url);
-            if !path.is_file() {
+            if !zips.contains(&archive.url) {
                 report.reject(what, format!("{} is missing", path.display()));
                 continue;
             }

@@ -38,6 +38,9 @@ pub struct Services {
 
 /// Opens the database (migrating it) and the blob store: everything but the HTTP server.
 pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
+    // The data directory holds the database and the secrets: private when we create it.
+    crate::fsutil::create_private_dir(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let db_path = config.database_path();
     let pool = db::connect(&db_path, &config.database)
         .await

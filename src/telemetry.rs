@@ -1,6 +1,14 @@
 //! Logging: human-readable by default, JSON on request; `RUST_LOG` overrides the level.
+//! Colour only on a terminal. ERROR is for our faults: a client's mistake is at most a WARN.
 
+use std::fmt;
+use std::io::IsTerminal;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogConfig, LogFormat};
 
@@ -8,11 +16,79 @@ pub fn init(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour(&std::io::stderr()));
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(ClientMistakesAreWarnings);
     let _ = match cfg.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => registry.with(fmt.json()).try_init(),
+        LogFormat::Text => registry.with(fmt).try_init(),
     };
+}
+
+/// Escape codes only for a person at a terminal (and not when `NO_COLOR` is set): in a file
+/// or a pipe they are noise that breaks grep.
+fn colour(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Where actix-http logs a connection that ended in an error.
+const DISPATCHER: &str = "actix_http::h1::dispatcher";
+
+/// actix-http logs every malformed request it answers 400 (a bad request line, path or
+/// header, a corrupt chunked body), every request head that is too big (431), every client
+/// too slow to send its head (408) and every connection the client dropped mid-request at
+/// ERROR, as `stream error: ...`. Those are the client's mistakes: this layer drops them and
+/// logs them again as warnings. Its other errors (a response body that failed, an internal
+/// error) stay at ERROR.
+struct ClientMistakesAreWarnings;
+
+/// The prefixes of the `stream error` messages caused by the client (actix-http's
+/// `DispatchError` texts for `Parse`, `Io` and `SlowRequestTimeout`).
+const CLIENT_MISTAKES: [&str; 3] = [
+    "stream error: request parse error: ",
+    "stream error: I/O error: ",
+    "stream error: request did not complete within the specified timeout",
+];
+
+impl<S: Subscriber> Layer<S> for ClientMistakesAreWarnings {
+    fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
+        let meta = event.metadata();
+        if *meta.level() != Level::ERROR || meta.target() != DISPATCHER {
+            return true;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let Some(prefix) = CLIENT_MISTAKES
+            .iter()
+            .find(|prefix| message.0.starts_with(*prefix))
+        else {
+            return true;
+        };
+        let detail = message.0.strip_prefix("stream error: ").unwrap_or(prefix);
+        // Logged again through the global subscriber (the one `init` installs); it passes
+        // the same filter, at WARN, under the same target.
+        tracing::warn!(target: DISPATCHER, error = %detail, "connection ended by a client error");
+        false
+    }
+}
+
+/// The `message` of an event, as text.
+struct Message(String);
+
+impl Visit for Message {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            use fmt::Write;
+            let _ = write!(self.0, "{value:?}");
+        }
+    }
 }

@@ -2,7 +2,6 @@
 //! `--self-signed-tls` the server makes a local CA once (kept under the data dir) and issues
 //! itself a certificate for localhost, 127.0.0.1 and the configured host names.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -18,21 +17,14 @@ pub struct SelfSigned {
     pub key: PathBuf,
 }
 
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path)?;
-    f.write_all(contents.as_bytes())?;
-    f.sync_all()
-}
-
 /// Creates (or reuses) the local CA and a server certificate covering `hostnames`.
 /// The CA is made once; the server certificate is re-issued when the names change.
 pub fn ensure_self_signed(data_dir: &Path, hostnames: &[String]) -> anyhow::Result<SelfSigned> {
     let dir = data_dir.join("tls");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // It holds the CA's private key: the owner's only, like the data directory.
+    crate::fsutil::create_private_dir(data_dir)
+        .and_then(|()| crate::fsutil::create_private_dir(&dir))
+        .with_context(|| format!("creating {}", dir.display()))?;
     let out = SelfSigned {
         ca_cert: dir.join("ca.pem"),
         cert: dir.join("server.pem"),
@@ -59,7 +51,7 @@ pub fn ensure_self_signed(data_dir: &Path, hostnames: &[String]) -> anyhow::Resu
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.not_after = rcgen::date_time_ymd(2036, 1, 1);
         let cert = params.self_signed(&ca_key)?;
-        write_private(&ca_key_path, &ca_key.serialize_pem())?;
+        crate::fsutil::write_private(&ca_key_path, ca_key.serialize_pem().as_bytes())?;
         std::fs::write(&out.ca_cert, cert.pem())?;
         let _ = std::fs::remove_file(&names_path);
     }
@@ -74,7 +66,7 @@ pub fn ensure_self_signed(data_dir: &Path, hostnames: &[String]) -> anyhow::Resu
             .push(DnType::CommonName, "tfmirror");
         params.not_after = rcgen::date_time_ymd(2036, 1, 1);
         let cert = params.signed_by(&key, &issuer)?;
-        write_private(&out.key, &key.serialize_pem())?;
+        crate::fsutil::write_private(&out.key, key.serialize_pem().as_bytes())?;
         std::fs::write(&out.cert, cert.pem())?;
         std::fs::write(&names_path, &names_line)?;
     }

@@ -98,15 +98,41 @@ pub fn load(
             .insert((*key).to_owned(), format!("flag for {key}"));
     }
     let config: Config = serde_path_to_error::deserialize(&value).map_err(|e| {
-        let path = e.path().to_string();
+        let path = segments(e.path());
         let message = e.inner().to_string();
         ConfigError::Invalid {
             location: sources.describe(&path, &message),
-            message: format!("{path}: {message}"),
+            message: format!("{}: {message}", key_name(&path)),
         }
     })?;
-    config.validate()?;
+    config.validate().map_err(|refusal| ConfigError::Invalid {
+        location: sources.describe(&refusal.path, &refusal.message),
+        message: format!("{}: {}", key_name(&refusal.path), refusal.message),
+    })?;
     Ok(config)
+}
+
+/// A deserialisation error's path as segments: a map key stays whole, so the hostname in
+/// `upstream "registry.example.com"` is one segment, not three.
+fn segments(path: &serde_path_to_error::Path) -> Vec<String> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .map(|segment| match segment {
+            Segment::Seq { index } => index.to_string(),
+            Segment::Map { key } => key.clone(),
+            Segment::Enum { variant } => variant.clone(),
+            Segment::Unknown => "?".to_owned(),
+        })
+        .collect()
+}
+
+/// The key as a person writes it (`.` for the top level).
+fn key_name(path: &[String]) -> String {
+    if path.is_empty() {
+        ".".to_owned()
+    } else {
+        super::validate::key_name(path)
+    }
 }
 
 /// Chooses the storage backend without writing a block: `local` or `s3`.
@@ -195,18 +221,14 @@ fn parse_hcl(path: &Path, text: &str) -> Result<Value, ConfigError> {
 
 impl Sources {
     /// Names where the key at `path` was set: the env var or flag, else file:line:col.
-    fn describe(&self, path: &str, message: &str) -> String {
-        if let Some(src) = self.overrides.get(path) {
+    fn describe(&self, path: &[String], message: &str) -> String {
+        if let Some(src) = self.overrides.get(&path.join(".")) {
             return src.clone();
         }
         let Some((file, text)) = &self.file else {
             return "configuration".into();
         };
-        let mut segments: Vec<String> = if path == "." || path.is_empty() {
-            Vec::new()
-        } else {
-            path.split('.').map(str::to_owned).collect()
-        };
+        let mut segments = path.to_vec();
         // For "unknown field `x`" the failing key may not be in the path yet.
         if let Some(unknown) = message
             .strip_prefix("unknown field `")
@@ -484,5 +506,204 @@ storage {
             &[],
         ));
         assert!(msg.contains("must be an http:// or https:// URL"), "{msg}");
+    }
+
+    /// Each (HCL, key the refusal must name): values that would break the service.
+    const BREAKING: &[(&str, &str)] = &[
+        (
+            "limits {\n  max_json_bytes = 0\n}\n",
+            "limits.max_json_bytes",
+        ),
+        (
+            "limits {\n  max_archive_bytes = 0\n}\n",
+            "limits.max_archive_bytes",
+        ),
+        (
+            "limits {\n  max_definitions_bytes = 0\n}\n",
+            "limits.max_definitions_bytes",
+        ),
+        (
+            "limits {\n  max_unpacked_bytes = 0\n}\n",
+            "limits.max_unpacked_bytes",
+        ),
+        (
+            "limits {\n  max_zip_entries = 0\n}\n",
+            "limits.max_zip_entries",
+        ),
+        ("log {\n  level = \"chatty\"\n}\n", "log.level"),
+        ("log {\n  level = \"info,tfmirror=loud\"\n}\n", "log.level"),
+        ("log {\n  level = \"\"\n}\n", "log.level"),
+        (
+            "cache {\n  metadata_capacity = 0\n}\n",
+            "cache.metadata_capacity",
+        ),
+        (
+            "cache {\n  metadata_ttl_seconds = 99999999999999\n}\n",
+            "cache.metadata_ttl_seconds",
+        ),
+        ("server {\n  workers = 100000\n}\n", "server.workers"),
+        (
+            "database {\n  busy_timeout_ms = 0\n}\n",
+            "database.busy_timeout_ms",
+        ),
+        (
+            "database {\n  busy_timeout_ms = 3000000000\n}\n",
+            "database.busy_timeout_ms",
+        ),
+        (
+            "auth {\n  session_minutes = 99999999999999999\n}\n",
+            "auth.session_minutes",
+        ),
+        (
+            "auth {\n  lockout_max_seconds = 0\n}\n",
+            "auth.lockout_max_seconds",
+        ),
+        (
+            "auth {\n  failure_window_seconds = 0\n}\n",
+            "auth.failure_window_seconds",
+        ),
+        (
+            "worker {\n  stale_after_seconds = 0\n}\n",
+            "worker.stale_after_seconds",
+        ),
+        (
+            "worker {\n  stale_after_seconds = 2\n}\n",
+            "worker.stale_after_seconds",
+        ),
+        (
+            "worker {\n  concurrency = 100000000\n}\n",
+            "worker.concurrency",
+        ),
+        (
+            "storage {\n  s3 {\n    bucket = \"b\"\n    multipart_part_mib = 6000\n  }\n}\n",
+            "storage.s3.multipart_part_mib",
+        ),
+        (
+            "upstream \"registry.terraform.io\" {\n  metadata_deadline_ms = 0\n}\n",
+            "upstream \"registry.terraform.io\".metadata_deadline_ms",
+        ),
+        (
+            "upstream \"registry.terraform.io\" {\n  concurrency = 100000000\n}\n",
+            "upstream \"registry.terraform.io\".concurrency",
+        ),
+        (
+            "upstream \"registry.terraform.io\" {\n  metadata_ttl_seconds = 99999999999999\n}\n",
+            "upstream \"registry.terraform.io\".metadata_ttl_seconds",
+        ),
+        (
+            "upstream \"registry.terraform.io\" {\n  min_release_age_hours = 99999999999999999\n}\n",
+            "upstream \"registry.terraform.io\".min_release_age_hours",
+        ),
+    ];
+
+    #[test]
+    fn values_that_break_the_service_are_refused_naming_the_key_and_line() {
+        for (text, key) in BREAKING {
+            let msg = err_text(load_text(text, &[]));
+            assert!(msg.contains(&format!("{key}: ")), "{key}: {msg}");
+            // The key is the last one set.
+            let line = text
+                .lines()
+                .collect::<Vec<_>>()
+                .iter()
+                .rposition(|l| l.contains('='))
+                .unwrap()
+                + 1;
+            assert!(
+                msg.contains(&format!("tfmirror.hcl:{line}:")),
+                "{key} is set on line {line}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn sensible_values_next_to_the_limits_are_accepted() {
+        for text in [
+            "log {\n  level = \"info\"\n}\n",
+            "log {\n  level = \"WARN\"\n}\n",
+            "log {\n  level = \"off\"\n}\n",
+            "log {\n  level = \"tfmirror=debug,actix_web=warn,info\"\n}\n",
+            "cache {\n  metadata_capacity = 0\n  metadata_ttl_seconds = 0\n}\n",
+            "server {\n  workers = 1024\n}\n",
+            "server {\n  shutdown_grace_seconds = 0\n}\n",
+            "limits {\n  max_json_bytes = 1\n}\n",
+            "worker {\n  backoff_base_ms = 0\n  poll_interval_ms = 0\n  stale_after_seconds = 5\n}\n",
+            "server {\n  shutdown_grace_seconds = 99999999999999\n}\n",
+            "storage {\n  s3 {\n    bucket = \"b\"\n    multipart_part_mib = 5120\n  }\n}\n",
+        ] {
+            load_text(text, &[]).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_the_variable_or_flag_that_set_the_key() {
+        let msg = err_text(load_text("", &[("TFM_SESSION_MINUTES", "0")]));
+        assert!(
+            msg.starts_with("environment variable TFM_SESSION_MINUTES: auth.session_minutes"),
+            "{msg}"
+        );
+        let msg = err_text(load_text(
+            "server {\n  listen = \"127.0.0.1:1\"\n}\n",
+            &[("TFM_LISTEN", "nowhere")],
+        ));
+        assert!(
+            msg.starts_with("environment variable TFM_LISTEN: "),
+            "{msg}"
+        );
+        let msg = err_text(load_text("", &[("TFM_WORKER_CONCURRENCY", "0")]));
+        assert!(
+            msg.starts_with("environment variable TFM_WORKER_CONCURRENCY: "),
+            "{msg}"
+        );
+        let msg = err_text(load_text("", &[("TFM_LOG_LEVEL", "chatty")]));
+        assert!(
+            msg.starts_with("environment variable TFM_LOG_LEVEL: "),
+            "{msg}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.hcl");
+        std::fs::write(&path, "").unwrap();
+        let msg = load(
+            Some(&path),
+            &BTreeMap::new(),
+            &[("server.listen", Value::from("nowhere"))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(msg.starts_with("flag for server.listen: "), "{msg}");
+
+        let msg = err_text(load_text("\nserver {\n  listen = \"nowhere\"\n}\n", &[]));
+        assert!(msg.contains("tfmirror.hcl:3:3: server.listen"), "{msg}");
+    }
+
+    #[test]
+    fn errors_inside_upstream_blocks_with_dotted_labels_have_a_position() {
+        let block = |body: &str| {
+            format!(
+                "data_dir = \"x\"\nupstream \"other.example\" {{\n}}\nupstream \"registry.example.com\" {{\n  url = \"https://registry.example.com\"\n{body}}}\n"
+            )
+        };
+        // A type error while deserialising.
+        let msg = err_text(load_text(&block("  concurrency = \"many\"\n"), &[]));
+        assert!(msg.contains("tfmirror.hcl:6:3"), "{msg}");
+        assert!(
+            msg.contains("upstream \"registry.example.com\".concurrency"),
+            "{msg}"
+        );
+        // An unknown key.
+        let msg = err_text(load_text(&block("  urll = \"x\"\n"), &[]));
+        assert!(msg.contains("tfmirror.hcl:6:3"), "{msg}");
+        // A value refused by the checks.
+        let msg = err_text(load_text(&block("  concurrency = 0\n"), &[]));
+        assert!(msg.contains("tfmirror.hcl:6:3"), "{msg}");
+        let msg = err_text(load_text(&block("  allow = [\"a/b/c\"]\n"), &[]));
+        assert!(msg.contains("tfmirror.hcl:6:3"), "{msg}");
+        // A check on the block as a whole points at the block.
+        let msg = err_text(load_text(
+            "upstream \"registry.example.com\" {\n  url = \"https://u:p@registry.example.com/\"\n  token = \"t\"\n}\n",
+            &[],
+        ));
+        assert!(msg.contains("tfmirror.hcl:1:1"), "{msg}");
     }
 }

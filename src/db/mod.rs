@@ -8,6 +8,7 @@ pub mod stats;
 mod types;
 pub mod users;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -39,11 +40,17 @@ impl DbError {
 }
 
 /// Opens (creating if needed) the SQLite file with WAL, foreign keys and a busy timeout.
+/// A new database, its directory and its `-wal`/`-shm` files are for the owner only: they
+/// hold password hashes and API token hashes.
 pub async fn connect(path: &Path, cfg: &DatabaseConfig) -> Result<Pool, DbError> {
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|e| DbError::Sqlx(sqlx::Error::Io(e)))?;
+    let io = |e| DbError::Sqlx(sqlx::Error::Io(e));
+    if path.as_os_str() != ":memory:" {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            crate::fsutil::create_private_dir(parent).map_err(io)?;
+        }
+        crate::fsutil::create_private_file(path).map_err(io)?;
     }
     let opts = SqliteConnectOptions::from_str("sqlite://")?
         .filename(path)
@@ -75,6 +82,7 @@ pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
                 .create(true)
                 .truncate(false)
                 .write(true)
+                .mode(0o600)
                 .open(path)?;
             f.lock()?;
             Ok(f)

@@ -169,6 +169,10 @@ impl ResponseError for AppError {
         if let Self::Unauthorized(_) = self {
             res.insert_header(("WWW-Authenticate", "Bearer"));
         }
+        if let Self::MethodNotAllowed = self {
+            // RFC 9110 15.5.6: a 405 lists the methods the resource does support.
+            res.insert_header(("Allow", "GET, HEAD"));
+        }
         res.json(Body {
             code: self.code(),
             message,

@@ -182,24 +182,45 @@ async fn pull_archive(
     }
 }
 
+/// Metadata changes when packages are added or blocked; let caches revalidate.
+const JSON_CACHE_CONTROL: &str = "no-cache";
+/// An archive never changes under its name: `zh:` pins its bytes.
+const ARCHIVE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// The opaque tag of an entity tag, without the weakness marker.
+fn opaque_tag(tag: &str) -> &str {
+    let tag = tag.trim();
+    tag.strip_prefix("W/").unwrap_or(tag)
+}
+
+/// `If-None-Match` uses the weak comparison (RFC 9110 13.1.2): `W/"x"` matches `"x"`.
 fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
+    let ours = opaque_tag(etag);
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == "*" || opaque_tag(t) == ours)
+        })
+}
+
+/// A 304 carries the validator and caching headers the 200 would have (RFC 9110 15.4.5).
+fn not_modified(etag: &str, cache_control: &'static str) -> HttpResponse {
+    HttpResponse::NotModified()
+        .insert_header((header::ETAG, etag.to_owned()))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .finish()
 }
 
 fn json_response(req: &HttpRequest, doc: &Rendered) -> HttpResponse {
     if etag_matches(req, &doc.etag) {
-        return HttpResponse::NotModified()
-            .insert_header((header::ETAG, doc.etag.clone()))
-            .finish();
+        return not_modified(&doc.etag, JSON_CACHE_CONTROL);
     }
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::ETAG, doc.etag.clone()))
-        // Metadata changes when packages are added or blocked; let caches revalidate.
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CACHE_CONTROL, JSON_CACHE_CONTROL))
         .body(doc.body.clone())
 }
 
@@ -231,15 +252,14 @@ async fn archive_response(
 
     let etag = format!("\"{}\"", pkg.sha256);
     if etag_matches(req, &etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
+        return Ok(not_modified(&etag, ARCHIVE_CACHE_CONTROL));
     }
     let range_header = req
         .headers()
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok());
-    // A range only applies to the representation the client already has (If-Range).
+    // A range only applies to the representation the client already has (If-Range). The
+    // comparison is strong (RFC 9110 13.1.5): a weak validator never matches.
     let if_range_ok = req
         .headers()
         .get(header::IF_RANGE)
@@ -255,7 +275,7 @@ async fn archive_response(
     res.content_type("application/zip")
         .insert_header((header::ETAG, etag))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"));
+        .insert_header((header::CACHE_CONTROL, ARCHIVE_CACHE_CONTROL));
     let byte_range = match range {
         RangeRequest::Full => None,
         RangeRequest::Partial(r) => {

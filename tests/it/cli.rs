@@ -187,6 +187,179 @@ async fn import_reports_bad_layouts_without_storing_them() {
 }
 
 #[tokio::test]
+async fn import_follows_no_symlinks_and_reports_each() {
+    use std::os::unix::fs::symlink;
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let zip = provider_zip("inside");
+    let linked_zip = provider_zip("outside");
+    write_mirror_dir(
+        src.path(),
+        "registry.terraform.io/hashicorp/null",
+        &[("1.0.0", "linux_amd64", &zip, h1_reference(&zip))],
+    );
+    write_mirror_dir(
+        outside.path(),
+        "registry.terraform.io/hashicorp/null",
+        &[
+            (
+                "2.0.0",
+                "linux_amd64",
+                &linked_zip,
+                h1_reference(&linked_zip),
+            ),
+            (
+                "3.0.0",
+                "linux_amd64",
+                &linked_zip,
+                h1_reference(&linked_zip),
+            ),
+        ],
+    );
+    write_mirror_dir(
+        outside.path(),
+        "registry.terraform.io/hashicorp/other",
+        &[(
+            "1.0.0",
+            "linux_amd64",
+            &linked_zip,
+            h1_reference(&linked_zip),
+        )],
+    );
+    let inside = src.path().join("registry.terraform.io/hashicorp/null");
+    let elsewhere = outside.path().join("registry.terraform.io/hashicorp/null");
+    // A symlinked provider directory, a symlinked archive and a symlinked VERSION.json.
+    symlink(
+        outside.path().join("registry.terraform.io/hashicorp/other"),
+        src.path().join("registry.terraform.io/hashicorp/other"),
+    )
+    .unwrap();
+    std::fs::copy(elsewhere.join("2.0.0.json"), inside.join("2.0.0.json")).unwrap();
+    symlink(
+        elsewhere.join("terraform-provider-null_2.0.0_linux_amd64.zip"),
+        inside.join("terraform-provider-null_2.0.0_linux_amd64.zip"),
+    )
+    .unwrap();
+    symlink(elsewhere.join("3.0.0.json"), inside.join("3.0.0.json")).unwrap();
+    std::fs::copy(
+        elsewhere.join("terraform-provider-null_3.0.0_linux_amd64.zip"),
+        inside.join("terraform-provider-null_3.0.0_linux_amd64.zip"),
+    )
+    .unwrap();
+
+    let out = tfmirror(data.path(), &["import", src.path().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("added    registry.terraform.io/hashicorp/null 1.0.0 linux_amd64"),
+        "{text}"
+    );
+    let links: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("REJECTED") && l.contains("is a symbolic link"))
+        .collect();
+    assert_eq!(links.len(), 3, "each symlink is reported:\n{text}");
+    for name in [
+        "hashicorp/other",
+        "terraform-provider-null_2.0.0_linux_amd64.zip",
+        "3.0.0.json",
+    ] {
+        assert!(links.iter().any(|l| l.contains(name)), "{name}:\n{text}");
+    }
+    assert!(text.contains("1 added, "), "{text}");
+}
+
+#[tokio::test]
+async fn import_refuses_an_oversized_version_document() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let zip = provider_zip("big-doc");
+    write_mirror_dir(
+        src.path(),
+        "registry.terraform.io/hashicorp/null",
+        &[("1.0.0", "linux_amd64", &zip, h1_reference(&zip))],
+    );
+    // Valid JSON, padded past the 16 MiB limit.
+    let doc = src
+        .path()
+        .join("registry.terraform.io/hashicorp/null/1.0.0.json");
+    let mut text = std::fs::read_to_string(&doc).unwrap();
+    text.push_str(&" ".repeat(17 << 20));
+    std::fs::write(&doc, text).unwrap();
+
+    let out = tfmirror(data.path(), &["import", src.path().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // The archive it would have listed is left unimported.
+    assert!(text.contains("0 added, 1 skipped, 1 rejected"), "{text}");
+    assert!(
+        text.contains("1.0.0.json") && text.contains("over the limit of 16 MiB"),
+        "{text}"
+    );
+}
+
+#[test]
+fn add_package_refuses_devices_and_files_over_the_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let add = |file: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_tfmirror"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args([
+                "add-package",
+                "--namespace=hashicorp",
+                "--type=null",
+                "--platform=linux_amd64",
+                "--version=1.0.0",
+            ])
+            .arg(file)
+            .env_remove("TFM_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // An endless device: refused at once, not read forever.
+    let mut child = add(Path::new("/dev/zero"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("add-package /dev/zero did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("is not a regular file"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = add(data.path()).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("is not a regular file"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A (sparse) file over limits.max_archive_bytes (2 GiB by default) is refused unread.
+    let huge = data.path().join("huge.zip");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len((2 << 30) + 1)
+        .unwrap();
+    let out = add(&huge).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("over the limit"), "{}", stdout(&out));
+}
+
+#[tokio::test]
 async fn add_package_never_replaces_a_stored_archive() {
     let data = tempfile::tempdir().unwrap();
     let first = data.path().join("first.zip");
@@ -350,6 +523,79 @@ fn migrate_creates_the_database() {
     assert!(dir.path().join("tfmirror.db").exists());
     let again = tfmirror(dir.path(), &["migrate"]);
     assert_eq!(again.status.code(), Some(0));
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_database_and_the_data_directory_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = tfmirror(&data, &["migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(mode(&data), 0o700, "the data directory tfmirror created");
+    let mut db_files = Vec::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("tfmirror.db") {
+            assert_eq!(mode(&path), 0o600, "{name} is for the owner only");
+            db_files.push(name);
+        }
+    }
+    // The -wal and -shm files may be gone once the last connection closes; while the
+    // server runs they are checked by secrets_generated_at_start_are_private.
+    assert!(db_files.contains(&"tfmirror.db".to_owned()), "{db_files:?}");
+}
+
+#[test]
+fn secrets_generated_at_start_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("serve.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_tfmirror"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--self-signed-tls", "--listen", "127.0.0.1:0"])
+        .env_remove("TFM_CONFIG")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _child = crate::common::child::KillOnDrop(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("tfmirror is serving")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("tls")), 0o700);
+    for secret in [
+        "tfmirror.db",
+        "tfmirror.db-wal",
+        "tfmirror.db-shm",
+        "signing-key.asc",
+        "jwt-secret",
+        "tls/ca.key",
+        "tls/server.key",
+    ] {
+        assert_eq!(mode(&data.join(secret)), 0o600, "{secret}");
+    }
 }
 
 #[tokio::test]

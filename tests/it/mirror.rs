@@ -284,6 +284,11 @@ async fn the_mirror_is_read_only() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(
+            res.headers().get("allow").map(|v| v.to_str().unwrap()),
+            Some("GET, HEAD"),
+            "a 405 names the methods that work (RFC 9110 15.5.6): {method}"
+        );
     }
     assert_eq!(
         app.get("/registry.terraform.io/hashicorp/null/index.json")
@@ -291,6 +296,89 @@ async fn the_mirror_is_read_only() {
             .status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn not_modified_keeps_the_validators_and_weak_etags_match() {
+    let app = TestApp::spawn(Store::Local).await;
+    let zip = provider_zip("revalidate");
+    added(
+        app.add("hashicorp/null", "1.0.0", "linux_amd64", &zip)
+            .await,
+    );
+    let archive =
+        "/registry.terraform.io/hashicorp/null/terraform-provider-null_1.0.0_linux_amd64.zip";
+    for (path, cache_control) in [
+        (
+            "/registry.terraform.io/hashicorp/null/index.json",
+            "no-cache",
+        ),
+        (
+            "/registry.terraform.io/hashicorp/null/1.0.0.json",
+            "no-cache",
+        ),
+        (archive, "public, max-age=31536000, immutable"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers()["cache-control"], cache_control, "{path}");
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+
+        // If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+        for validator in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"other\", W/{etag}"),
+        ] {
+            let res = app
+                .client
+                .get(app.url(path))
+                .header("If-None-Match", &validator)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{path} {validator}");
+            // A 304 carries the headers the 200 would have (RFC 9110 15.4.5).
+            assert_eq!(res.headers()["etag"].to_str().unwrap(), etag, "{path}");
+            assert_eq!(
+                res.headers()
+                    .get("cache-control")
+                    .map(|v| v.to_str().unwrap()),
+                Some(cache_control),
+                "{path} {validator}"
+            );
+        }
+        let res = app
+            .client
+            .get(app.url(path))
+            .header("If-None-Match", "W/\"other\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+    }
+
+    // If-Range stays strong: a weak validator never selects a partial answer.
+    let etag = format!("\"{}\"", sha256_hex(&zip));
+    let res = app
+        .client
+        .get(app.url(archive))
+        .header("Range", "bytes=0-1")
+        .header("If-Range", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap().len(), zip.len());
+    let res = app
+        .client
+        .get(app.url(archive))
+        .header("Range", "bytes=0-1")
+        .header("If-Range", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
 }
 
 #[tokio::test]

@@ -384,3 +384,128 @@ async fn sigterm_during_a_job_stops_the_worker_and_the_job_resumes_after_restart
         "one interrupted download, one that finished"
     );
 }
+
+/// The log without its ANSI escapes, so levels can be read whatever the colouring.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte (a letter).
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Sends raw bytes on a fresh connection and returns the status line of the answer.
+fn raw_request(base: &str, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_mistakes_log_below_error_faults_at_error_and_files_get_no_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), port, "");
+    let file = dir.path().join("p.zip");
+    std::fs::write(&file, crate::common::provider_zip("log")).unwrap();
+    let out = tfmirror(&config)
+        .args([
+            "add-package",
+            "--namespace",
+            "hashicorp",
+            "--type",
+            "null",
+            "--version",
+            "1.0.0",
+            "--platform",
+            "linux_amd64",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let log = dir.path().join("server.log");
+    let server = start(&config, port, &log, false).await;
+    // Malformed requests: a path with spaces, a control character, a broken header line.
+    for bytes in [
+        &b"GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET /\x01bad HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    ] {
+        let status = raw_request(&server.base, bytes);
+        assert!(status.contains(" 400 "), "{status}");
+    }
+    // Malformed bodies and bad names.
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .header("content-type", "application/json")
+        .body("{bad")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = reqwest::get(format!(
+        "{}/registry.terraform.io/hashi_corp/null/index.json",
+        server.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // A fault of ours: the stored archive is gone from storage.
+    std::fs::remove_dir_all(dir.path().join("data/blobs")).unwrap();
+    let res = reqwest::get(format!(
+        "{}/registry.terraform.io/hashicorp/null/terraform-provider-null_1.0.0_linux_amd64.zip",
+        server.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    drop(server);
+
+    let raw = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !raw.contains('\u{1b}'),
+        "a log written to a file has no colour codes:\n{raw}"
+    );
+    let text = strip_ansi(&raw);
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "only the fault is logged at ERROR, client mistakes are not:\n{text}"
+    );
+    assert!(errors[0].contains("request failed"), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| l.contains(" WARN ") && l.contains("request parse error"))
+            .count()
+            == 3,
+        "each malformed request is still logged, as a warning:\n{text}"
+    );
+}
