@@ -25,6 +25,11 @@ server {
   # headers are ignored (nobody can pick their own address).
   # trusted_proxies = ["10.0.0.0/8"]
 
+  # A request body may take this many seconds to get going and must then average this rate;
+  # slower bodies (a trickle that holds a connection) are answered 408.
+  body_grace_seconds = 10
+  min_body_bytes_per_second = 16384
+
   # Serve HTTPS with your own certificate. Terraform and OpenTofu only talk to https://
   # mirrors; leave this out when a proxy or ingress terminates TLS in front of tfmirror.
   # tls {

@@ -123,6 +123,9 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
+                    crate::http::body_deadline::body_deadline,
+                ))
+                .wrap(actix_web::middleware::from_fn(
                     crate::http::observe::observe,
                 ))
                 .app_data(data.clone())

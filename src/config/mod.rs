@@ -319,6 +319,10 @@ pub struct ServerConfig {
     /// headers name the real client. Empty (the default): those headers are ignored and the
     /// socket's peer is the client, so nobody can pick their own address.
     pub trusted_proxies: Vec<IpRange>,
+    /// A request body may take this long to start arriving, in seconds, and must then
+    /// average `min_body_bytes_per_second`; slower bodies are answered 408.
+    pub body_grace_seconds: u64,
+    pub min_body_bytes_per_second: u64,
 }
 
 impl Default for ServerConfig {
@@ -330,6 +334,8 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_grace_seconds: 30,
             trusted_proxies: Vec::new(),
+            body_grace_seconds: 10,
+            min_body_bytes_per_second: 16 * 1024,
         }
     }
 }

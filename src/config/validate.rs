@@ -102,6 +102,20 @@ impl Config {
             " (0: one per core)",
         )?;
         within(
+            &["server", "body_grace_seconds"],
+            self.server.body_grace_seconds,
+            1,
+            3_600,
+            "",
+        )?;
+        within(
+            &["server", "min_body_bytes_per_second"],
+            self.server.min_body_bytes_per_second,
+            1,
+            1 << 30,
+            "",
+        )?;
+        within(
             &["database", "max_connections"],
             self.database.max_connections,
             1,

@@ -44,6 +44,8 @@ pub enum AppError {
     TooLarge(String),
     #[error("{message}")]
     Throttled { message: String, retry_after: u64 },
+    #[error("{0}")]
+    RequestTimeout(String),
 }
 
 /// One problem at a position in submitted text.
@@ -69,6 +71,15 @@ impl AppError {
         Self::NotFound(what.into())
     }
 
+    /// A request body that could not be read: too slow (408) or broken (400).
+    pub fn payload(e: &actix_web::error::PayloadError, doing: &str) -> Self {
+        if crate::http::body_deadline::is_too_slow(e) {
+            Self::RequestTimeout(crate::http::body_deadline::TOO_SLOW.into())
+        } else {
+            Self::BadRequest(format!("{doing}: {e}"))
+        }
+    }
+
     /// A fault with its cause kept.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self::Internal(cause.into())
@@ -88,6 +99,7 @@ impl AppError {
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "too_large",
             Self::Throttled { .. } => "throttled",
+            Self::RequestTimeout(_) => "request_timeout",
         }
     }
 }
@@ -146,6 +158,7 @@ impl ResponseError for AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 

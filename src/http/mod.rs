@@ -1,6 +1,7 @@
 //! HTTP routes.
 
 pub mod api;
+pub mod body_deadline;
 pub mod caller;
 pub mod error;
 mod health;

@@ -326,3 +326,47 @@ fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A login body trickled a byte at a time is cut off with 408 once it falls behind the
+/// minimum rate, instead of holding the connection for as long as the client likes.
+#[tokio::test]
+async fn a_body_trickled_byte_by_byte_is_answered_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Store::Local, |c| {
+        c.server.body_grace_seconds = 1;
+        c.server.min_body_bytes_per_second = 1024;
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut rx, mut tx) = conn.into_split();
+    tx.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let trickle = tokio::spawn(async move {
+        // 40 bytes over 10 s: far below 1 KiB/s.
+        for _ in 0..40 {
+            if tx.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(8), async {
+        let mut buf = [0u8; 1024];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match rx.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    trickle.abort();
+    assert!(read.is_ok(), "no answer while the body trickled in");
+    let head = String::from_utf8_lossy(&answer);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+}

@@ -16,15 +16,13 @@ pub async fn read_text_body(
     if is_multipart(req) {
         let mut form = actix_multipart::Multipart::new(req.headers(), payload);
         while let Some(field) = form.next().await {
-            let mut field =
-                field.map_err(|e| AppError::BadRequest(format!("invalid multipart body: {e}")))?;
+            let mut field = field.map_err(multipart_error)?;
             if field.name() != Some("file") {
                 continue;
             }
             let mut out = Vec::new();
             while let Some(chunk) = field.next().await {
-                let chunk = chunk
-                    .map_err(|e| AppError::BadRequest(format!("invalid multipart body: {e}")))?;
+                let chunk = chunk.map_err(multipart_error)?;
                 if out.len() + chunk.len() > limit {
                     return Err(too_large());
                 }
@@ -39,7 +37,7 @@ pub async fn read_text_body(
     let mut payload = payload;
     let mut out = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("reading the body: {e}")))?;
+        let chunk = chunk.map_err(|e| AppError::payload(&e, "reading the body"))?;
         if out.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -53,4 +51,14 @@ pub fn is_multipart(req: &HttpRequest) -> bool {
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// A multipart body that could not be read: too slow (408) or malformed (400).
+pub fn multipart_error(e: actix_multipart::MultipartError) -> AppError {
+    match e {
+        actix_multipart::MultipartError::Payload(p) => {
+            AppError::payload(&p, "invalid multipart body")
+        }
+        other => AppError::BadRequest(format!("invalid multipart body: {other}")),
+    }
 }

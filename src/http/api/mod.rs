@@ -31,6 +31,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
                 | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
                     AppError::TooLarge(format!("request body too large: {message}")).into()
                 }
+                actix_web::error::JsonPayloadError::Payload(e) => {
+                    AppError::payload(&e, "invalid JSON body").into()
+                }
                 _ => AppError::BadRequest(format!("invalid JSON body: {message}")).into(),
             }
         });

@@ -5,7 +5,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::audit_record;
-use super::body::is_multipart;
+use super::body::{is_multipart, multipart_error};
 use crate::catalog::{Expected, IngestOutcome};
 use crate::db;
 use crate::domain::{PackageId, PackageSource, Platform, ProviderAddress, Version};
@@ -40,16 +40,14 @@ async fn upload_package(
     let mut got_file = false;
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
     while let Some(field) = form.next().await {
-        let mut field =
-            field.map_err(|e| AppError::BadRequest(format!("invalid multipart body: {e}")))?;
+        let mut field = field.map_err(multipart_error)?;
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             use std::io::Write;
             let mut file = tmp.reopen().or_internal("opening the upload file")?;
             let mut size = 0u64;
             while let Some(chunk) = field.next().await {
-                let chunk = chunk
-                    .map_err(|e| AppError::BadRequest(format!("invalid multipart body: {e}")))?;
+                let chunk = chunk.map_err(multipart_error)?;
                 size += chunk.len() as u64;
                 if size > limit {
                     return Err(AppError::TooLarge(format!(
@@ -65,8 +63,7 @@ async fn upload_package(
         } else {
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
-                let chunk = chunk
-                    .map_err(|e| AppError::BadRequest(format!("invalid multipart body: {e}")))?;
+                let chunk = chunk.map_err(multipart_error)?;
                 if value.len() + chunk.len() > 1024 {
                     return Err(AppError::BadRequest(format!("field {name} is too long")));
                 }

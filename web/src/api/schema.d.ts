@@ -1201,7 +1201,7 @@ export interface components {
          * @description Stable error codes; the message is for people.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "invalid_path" | "invalid_definitions" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "too_large" | "throttled" | "internal" | "unavailable";
+        ErrorCode: "bad_request" | "invalid_path" | "invalid_definitions" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "too_large" | "throttled" | "request_timeout" | "internal" | "unavailable";
         Error: {
             code: components["schemas"]["ErrorCode"];
             message: string;
