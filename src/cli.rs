@@ -69,6 +69,9 @@ pub enum Command {
     },
     /// Run only the download worker (no HTTP server).
     Worker,
+    /// Re-hash every stored package against its recorded sha256 and list blobs no package
+    /// references; exit 1 when anything is missing, corrupt or orphaned. Changes nothing.
+    Verify,
     /// Create an admin user. The password is read from TFM_ADMIN_PASSWORD, or from the first
     /// line of standard input (never from the command line, where `ps` would show it).
     CreateAdmin {
@@ -181,6 +184,12 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             .await
         }
         Command::CreateAdmin { username } => create_admin(&config, &username).await,
+        Command::Verify => {
+            let services = open_services(&config).await?;
+            let report = crate::integrity::verify(&services.db, &services.catalog).await?;
+            print!("{}", report.render());
+            Ok(if report.is_clean() { 0 } else { 1 })
+        }
         Command::Worker => {
             let services = open_services(&config).await?;
             let registry = Arc::new(RegistryClient::new(&config)?);

@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod hashes;
 pub mod http;
 pub mod import;
+pub mod integrity;
 pub mod jobs;
 pub mod metrics;
 pub mod pull;

@@ -29,6 +29,11 @@ pub struct Metrics {
     pub bytes_served: AtomicU64,
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
+    /// The last `verify` run in this process: when, and what it found.
+    pub verify_last_run: AtomicU64,
+    pub verify_missing: AtomicU64,
+    pub verify_corrupt: AtomicU64,
+    pub verify_orphaned: AtomicU64,
 }
 
 impl Metrics {
@@ -119,6 +124,25 @@ impl Metrics {
             "tfmirror_metadata_cache_misses_total",
             "Provider metadata read from the database.",
             self.cache_misses.load(Relaxed),
+        );
+        family(
+            out,
+            "tfmirror_verify_last_run_timestamp_seconds",
+            "gauge",
+            "When the last storage verification finished (0: none since start).",
+            [(String::new(), self.verify_last_run.load(Relaxed))],
+        );
+        family(
+            out,
+            "tfmirror_verify_problems",
+            "gauge",
+            "What the last storage verification found, by kind.",
+            [
+                ("kind=\"missing\"", &self.verify_missing),
+                ("kind=\"corrupt\"", &self.verify_corrupt),
+                ("kind=\"orphaned\"", &self.verify_orphaned),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.load(Relaxed))),
         );
     }
 }

@@ -37,6 +37,31 @@ pub struct PackageRow {
     pub storage_key: String,
 }
 
+/// A stored package as `verify` checks it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredBlob {
+    /// `HOST/NAMESPACE/TYPE VERSION OS_ARCH`.
+    pub package: String,
+    pub storage_key: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+}
+
+/// Every stored package with its blob key and recorded hash.
+pub async fn stored_blobs(pool: &Pool) -> Result<Vec<StoredBlob>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT p.hostname || '/' || p.namespace || '/' || p.type || ' ' || v.version || ' '
+                || pk.os || '_' || pk.arch AS package,
+                pk.storage_key, pk.sha256, pk.size_bytes
+         FROM packages pk
+         JOIN provider_versions v ON v.id = pk.version_id
+         JOIN providers p ON p.id = v.provider_id
+         ORDER BY pk.id",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Whether any package's row points at this blob.
 pub async fn storage_key_referenced(pool: &Pool, key: &str) -> Result<bool, DbError> {
     let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packages WHERE storage_key = $1")

@@ -182,6 +182,35 @@ impl BlobStore for LocalStore {
         Ok(None)
     }
 
+    async fn list(&self) -> Result<Vec<BlobKey>, StorageError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || -> Result<Vec<BlobKey>, StorageError> {
+            let mut keys = Vec::new();
+            let top = root.join("sha256");
+            let Ok(dirs) = std::fs::read_dir(&top) else {
+                return Ok(keys);
+            };
+            for dir in dirs {
+                let dir = dir?;
+                if !dir.file_type()?.is_dir() {
+                    continue;
+                }
+                for file in std::fs::read_dir(dir.path())? {
+                    let file = file?;
+                    let rel = format!(
+                        "sha256/{}/{}",
+                        dir.file_name().to_string_lossy(),
+                        file.file_name().to_string_lossy()
+                    );
+                    keys.extend(BlobKey::parse(&rel));
+                }
+            }
+            Ok(keys)
+        })
+        .await
+        .map_err(|e| StorageError::Backend(e.to_string()))?
+    }
+
     async fn check(&self) -> Result<(), StorageError> {
         let meta = tokio::fs::metadata(&self.tmp).await?;
         if meta.permissions().readonly() {

@@ -219,6 +219,26 @@ impl BlobStore for S3Store {
         }
     }
 
+    async fn list(&self) -> Result<Vec<BlobKey>, StorageError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{}sha256/", self.prefix))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(sdk_err)?;
+            for object in page.contents() {
+                if let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
+                    keys.extend(BlobKey::parse(key));
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     async fn delete(&self, key: &BlobKey) -> Result<(), StorageError> {
         self.client
             .delete_object()

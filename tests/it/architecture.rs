@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["db", "storage", "upstream", "auth"],
     &["catalog", "downloads"],
-    &["fetch", "import"],
+    &["fetch", "import", "integrity"],
     &["pull", "jobs"],
     &["state"],
     &["http", "startup"],

@@ -775,6 +775,8 @@ async fn every_documented_operation_answers_as_the_document_says() {
     assert_eq!(audit["total"], 1);
     api.get("/api/v1/audit?per_page=201", &viewer, 400).await;
     let config = api.get("/api/v1/config", &viewer, 200).await;
+    let verified = api.empty(Method::POST, "/api/v1/verify", &admin, 200).await;
+    assert_eq!(verified["missing_count"], 0, "{verified}");
     assert_eq!(config["auth"]["jwt_secret"], "********");
 
     // Users.

@@ -18,4 +18,5 @@ mod pull_through;
 mod registry;
 mod terraform;
 mod ui_e2e;
+mod verify;
 mod worker_crash;

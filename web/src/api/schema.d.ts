@@ -752,6 +752,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Re-hash every stored package against its recorded sha256 and list orphaned blobs (admin; changes nothing). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description What the check found; also exported as `tfmirror_verify_problems`. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["VerifyReport"];
+                    };
+                };
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -1197,6 +1235,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        VerifyProblem: {
+            /** @description HOST/NAMESPACE/TYPE VERSION OS_ARCH, or the blob key of an orphan. */
+            package: string;
+            key: string;
+            detail: string;
+        };
+        VerifyReport: {
+            checked: number;
+            ok: number;
+            missing_count: number;
+            corrupt_count: number;
+            orphaned_count: number;
+            missing: components["schemas"]["VerifyProblem"][];
+            corrupt: components["schemas"]["VerifyProblem"][];
+            orphaned: components["schemas"]["VerifyProblem"][];
+        };
         /**
          * @description Stable error codes; the message is for people.
          * @enum {string}

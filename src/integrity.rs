@@ -1,0 +1,164 @@
+//! `tfmirror verify` (and `POST /api/v1/verify`): every stored package's blob is read back
+//! and hashed against the sha256 recorded for it, and the store is listed for blobs no
+//! package references. Reports what is missing, corrupt or orphaned; changes nothing.
+
+use std::collections::HashSet;
+
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::catalog::Catalog;
+use crate::db::{self, Pool};
+use crate::storage::{BlobKey, StorageError};
+
+/// Blobs hashed at once.
+const PARALLEL: usize = 4;
+/// Problems listed per kind; the counts cover all.
+const MAX_LISTED: usize = 1_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// `HOST/NAMESPACE/TYPE VERSION OS_ARCH`, or the blob key for an orphan.
+    pub package: String,
+    pub key: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Packages whose blob was read and hashed.
+    pub checked: u64,
+    pub ok: u64,
+    pub missing_count: u64,
+    pub corrupt_count: u64,
+    pub orphaned_count: u64,
+    pub missing: Vec<Problem>,
+    pub corrupt: Vec<Problem>,
+    pub orphaned: Vec<Problem>,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.missing_count == 0 && self.corrupt_count == 0 && self.orphaned_count == 0
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (label, list) in [
+            ("MISSING", &self.missing),
+            ("CORRUPT", &self.corrupt),
+            ("ORPHANED", &self.orphaned),
+        ] {
+            for p in list {
+                out.push_str(&format!(
+                    "{label:<9} {}: {} ({})\n",
+                    p.package, p.detail, p.key
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "{} package(s) checked: {} ok, {} missing, {} corrupt; {} orphaned blob(s)\n",
+            self.checked, self.ok, self.missing_count, self.corrupt_count, self.orphaned_count
+        ));
+        out
+    }
+
+    fn add(list: &mut Vec<Problem>, count: &mut u64, problem: Problem) {
+        *count += 1;
+        if list.len() < MAX_LISTED {
+            list.push(problem);
+        }
+    }
+}
+
+enum Outcome {
+    Ok,
+    Missing(String),
+    Corrupt(String),
+}
+
+/// Checks every package and lists orphans.
+pub async fn verify(pool: &Pool, catalog: &Catalog) -> Result<Report, anyhow::Error> {
+    let rows = db::packages::stored_blobs(pool).await?;
+    let mut report = Report::default();
+    let referenced: HashSet<String> = rows.iter().map(|r| r.storage_key.clone()).collect();
+    let mut results = futures_util::stream::iter(rows.into_iter().map(|row| async move {
+        let outcome = match BlobKey::parse(&row.storage_key) {
+            None => Outcome::Corrupt("the recorded storage key is not valid".into()),
+            Some(key) => check_blob(catalog, &key, &row.sha256, row.size_bytes as u64).await,
+        };
+        (row, outcome)
+    }))
+    .buffer_unordered(PARALLEL);
+    while let Some((row, outcome)) = results.next().await {
+        report.checked += 1;
+        let problem = |detail: String| Problem {
+            package: row.package.clone(),
+            key: row.storage_key.clone(),
+            detail,
+        };
+        match outcome {
+            Outcome::Ok => report.ok += 1,
+            Outcome::Missing(d) => {
+                Report::add(&mut report.missing, &mut report.missing_count, problem(d))
+            }
+            Outcome::Corrupt(d) => {
+                Report::add(&mut report.corrupt, &mut report.corrupt_count, problem(d))
+            }
+        }
+    }
+    for key in catalog.store().list().await? {
+        if !referenced.contains(key.as_str()) {
+            let orphan = Problem {
+                package: key.as_str().to_owned(),
+                key: key.as_str().to_owned(),
+                detail: "no package references this blob".into(),
+            };
+            Report::add(&mut report.orphaned, &mut report.orphaned_count, orphan);
+        }
+    }
+    Ok(report)
+}
+
+async fn check_blob(catalog: &Catalog, key: &BlobKey, sha256: &str, size: u64) -> Outcome {
+    let stream = match catalog.store().get(key, None).await {
+        Ok(s) => s,
+        Err(StorageError::NotFound(_)) => return Outcome::Missing("the blob is gone".into()),
+        Err(e) => return Outcome::Missing(format!("the blob cannot be read: {e}")),
+    };
+    match hash_stream(stream).await {
+        Ok((actual, read)) if actual == sha256 && read == size => Outcome::Ok,
+        Ok((actual, read)) => Outcome::Corrupt(format!(
+            "reads as {read} bytes with sha256 {actual}; recorded {size} bytes with sha256 {sha256}"
+        )),
+        Err(e) => Outcome::Missing(format!("reading the blob failed: {e}")),
+    }
+}
+
+/// The sha256 and length of a byte stream, hashed on the blocking pool as chunks arrive.
+async fn hash_stream(stream: crate::storage::ByteStream) -> std::io::Result<(String, u64)> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    let hasher = tokio::task::spawn_blocking(move || {
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            n += chunk.len() as u64;
+            h.update(&chunk);
+        }
+        (hex::encode(h.finalize()), n)
+    });
+    let fed = stream
+        .try_for_each(|chunk| {
+            let tx = tx.clone();
+            async move {
+                tx.send(chunk)
+                    .await
+                    .map_err(|_| std::io::Error::other("the hasher stopped"))
+            }
+        })
+        .await;
+    drop(tx);
+    let hashed = hasher.await.map_err(std::io::Error::other)?;
+    fed.map(|()| hashed)
+}

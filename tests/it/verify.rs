@@ -1,0 +1,138 @@
+//! `tfmirror verify` and `POST /api/v1/verify`: every stored blob re-hashed against its
+//! recorded sha256, orphans listed, on the local store and on a real S3 server.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::{Store, TestApp, provider_zip};
+
+async fn stored_three(app: &TestApp) {
+    for (version, seed) in [("1.0.0", "v1"), ("1.1.0", "v11"), ("2.0.0", "v2")] {
+        app.add(
+            "registry.terraform.io/hashicorp/null",
+            version,
+            "linux_amd64",
+            &provider_zip(seed),
+        )
+        .await;
+    }
+}
+
+fn blob_of(app: &TestApp, version: &str) -> std::path::PathBuf {
+    let zip = provider_zip(match version {
+        "1.0.0" => "v1",
+        "1.1.0" => "v11",
+        _ => "v2",
+    });
+    let sha = crate::common::sha256_hex(&zip);
+    app.dir
+        .path()
+        .join(format!("blobs/sha256/{}/{sha}.zip", &sha[..2]))
+}
+
+async fn verify(app: &TestApp, token: &str) -> Value {
+    let res = app
+        .client
+        .post(app.url("/api/v1/verify"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_clean_store_verifies_and_damage_is_reported_by_kind() {
+    let app = TestApp::spawn(Store::Local).await;
+    let token = app.admin_token().await;
+    stored_three(&app).await;
+    let clean = verify(&app, &token).await;
+    assert_eq!(clean["checked"], 3, "{clean}");
+    assert_eq!(clean["ok"], 3, "{clean}");
+
+    std::fs::write(blob_of(&app, "1.1.0"), b"flipped bits").unwrap();
+    std::fs::remove_file(blob_of(&app, "2.0.0")).unwrap();
+    let orphan = app
+        .dir
+        .path()
+        .join(format!("blobs/sha256/ab/{}.zip", "ab".repeat(32)));
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"left behind").unwrap();
+
+    let report = verify(&app, &token).await;
+    assert_eq!(report["ok"], 1, "{report}");
+    assert_eq!(report["corrupt_count"], 1, "{report}");
+    assert!(
+        report["corrupt"][0]["package"]
+            .as_str()
+            .unwrap()
+            .contains("hashicorp/null 1.1.0 linux_amd64"),
+        "{report}"
+    );
+    assert_eq!(report["missing_count"], 1, "{report}");
+    assert!(
+        report["missing"][0]["package"]
+            .as_str()
+            .unwrap()
+            .contains("2.0.0")
+    );
+    assert_eq!(report["orphaned_count"], 1, "{report}");
+    assert!(
+        report["orphaned"][0]["key"]
+            .as_str()
+            .unwrap()
+            .contains(&"ab".repeat(32))
+    );
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for kind in ["missing", "corrupt", "orphaned"] {
+        assert!(
+            metrics.contains(&format!("tfmirror_verify_problems{{kind=\"{kind}\"}} 1")),
+            "{metrics}"
+        );
+    }
+
+    // The same from the command line, which exits 1 and names each problem.
+    let config = app.dir.path().join("verify.hcl");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"{}\"\n", app.dir.path().display()),
+    )
+    .unwrap();
+    let out = crate::common::child::tfmirror(&config)
+        .arg("verify")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("CORRUPT") && text.contains("MISSING") && text.contains("ORPHANED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 package(s) checked: 1 ok, 1 missing, 1 corrupt; 1 orphaned blob(s)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn verification_lists_orphans_in_s3_too() {
+    let app = TestApp::spawn(Store::S3).await;
+    let token = app.admin_token().await;
+    stored_three(&app).await;
+    assert_eq!(verify(&app, &token).await["ok"], 3);
+    let file = app.dir.path().join("orphan.zip");
+    std::fs::write(&file, b"nobody lists me").unwrap();
+    let key = tfmirror::storage::BlobKey::for_sha256(&"cd".repeat(32)).unwrap();
+    app.state
+        .catalog
+        .store()
+        .put_file(&key, &file, 15)
+        .await
+        .unwrap();
+    let report = verify(&app, &token).await;
+    assert_eq!(report["ok"], 3, "{report}");
+    assert_eq!(report["orphaned_count"], 1, "{report}");
+    assert_eq!(report["orphaned"][0]["key"], key.as_str());
+}
