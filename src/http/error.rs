@@ -138,9 +138,14 @@ impl From<DbError> for AppError {
     }
 }
 
+/// An object store that is down is a 503 with `Retry-After` (clients retry); anything else
+/// about storage is a fault.
 impl From<StorageError> for AppError {
     fn from(e: StorageError) -> Self {
-        Self::Internal(e.into())
+        match e {
+            StorageError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Internal(other.into()),
+        }
     }
 }
 
@@ -178,6 +183,9 @@ impl ResponseError for AppError {
         res.insert_header(("Cache-Control", "no-store"));
         if let Self::Throttled { retry_after, .. } = self {
             res.insert_header(("Retry-After", retry_after.to_string()));
+        }
+        if let Self::Unavailable(_) = self {
+            res.insert_header(("Retry-After", "5"));
         }
         if let Self::Unauthorized(_) = self {
             res.insert_header(("WWW-Authenticate", "Bearer"));

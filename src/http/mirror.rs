@@ -15,6 +15,7 @@ use crate::domain::{PackageId, ProviderAddress, Version, parse_package_filename}
 use crate::http::error::AppError;
 use crate::pull::{PullError, Pulled};
 use crate::state::AppState;
+use crate::storage::StorageError;
 
 /// Routes mirror paths by hand rather than with a `{param}` pattern: the router's regex
 /// matching cost more than everything else in a metadata request.
@@ -304,8 +305,12 @@ async fn archive_response(
         .metrics
         .bytes_served
         .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
-    let stream = store.get(&pkg.key, byte_range).await.map_err(|e| {
-        AppError::internal(anyhow::Error::new(e).context(format!("reading stored package {name}")))
+    let stream = store.get(&pkg.key, byte_range).await.map_err(|e| match e {
+        // Down for now: 503 with Retry-After, and Terraform retries.
+        StorageError::Unavailable(_) => AppError::from(e),
+        e => AppError::internal(
+            anyhow::Error::new(e).context(format!("reading stored package {name}")),
+        ),
     })?;
     Ok(res.body(SizedStream::new(len, stream)))
 }

@@ -32,6 +32,9 @@ pub enum StorageError {
     Io(#[from] io::Error),
     #[error("object store error: {0}")]
     Backend(String),
+    /// The store cannot be reached or answers 5xx: worth retrying later.
+    #[error("object store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The key of a package archive: `sha256/ab/abcdef...zip`.

@@ -28,7 +28,20 @@ fn backend_err(e: impl std::fmt::Display) -> StorageError {
 
 /// The SDK's errors hide the useful part behind `Display`; this shows the service message.
 fn sdk_err<E: std::error::Error + 'static>(e: aws_sdk_s3::error::SdkError<E>) -> StorageError {
-    StorageError::Backend(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+    use aws_sdk_s3::error::SdkError;
+    let down = match &e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(se) => se.raw().status().is_server_error(),
+        _ => false,
+    };
+    let message = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
+    if down {
+        StorageError::Unavailable(message)
+    } else {
+        StorageError::Backend(message)
+    }
 }
 
 impl S3Store {

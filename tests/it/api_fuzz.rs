@@ -63,8 +63,14 @@ async fn schemathesis_finds_no_server_error_or_undocumented_answer() {
         .unwrap_or(25);
     // Both sessions first: fuzzing the login route soon throttles this address.
     let sessions = [
-        ("admin", session(&app, "root", "an admin password 123").await),
-        ("viewer", session(&app, "watcher", "a viewer password 123").await),
+        (
+            "admin",
+            session(&app, "root", "an admin password 123").await,
+        ),
+        (
+            "viewer",
+            session(&app, "watcher", "a viewer password 123").await,
+        ),
     ];
     for (role, token) in sessions {
         let base = app.base.clone();

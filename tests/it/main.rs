@@ -9,6 +9,7 @@ mod architecture;
 mod cli;
 mod contract;
 mod fake_registry_selftest;
+mod faults;
 mod hardening;
 mod jobs;
 mod load_cli;
