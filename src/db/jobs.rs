@@ -68,7 +68,7 @@ pub async fn create_job(
     created_by: &str,
     items: &[NewItem],
 ) -> Result<i64, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     let job_id: i64 = sqlx::query_scalar(
         "INSERT INTO jobs (source, created_by, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -211,7 +211,7 @@ pub async fn retry_later(
 
 /// Cancels a job: pending items become cancelled; running ones stop at their next heartbeat.
 pub async fn cancel_job(pool: &Pool, job_id: i64) -> Result<bool, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     let found = sqlx::query("UPDATE jobs SET cancelled = 1 WHERE id = $1")
         .bind(job_id)
         .execute(&mut *tx)
@@ -232,7 +232,7 @@ pub async fn cancel_job(pool: &Pool, job_id: i64) -> Result<bool, DbError> {
 
 /// Puts a job's failed (and cancelled) items back in the queue with fresh attempts.
 pub async fn retry_failed(pool: &Pool, job_id: i64) -> Result<u64, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     sqlx::query("UPDATE jobs SET cancelled = 0, finished_at = NULL WHERE id = $1")
         .bind(job_id)
         .execute(&mut *tx)

@@ -39,6 +39,14 @@ impl DbError {
     }
 }
 
+/// Starts a transaction that writes. SQLite's default (deferred) transaction reads first and
+/// asks for the write lock only at its first write, which fails at once, busy timeout or
+/// not, when another writer committed in between; taking the lock up front makes concurrent
+/// writers wait their turn instead.
+pub async fn write_tx(pool: &Pool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, DbError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
 /// Opens (creating if needed) the SQLite file with WAL, foreign keys and a busy timeout.
 /// A new database, its directory and its `-wal`/`-shm` files are for the owner only: they
 /// hold password hashes and API token hashes.

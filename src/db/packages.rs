@@ -99,7 +99,7 @@ pub async fn find_package_sha256(
 /// Records a package, creating its provider and version rows as needed, in one transaction.
 /// A unique violation means another writer recorded the same platform first.
 pub async fn insert_package(pool: &Pool, p: &NewPackage<'_>) -> Result<(), DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     sqlx::query(
         "INSERT INTO providers (hostname, namespace, type) VALUES ($1, $2, $3)
          ON CONFLICT (hostname, namespace, type) DO NOTHING",
@@ -240,7 +240,7 @@ pub async fn versions_first_seen(
     versions: &[String],
     now: i64,
 ) -> Result<std::collections::HashMap<String, i64>, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     for v in versions {
         sqlx::query(
             "INSERT INTO upstream_versions_seen (hostname, namespace, type, version, first_seen)

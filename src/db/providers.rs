@@ -208,7 +208,7 @@ pub async fn delete(
     address: &ProviderAddress,
     version: Option<&Version>,
 ) -> Result<Option<Vec<String>>, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     let version = version.map(|v| v.to_string());
     let keys: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT pk.storage_key FROM packages pk

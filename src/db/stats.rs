@@ -10,7 +10,7 @@ use crate::domain::ItemStatus;
 
 /// Adds downloads counted in memory to today's rows.
 pub async fn add_downloads(pool: &Pool, day: &str, counts: &[(i64, u64)]) -> Result<(), DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     for (package_id, n) in counts {
         sqlx::query(
             "INSERT INTO download_counts (package_id, day, downloads)

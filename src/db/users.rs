@@ -118,7 +118,7 @@ pub async fn update_user(
     disabled: Option<bool>,
     now: i64,
 ) -> Result<UserUpdate, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     if let Some(role) = role {
         sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role)
@@ -158,7 +158,7 @@ pub async fn set_password(
     password_hash: &str,
     now: i64,
 ) -> Result<bool, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(password_hash)
         .bind(id)
@@ -183,7 +183,7 @@ async fn revoke_sessions_in(
 }
 
 pub async fn revoke_sessions(pool: &Pool, user_id: i64, now: i64) -> Result<(), DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     revoke_sessions_in(&mut tx, user_id, now).await?;
     tx.commit().await?;
     Ok(())

@@ -370,3 +370,47 @@ async fn a_body_trickled_byte_by_byte_is_answered_408() {
     let head = String::from_utf8_lossy(&answer);
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
 }
+
+/// Concurrent writers on the same rows (here: several admins deleting the same provider at
+/// once) wait their turn: each gets 204 or 404, never a 500 from a lost write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_deletes_of_one_provider_never_fail_with_a_server_error() {
+    let app = TestApp::spawn(Store::Local).await;
+    let token = app.admin_token().await;
+    for round in 0..5 {
+        for version in ["1.0.0", "1.1.0", "2.0.0"] {
+            app.add(
+                "registry.terraform.io/hashicorp/null",
+                version,
+                "linux_amd64",
+                &crate::common::provider_zip(&format!("{round}-{version}")),
+            )
+            .await;
+        }
+        let deletes = (0..8).map(|_| {
+            app.client
+                .delete(app.url("/api/v1/providers/registry.terraform.io/hashicorp/null"))
+                .bearer_auth(&token)
+                .send()
+        });
+        let statuses: Vec<StatusCode> = futures_util::future::join_all(deletes)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().status())
+            .collect();
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::NO_CONTENT)
+                .count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s == StatusCode::NO_CONTENT || *s == StatusCode::NOT_FOUND),
+            "round {round}: {statuses:?}"
+        );
+    }
+}
