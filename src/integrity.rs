@@ -14,6 +14,10 @@ use crate::storage::{BlobKey, StorageError};
 
 /// Blobs hashed at once.
 const PARALLEL: usize = 4;
+/// An unreferenced blob younger than this may belong to an ingest still recording its row
+/// (the blob is stored first): it is counted as in flight, not as an orphan, and never
+/// collected.
+pub const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Problems listed per kind; the counts cover all.
 const MAX_LISTED: usize = 1_000;
 
@@ -33,6 +37,8 @@ pub struct Report {
     pub missing_count: u64,
     pub corrupt_count: u64,
     pub orphaned_count: u64,
+    /// Unreferenced blobs younger than the grace period (an ingest may be recording them).
+    pub in_flight_count: u64,
     pub missing: Vec<Problem>,
     pub corrupt: Vec<Problem>,
     pub orphaned: Vec<Problem>,
@@ -58,8 +64,13 @@ impl Report {
             }
         }
         out.push_str(&format!(
-            "{} package(s) checked: {} ok, {} missing, {} corrupt; {} orphaned blob(s)\n",
-            self.checked, self.ok, self.missing_count, self.corrupt_count, self.orphaned_count
+            "{} package(s) checked: {} ok, {} missing, {} corrupt; {} orphaned blob(s), {} in flight\n",
+            self.checked,
+            self.ok,
+            self.missing_count,
+            self.corrupt_count,
+            self.orphaned_count,
+            self.in_flight_count
         ));
         out
     }
@@ -108,17 +119,47 @@ pub async fn verify(pool: &Pool, catalog: &Catalog) -> Result<Report, anyhow::Er
             }
         }
     }
-    for key in catalog.store().list().await? {
-        if !referenced.contains(key.as_str()) {
-            let orphan = Problem {
-                package: key.as_str().to_owned(),
-                key: key.as_str().to_owned(),
-                detail: "no package references this blob".into(),
-            };
-            Report::add(&mut report.orphaned, &mut report.orphaned_count, orphan);
+    let now = std::time::SystemTime::now();
+    for (key, modified) in catalog.store().list().await? {
+        if referenced.contains(key.as_str()) {
+            continue;
         }
+        if now.duration_since(modified).unwrap_or_default() < ORPHAN_GRACE {
+            report.in_flight_count += 1;
+            continue;
+        }
+        let orphan = Problem {
+            package: key.as_str().to_owned(),
+            key: key.as_str().to_owned(),
+            detail: "no package references this blob".into(),
+        };
+        Report::add(&mut report.orphaned, &mut report.orphaned_count, orphan);
     }
     Ok(report)
+}
+
+/// Deletes unreferenced blobs older than [`ORPHAN_GRACE`] (left by a crash between storing a
+/// blob and recording its row, or by an interrupted delete). Each is checked again under its
+/// lock before it goes. Returns how many were deleted.
+pub async fn collect_orphans(pool: &Pool, catalog: &Catalog) -> Result<usize, anyhow::Error> {
+    let referenced: HashSet<String> = db::packages::stored_blobs(pool)
+        .await?
+        .into_iter()
+        .map(|r| r.storage_key)
+        .collect();
+    let now = std::time::SystemTime::now();
+    let old: Vec<BlobKey> = catalog
+        .store()
+        .list()
+        .await?
+        .into_iter()
+        .filter(|(key, modified)| {
+            !referenced.contains(key.as_str())
+                && now.duration_since(*modified).unwrap_or_default() >= ORPHAN_GRACE
+        })
+        .map(|(key, _)| key)
+        .collect();
+    Ok(catalog.remove_unreferenced(&old).await?)
 }
 
 async fn check_blob(catalog: &Catalog, key: &BlobKey, sha256: &str, size: u64) -> Outcome {

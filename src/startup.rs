@@ -162,6 +162,15 @@ impl Application {
                  (password from stdin or TFM_ADMIN_PASSWORD)"
             );
         }
+        // Blobs a crash left without a row, once they are surely not an ingest in progress.
+        let collector = state.clone();
+        tokio::spawn(async move {
+            match crate::integrity::collect_orphans(&collector.db, &collector.catalog).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(blobs = n, "deleted blobs no package references"),
+                Err(e) => tracing::warn!(error = %e, "could not collect unreferenced blobs"),
+            }
+        });
         // The worker starts once, here, never inside the per-thread app factory.
         let worker = config
             .worker

@@ -182,31 +182,35 @@ impl BlobStore for LocalStore {
         Ok(None)
     }
 
-    async fn list(&self) -> Result<Vec<BlobKey>, StorageError> {
+    async fn list(&self) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError> {
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || -> Result<Vec<BlobKey>, StorageError> {
-            let mut keys = Vec::new();
-            let top = root.join("sha256");
-            let Ok(dirs) = std::fs::read_dir(&top) else {
-                return Ok(keys);
-            };
-            for dir in dirs {
-                let dir = dir?;
-                if !dir.file_type()?.is_dir() {
-                    continue;
+        tokio::task::spawn_blocking(
+            move || -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError> {
+                let mut keys = Vec::new();
+                let top = root.join("sha256");
+                let Ok(dirs) = std::fs::read_dir(&top) else {
+                    return Ok(keys);
+                };
+                for dir in dirs {
+                    let dir = dir?;
+                    if !dir.file_type()?.is_dir() {
+                        continue;
+                    }
+                    for file in std::fs::read_dir(dir.path())? {
+                        let file = file?;
+                        let rel = format!(
+                            "sha256/{}/{}",
+                            dir.file_name().to_string_lossy(),
+                            file.file_name().to_string_lossy()
+                        );
+                        if let Some(key) = BlobKey::parse(&rel) {
+                            keys.push((key, file.metadata()?.modified()?));
+                        }
+                    }
                 }
-                for file in std::fs::read_dir(dir.path())? {
-                    let file = file?;
-                    let rel = format!(
-                        "sha256/{}/{}",
-                        dir.file_name().to_string_lossy(),
-                        file.file_name().to_string_lossy()
-                    );
-                    keys.extend(BlobKey::parse(&rel));
-                }
-            }
-            Ok(keys)
-        })
+                Ok(keys)
+            },
+        )
         .await
         .map_err(|e| StorageError::Backend(e.to_string()))?
     }

@@ -119,9 +119,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Readiness: is the store reachable and writable-looking?
     async fn check(&self) -> Result<(), StorageError>;
 
-    /// Every package blob in the store (objects that are no valid key are left out), for
-    /// finding orphans.
-    async fn list(&self) -> Result<Vec<BlobKey>, StorageError>;
+    /// Every package blob in the store with when it was written (objects that are no valid
+    /// key are left out), for finding orphans.
+    async fn list(&self) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError>;
 }
 
 /// Opens the store the config names.

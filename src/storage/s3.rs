@@ -232,7 +232,7 @@ impl BlobStore for S3Store {
         }
     }
 
-    async fn list(&self) -> Result<Vec<BlobKey>, StorageError> {
+    async fn list(&self) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -244,8 +244,16 @@ impl BlobStore for S3Store {
         while let Some(page) = pages.next().await {
             let page = page.map_err(sdk_err)?;
             for object in page.contents() {
-                if let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) {
-                    keys.extend(BlobKey::parse(key));
+                let key = object
+                    .key()
+                    .and_then(|k| k.strip_prefix(&self.prefix))
+                    .and_then(BlobKey::parse);
+                let modified = object
+                    .last_modified()
+                    .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                if let Some(key) = key {
+                    keys.push((key, modified));
                 }
             }
         }

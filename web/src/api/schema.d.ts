@@ -1247,6 +1247,8 @@ export interface components {
             missing_count: number;
             corrupt_count: number;
             orphaned_count: number;
+            /** @description Unreferenced blobs younger than 15 minutes, which an ingest may still be recording; not a problem. */
+            in_flight_count: number;
             missing: components["schemas"]["VerifyProblem"][];
             corrupt: components["schemas"]["VerifyProblem"][];
             orphaned: components["schemas"]["VerifyProblem"][];
