@@ -8,6 +8,7 @@ mod api_fuzz;
 mod architecture;
 mod cli;
 mod contract;
+mod crash_trials;
 mod fake_registry_selftest;
 mod faults;
 mod hardening;
