@@ -127,18 +127,70 @@ const PROVIDER_BLOCK: &str = "provider";
 const VERSIONS: &str = "versions";
 const PLATFORMS: &str = "platforms";
 
+/// How deep brackets may nest in a definitions file, which needs two levels (a block and its
+/// lists). hcl-edit 0.10 takes time exponential in the depth of unclosed brackets around an
+/// expression that fails to parse (found by fuzzing: 150 bytes took 4 s, and each level
+/// doubles it), so deeper text is refused before it reaches the parser.
+pub const MAX_NESTING: usize = 8;
+
+/// The byte offset of the first `(`, `[` or `{` nested deeper than `max`, counting every
+/// bracket in the text, in strings and comments too (so this errs on the side of refusing).
+pub fn first_bracket_deeper_than(text: &str, max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (offset, byte) in text.bytes().enumerate() {
+        match byte {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(offset);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Where hcl-edit's syntax error really is, as 1-based line and column in characters.
+/// hcl-edit clamps an error at the end of the input to the last byte, then reports it one
+/// column past that byte, on the same line even when that byte is the final newline; the
+/// position is therefore recomputed from the byte offset.
+pub fn syntax_error_position(text: &str, offset: usize, reported_column: usize) -> (usize, usize) {
+    let lines = LineIndex::new(text);
+    let (line, column) = lines.line_col(text, offset);
+    if offset + 1 == text.len() && reported_column > column {
+        lines.line_col(text, text.len())
+    } else {
+        (line, column)
+    }
+}
+
 /// Parses a definition file, returning every problem found (sorted by position) when there is
 /// any, so an operator can fix the file in one pass.
 pub fn parse_definitions(text: &str) -> Result<Definitions, Problems> {
+    if let Some(offset) = first_bracket_deeper_than(text, MAX_NESTING) {
+        let (line, column) = LineIndex::new(text).line_col(text, offset);
+        let mut problems = Problems::default();
+        problems.push(DefinitionError {
+            line,
+            column,
+            message: format!(
+                "brackets nest more than {MAX_NESTING} levels deep here; a definitions file needs two (a provider block and its lists)"
+            ),
+        });
+        return Err(problems);
+    }
     let body = match hcl_edit::parser::parse_body(text) {
         Ok(body) => body,
         Err(e) => {
             // The parser stops at the first syntax error; nothing after it can be checked.
             let location = e.location();
+            let (line, column) = syntax_error_position(text, location.offset(), location.column());
             let mut problems = Problems::default();
             problems.push(DefinitionError {
-                line: location.line(),
-                column: location.column(),
+                line,
+                column,
                 message: format!("HCL syntax error: {}", e.message()),
             });
             return Err(problems);
@@ -611,6 +663,48 @@ module "x" {}
         let errors = errors("provider \"hashicorp/aws\" {\n  versions = \n}\n");
         assert_eq!(errors.len(), 1, "{errors:#?}");
         assert!(errors[0].contains("HCL syntax error"), "{errors:?}");
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/definitions.rs`): an unclosed block at the end of
+    /// the file was reported one column past the end of its last non-empty line ("1:18" for
+    /// a 16-character line) instead of at the end of the file.
+    #[test]
+    fn syntax_errors_at_the_end_of_the_file_point_at_its_end() {
+        assert_single_error("provider \"a/b\" {\n", "2:1", "HCL syntax error");
+        assert_single_error("provider \"a/b\" {\n\n", "3:1", "HCL syntax error");
+        assert_single_error("provider \"a/b\" {", "1:17", "HCL syntax error");
+        // The fuzzer's own input, shortened: a NUL in a comment.
+        assert_single_error("a {  # \0\n", "2:1", "HCL syntax error");
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/definitions.rs`, a timeout): unclosed brackets
+    /// around a failing expression make hcl-edit's parser take time exponential in their
+    /// depth; 20 levels (147 bytes) took 4 s, 30 would take over an hour, so before the fix
+    /// this test never finished (nextest stops it, see .config/nextest.toml).
+    #[test]
+    fn deeply_nested_brackets_are_refused_before_parsing() {
+        let text = format!("a = {}e!\0", "b[c+d/ ".repeat(30));
+        // The ninth `[`: "a = " and eight seven-byte repetitions, then "b".
+        assert_single_error(&text, "1:62", "brackets nest more than 8 levels deep");
+        for (open, column) in [("(", 53), ("{b=", 69), ("[", 53), ("\"${", 71)] {
+            let text = format!("a = {}e!", format!("{open}c+d/ ").repeat(MAX_NESTING + 1));
+            assert_single_error(&text, &format!("1:{column}"), "more than 8 levels");
+        }
+        // Eight levels still reach the parser, and fail fast.
+        let text = format!("a = {}e!\0", "b[c+d/ ".repeat(MAX_NESTING));
+        let errors = errors(&text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("HCL syntax error"), "{errors:?}");
+        assert_eq!(first_bracket_deeper_than("[[]] ((x)) {[(", 2), Some(13));
+        assert_eq!(first_bracket_deeper_than("]]]] [[", 2), None);
+    }
+
+    /// Positions are in characters, as an editor shows them, also after multi-byte
+    /// characters (the recomputation from the byte offset must keep that).
+    #[test]
+    fn syntax_error_columns_count_characters() {
+        // The second `]` is the 13th character and the 15th byte.
+        assert_single_error("a = [\"\u{e9}\u{e9}\", ]]\n", "1:13", "HCL syntax error");
     }
 
     #[test]

@@ -415,6 +415,17 @@ pub(crate) mod tests {
         assert!(h1_of_zip(Cursor::new(truncated), limits).is_err());
     }
 
+    /// Found by fuzzing (`fuzz/fuzz_targets/zip.rs`): an end record that claims 65,535 entries
+    /// in an archive without any makes the zip crate reserve room for all of them (13.6 MB for
+    /// these 22 bytes) before it finds none; the archive must still be refused cleanly.
+    #[test]
+    fn an_end_record_claiming_entries_it_lacks_is_refused() {
+        let eocd = b"PK\x05\x06\0\0\0\0\xff\xff\0\0\0\0\0\0\xff\xff\xff\x7f\0\0";
+        assert_eq!(eocd.len(), 22);
+        let err = h1_of_zip(Cursor::new(&eocd[..]), ZipLimits::default()).unwrap_err();
+        assert!(matches!(err, HashError::Unreadable(_)), "{err}");
+    }
+
     #[test]
     fn sha256_writer_hashes_what_passes_through() {
         let mut w = Sha256Writer::new(Vec::new());

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::Config;
+use crate::definitions;
 
 /// The environment variables that override config keys, in one table so they are documented
 /// and checked in one place.
@@ -200,12 +201,25 @@ fn set_path(root: &mut Value, dotted: &str, v: Value) {
     }
 }
 
+/// How deep brackets may nest in a config file, which needs three levels.
+const MAX_NESTING: usize = 8;
+
 fn parse_hcl(path: &Path, text: &str) -> Result<Value, ConfigError> {
-    // hcl-edit reports syntax errors with line and column.
+    // The parser takes time exponential in the depth of unclosed brackets (see
+    // `definitions::MAX_NESTING`), so deeper text is refused before it is parsed.
+    if let Some(offset) = definitions::first_bracket_deeper_than(text, MAX_NESTING) {
+        let (line, col) = line_col(text, offset);
+        return Err(ConfigError::Invalid {
+            location: format!("{}:{line}:{col}", path.display()),
+            message: format!("brackets nest more than {MAX_NESTING} levels deep"),
+        });
+    }
+    // hcl-edit reports syntax errors with line and column (recomputed in characters).
     if let Err(e) = hcl_edit::parser::parse_body(text) {
         let loc = e.location();
+        let (line, col) = definitions::syntax_error_position(text, loc.offset(), loc.column());
         return Err(ConfigError::Invalid {
-            location: format!("{}:{}:{}", path.display(), loc.line(), loc.column()),
+            location: format!("{}:{line}:{col}", path.display()),
             message: format!("HCL syntax error: {}", e.message()),
         });
     }
@@ -418,6 +432,18 @@ storage {
         let msg = err_text(load_text("server {\n  listen = \n}\n", &[]));
         assert!(msg.contains("tfmirror.hcl:"), "{msg}");
         assert!(msg.contains("syntax"), "{msg}");
+    }
+
+    /// The definitions fuzz target found hcl-edit's parser taking time exponential in the
+    /// depth of unclosed brackets; this loader uses the same parser, so it refuses such text
+    /// before parsing too (before the fix this test did not finish).
+    #[test]
+    fn deeply_nested_brackets_are_refused_before_parsing() {
+        let text = format!("server {{\n  listen = {}e!\n", "b[c+d/ ".repeat(30));
+        let msg = err_text(load_text(&text, &[]));
+        // The ninth bracket: "server {" is the first, then seven `[` on line 2.
+        assert!(msg.contains("tfmirror.hcl:2:62"), "{msg}");
+        assert!(msg.contains("more than 8 levels"), "{msg}");
     }
 
     #[test]

@@ -50,14 +50,14 @@ pub async fn dispatch(
     .await
 }
 
-/// What the last path segment names.
-enum MirrorFile {
+/// What the last path segment names (public for the `paths` fuzz target).
+pub enum MirrorFile {
     Index,
     Version(Version),
     Archive(String),
 }
 
-fn parse_file(address: &ProviderAddress, file: &str) -> Result<MirrorFile, AppError> {
+pub fn parse_file(address: &ProviderAddress, file: &str) -> Result<MirrorFile, AppError> {
     if file == "index.json" {
         return Ok(MirrorFile::Index);
     }
