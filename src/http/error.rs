@@ -46,6 +46,9 @@ pub enum AppError {
     Throttled { message: String, retry_after: u64 },
     #[error("{0}")]
     RequestTimeout(String),
+    /// The package store has no space left: nothing was stored.
+    #[error("{0}")]
+    InsufficientStorage(String),
 }
 
 /// One problem at a position in submitted text.
@@ -100,6 +103,7 @@ impl AppError {
             Self::TooLarge(_) => "too_large",
             Self::Throttled { .. } => "throttled",
             Self::RequestTimeout(_) => "request_timeout",
+            Self::InsufficientStorage(_) => "insufficient_storage",
         }
     }
 }
@@ -119,6 +123,7 @@ impl From<CatalogError> for AppError {
     fn from(e: CatalogError) -> Self {
         match e {
             CatalogError::Db(e) => e.into(),
+            CatalogError::Storage(e) => e.into(),
             other => Self::Internal(other.into()),
         }
     }
@@ -138,12 +143,16 @@ impl From<DbError> for AppError {
     }
 }
 
-/// An object store that is down is a 503 with `Retry-After` (clients retry); anything else
-/// about storage is a fault.
+/// An object store that is down is a 503 with `Retry-After` (clients retry); a full one a
+/// 507 that says so (an operator must act); anything else about storage is a fault.
 impl From<StorageError> for AppError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Unavailable(cause) => Self::Unavailable(cause),
+            full @ StorageError::Full(_) => {
+                tracing::error!(error = %full, "the package store is full");
+                Self::InsufficientStorage(format!("{full}; nothing was stored"))
+            }
             other => Self::Internal(other.into()),
         }
     }
@@ -164,6 +173,7 @@ impl ResponseError for AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 

@@ -29,12 +29,32 @@ pub enum StorageError {
     #[error("object {0} not found")]
     NotFound(String),
     #[error("storage i/o error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
+    /// The disk or quota of the store is exhausted: an operator must free or add space.
+    #[error("the package store is full ({0})")]
+    Full(String),
     #[error("object store error: {0}")]
     Backend(String),
     /// The store cannot be reached or answers 5xx: worth retrying later.
     #[error("object store unavailable: {0}")]
     Unavailable(String),
+}
+
+/// A full disk or an exhausted quota is told apart from other i/o errors: it needs an
+/// operator, and retrying later may succeed once space is freed.
+impl From<io::Error> for StorageError {
+    fn from(e: io::Error) -> Self {
+        const ENOSPC: i32 = 28;
+        const EDQUOT: i32 = 122;
+        if e.kind() == io::ErrorKind::StorageFull
+            || e.kind() == io::ErrorKind::QuotaExceeded
+            || matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
+        {
+            Self::Full(e.to_string())
+        } else {
+            Self::Io(e)
+        }
+    }
 }
 
 /// The key of a package archive: `sha256/ab/abcdef...zip`.

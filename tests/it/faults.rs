@@ -1,10 +1,11 @@
-//! Faults of the parts around the mirror: the object store going away and coming back.
+//! Faults of the parts around the mirror: the object store going away and coming back, and
+//! the disk of the local store filling up.
 
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::common::{Store, TestApp, provider_zip, repo_path, sha256_hex};
+use crate::common::{Store, TestApp, big_zip, provider_zip, repo_path, sha256_hex};
 
 /// A SeaweedFS of this test's own (so stopping it harms no other test), on ports free now.
 struct Seaweed {
@@ -142,4 +143,134 @@ async fn with_the_object_store_down_metadata_serves_archives_say_retry_and_all_r
     let again = app.get(ARCHIVE).await;
     assert_eq!(again.status(), StatusCode::OK, "no restart needed");
     assert_eq!(sha256_hex(&again.bytes().await.unwrap()), sha256_hex(&zip));
+}
+
+/// A 2 MiB tmpfs mounted on a fresh directory (the test runs as root, as CI does), unmounted
+/// when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a 2 MiB tmpfs failed: this test needs root (CI runs as root)"
+        );
+        Self { dir }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazily: the server's task may still hold a file open while the test ends.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The local store's disk fills up: an upload that does not fit is refused with 507 and a
+/// message that says the store is full, nothing of it is listed or left behind in the store,
+/// what was stored before still downloads whole, and once space is freed the same upload
+/// succeeds without a restart.
+#[tokio::test]
+async fn a_full_disk_refuses_new_packages_clearly_and_keeps_the_stored_ones() {
+    let disk = SmallDisk::mount();
+    let store_path = disk.dir.path().join("packages");
+    let path_for_config = store_path.clone();
+    let app = TestApp::spawn_with(Store::Local, move |c| {
+        if let tfmirror::config::StorageConfig::Local(local) = &mut c.storage {
+            local.path = Some(path_for_config);
+        } else {
+            panic!("a local store");
+        }
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let upload = |zip: Vec<u8>, version: &str| {
+        let form = reqwest::multipart::Form::new()
+            .text("namespace", "example")
+            .text("type", "thing")
+            .text("version", version.to_owned())
+            .text("platform", "linux_amd64")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
+            );
+        app.client
+            .post(app.url("/api/v1/packages"))
+            .bearer_auth(&admin)
+            .multipart(form)
+            .send()
+    };
+    let small = provider_zip("fits");
+    assert_eq!(
+        upload(small.clone(), "1.0.0").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    // Fill the disk so that a 1 MiB archive no longer fits.
+    let filler = disk.dir.path().join("filler");
+    std::fs::write(&filler, vec![0u8; 1536 * 1024]).unwrap();
+
+    let big = big_zip(1024 * 1024);
+    let res = upload(big.clone(), "2.0.0").await.unwrap();
+    assert_eq!(res.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(err["code"], "insufficient_storage", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("package store is full"),
+        "{err}"
+    );
+    let index: serde_json::Value = app
+        .get("/registry.terraform.io/example/thing/index.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        index,
+        serde_json::json!({"versions": {"1.0.0": {}}}),
+        "the refused package is not listed"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(store_path.join(".tmp"))
+        .unwrap()
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "half-written files left: {leftovers:?}"
+    );
+    let stored = app
+        .get("/registry.terraform.io/example/thing/terraform-provider-thing_1.0.0_linux_amd64.zip")
+        .await;
+    assert_eq!(stored.status(), StatusCode::OK);
+    assert_eq!(
+        sha256_hex(&stored.bytes().await.unwrap()),
+        sha256_hex(&small)
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(
+        upload(big.clone(), "2.0.0").await.unwrap().status(),
+        StatusCode::CREATED,
+        "space freed: no restart needed"
+    );
+    let fetched = app
+        .get("/registry.terraform.io/example/thing/terraform-provider-thing_2.0.0_linux_amd64.zip")
+        .await;
+    assert_eq!(
+        sha256_hex(&fetched.bytes().await.unwrap()),
+        sha256_hex(&big)
+    );
+    drop(app);
 }

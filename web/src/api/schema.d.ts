@@ -487,6 +487,19 @@ export interface paths {
                 403: components["responses"]["Error"];
                 409: components["responses"]["Error"];
                 413: components["responses"]["Error"];
+                /**
+                 * @description A fault: 503 (`unavailable`, with `Retry-After`) when the object store cannot be
+                 *     reached, 507 (`insufficient_storage`) when the package store is full; nothing was
+                 *     stored.
+                 */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         delete?: never;
