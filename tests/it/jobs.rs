@@ -329,6 +329,8 @@ async fn transient_failures_are_retried_with_backoff() {
     let cases: Vec<(Target, Fault, usize)> = vec![
         (archive(), Fault::Status(500), 2),
         (archive(), Fault::Truncate, 1),
+        // The origin stalls mid-body for longer than the upstream's 2 s timeout.
+        (archive(), Fault::Stall(Duration::from_secs(20)), 1),
         (download_info(), Fault::Status(503), 2),
         (download_info(), Fault::Delay(Duration::from_secs(4)), 1),
         (shasums_file(), Fault::Status(502), 1),

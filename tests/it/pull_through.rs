@@ -320,6 +320,63 @@ async fn a_package_failing_verification_during_pull_through_is_never_stored_or_l
     assert_eq!(sha256_hex(&body), sha256_hex(&genuine));
 }
 
+/// An origin that stops sending in the middle of an archive (for 20 s, ten times the
+/// upstream's 2 s timeout) must not hold the client or the flight: the client's request ends
+/// without a complete body well before the origin would have finished, nothing is stored or
+/// listed, and the next request downloads the archive whole.
+#[tokio::test]
+async fn an_origin_stalling_mid_body_fails_the_download_cleanly_and_the_next_one_succeeds() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    let app = app_for(&fake.base_url, |_, _| {}).await;
+    let genuine = fake.zip_bytes("hashicorp", "null", "3.2.1", "linux_amd64");
+    fake.inject(archive_target(), Fault::Stall(Duration::from_secs(20)), 1);
+
+    // A client that gives up after 12 s: if the mirror waited for the stalled origin, this
+    // request would fail by the client's own timeout, which the assertion below tells apart.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(12))
+        .build()
+        .unwrap();
+    let outcome = async {
+        let res = client.get(app.url(ARCHIVE)).send().await?;
+        res.bytes().await
+    }
+    .await;
+    match outcome {
+        Ok(body) => assert_ne!(
+            body.len(),
+            genuine.len(),
+            "a complete body was delivered although the origin never sent it"
+        ),
+        Err(e) => assert!(
+            !e.is_timeout(),
+            "the mirror held the client while the origin stalled: {e}"
+        ),
+    }
+    assert!(source_of(&app).await.is_empty(), "nothing stored");
+    let doc = json(&app, V321).await;
+    let hashes = doc["archives"]["linux_amd64"]["hashes"].as_array().unwrap();
+    assert!(
+        hashes
+            .iter()
+            .all(|h| h.as_str().unwrap().starts_with("zh:")),
+        "nothing stored is listed: {doc}"
+    );
+
+    let res = app.get(ARCHIVE).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a fresh flight after the stalled one"
+    );
+    assert_eq!(
+        sha256_hex(&res.bytes().await.unwrap()),
+        sha256_hex(&genuine)
+    );
+    assert_eq!(source_of(&app).await, vec!["pull-through".to_owned()]);
+}
+
 #[tokio::test]
 async fn blocked_versions_and_brand_new_releases_are_not_offered() {
     let fake = FakeRegistry::start().await;

@@ -128,6 +128,9 @@ pub enum Fault {
     Delay(Duration),
     /// Archive only: declare the full `Content-Length`, send half the bytes, drop the connection.
     Truncate,
+    /// Archive only: declare the full `Content-Length`, send half the bytes, then send nothing
+    /// more for this long while keeping the connection open (an origin stalling mid-body).
+    Stall(Duration),
     /// Download info only: report a `shasum` that is not the archive's.
     WrongShasum,
     /// Archive only: serve different bytes of the same length than `SHA256SUMS` lists.
@@ -144,7 +147,9 @@ impl Fault {
     fn applies_to(&self, request: &Target) -> bool {
         match self {
             Fault::Status(_) | Fault::TooManyRequests { .. } | Fault::Delay(_) => true,
-            Fault::Truncate | Fault::TamperedArchive => matches!(request, Target::Archive { .. }),
+            Fault::Truncate | Fault::Stall(_) | Fault::TamperedArchive => {
+                matches!(request, Target::Archive { .. })
+            }
             Fault::WrongShasum | Fault::Unsigned => matches!(request, Target::DownloadInfo { .. }),
             Fault::BadSignature | Fault::ForeignKeySignature => {
                 matches!(request, Target::Signature { .. })
@@ -754,6 +759,21 @@ fn serve_archive(bytes: Bytes, fault: Option<Fault>) -> HttpResponse {
                 futures_util::stream::once(async {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Err(std::io::Error::other("injected fault: truncated archive"))
+                }),
+            );
+            HttpResponse::Ok()
+                .content_type("application/zip")
+                .no_chunking(full)
+                .streaming(body)
+        }
+        Some(Fault::Stall(pause)) => {
+            let full = bytes.len() as u64;
+            let half = bytes.slice(..bytes.len() / 2);
+            let rest = bytes.slice(bytes.len() / 2..);
+            let body = futures_util::stream::iter([Ok::<_, std::io::Error>(half)]).chain(
+                futures_util::stream::once(async move {
+                    tokio::time::sleep(pause).await;
+                    Ok(rest)
                 }),
             );
             HttpResponse::Ok()
