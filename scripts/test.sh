@@ -2,7 +2,8 @@
 # The one command that runs every check and test (the README's test command; .ci/run calls it).
 # Installs what the tests need (into .tools/, web/node_modules, and Debian's chromium), builds
 # and unit-tests the web UI, starts a throwaway SeaweedFS S3 server on loopback, runs fmt,
-# clippy and the whole nextest suite, and stops the server by its PID.
+# clippy, the Helm checks, every fuzz target for 20 s and the whole nextest suite, and stops the
+# server by its PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,5 +41,9 @@ cargo clippy --locked --all-targets -- -D warnings
 # through `tfmirror check-config` (check-helm.sh builds the debug binary the suite uses too).
 echo "== helm chart checks"
 scripts/check-helm.sh
+# Every fuzz target for a bounded time (README, "Fuzzing"); a fuzzing build compiles only the
+# parsers (src/lib.rs), so this adds about 5 minutes.
+echo "== fuzz (${TFM_FUZZ_SECONDS:-20} s per target)"
+scripts/fuzz.sh "${TFM_FUZZ_SECONDS:-20}"
 echo "== cargo nextest"
 cargo nextest run --locked --no-fail-fast

@@ -291,6 +291,27 @@ pub fn hash_package_file_with(
     Ok(PackageHashes { sha256, h1, size })
 }
 
+/// The sha256 that a `SHA256SUMS` file lists for `filename`.
+pub fn shasum_for(sums: &str, filename: &str) -> Option<String> {
+    sums.lines().find_map(|line| {
+        let (hash, name) = line.split_once(char::is_whitespace)?;
+        let name = name.trim_start().trim_start_matches('*');
+        (name == filename).then(|| hash.to_ascii_lowercase())
+    })
+}
+
+/// Checks that `SHA256SUMS` lists `shasum` (the registry's, lower-case hex) for `filename`;
+/// the error says what is wrong.
+pub fn check_listed(sums: &str, filename: &str, shasum: &str) -> Result<(), String> {
+    match shasum_for(sums, filename) {
+        None => Err(format!("SHA256SUMS has no line for {filename}")),
+        Some(listed) if listed != shasum => Err(format!(
+            "checksum mismatch: SHA256SUMS lists {listed} for {filename} but the registry's shasum is {shasum}"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -216,7 +216,7 @@ pub struct UpstreamConfig {
 /// URL that does not parse is masked whole, since nothing can say which part is secret.
 pub fn mask_url_credentials(url: &str) -> String {
     const MASK: &str = "********";
-    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+    let Ok(mut parsed) = url::Url::parse(url) else {
         return MASK.into();
     };
     if parsed.password().is_some() {
@@ -229,7 +229,7 @@ pub fn mask_url_credentials(url: &str) -> String {
 
 /// Whether a URL carries user info (Basic credentials).
 pub fn url_has_credentials(url: &str) -> bool {
-    reqwest::Url::parse(url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+    url::Url::parse(url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
 }
 
 fn serialize_masked_url<S: serde::Serializer>(

@@ -169,7 +169,7 @@ impl Config {
                 return refuse(&at(""), "is not a valid registry hostname");
             }
             if let Some(url) = &upstream.url {
-                let parsed = reqwest::Url::parse(url).ok();
+                let parsed = url::Url::parse(url).ok();
                 if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
                     return refuse(&at("url"), "must be an http:// or https:// URL");
                 }

@@ -293,6 +293,33 @@ pub fn package_filename(
     )
 }
 
+/// What the last segment of a network-mirror path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorFile {
+    Index,
+    Version(Version),
+    /// A package archive of the provider, by its file name.
+    Archive(String),
+}
+
+impl MirrorFile {
+    /// `index.json`, `VERSION.json` or a package archive of `provider_type`; `Ok(None)` for
+    /// any other name, `Err` for one of those shapes with an invalid version or platform.
+    pub fn parse(provider_type: &ProviderType, file: &str) -> Result<Option<Self>, InvalidName> {
+        if file == "index.json" {
+            return Ok(Some(Self::Index));
+        }
+        if let Some(v) = file.strip_suffix(".json") {
+            return Ok(Some(Self::Version(Version::parse(v)?)));
+        }
+        if file.ends_with(".zip") {
+            parse_package_filename(provider_type, file)?;
+            return Ok(Some(Self::Archive(file.to_owned())));
+        }
+        Ok(None)
+    }
+}
+
 /// Splits an archive file name back into version and platform, checking it names `provider_type`.
 pub fn parse_package_filename(
     provider_type: &ProviderType,

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::range::{self, RangeRequest};
 
 use crate::catalog::{ProviderView, Rendered, StoredPackage};
-use crate::domain::{PackageId, ProviderAddress, Version, parse_package_filename};
+use crate::domain::{MirrorFile, PackageId, ProviderAddress, parse_package_filename};
 use crate::http::error::AppError;
 use crate::pull::{PullError, Pulled};
 use crate::state::AppState;
@@ -50,27 +50,10 @@ pub async fn dispatch(
     .await
 }
 
-/// What the last path segment names (public for the `paths` fuzz target).
-pub enum MirrorFile {
-    Index,
-    Version(Version),
-    Archive(String),
-}
-
-pub fn parse_file(address: &ProviderAddress, file: &str) -> Result<MirrorFile, AppError> {
-    if file == "index.json" {
-        return Ok(MirrorFile::Index);
-    }
-    if let Some(v) = file.strip_suffix(".json") {
-        return Ok(MirrorFile::Version(Version::parse(v)?));
-    }
-    if file.ends_with(".zip") {
-        parse_package_filename(&address.provider_type, file)?;
-        return Ok(MirrorFile::Archive(file.to_owned()));
-    }
-    Err(AppError::not_found(
-        "expected index.json, VERSION.json or a package archive",
-    ))
+fn parse_file(address: &ProviderAddress, file: &str) -> Result<MirrorFile, AppError> {
+    MirrorFile::parse(&address.provider_type, file)?.ok_or_else(|| {
+        AppError::not_found("expected index.json, VERSION.json or a package archive")
+    })
 }
 
 async fn get_mirror_file(

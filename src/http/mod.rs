@@ -5,7 +5,7 @@ pub mod body_deadline;
 pub mod caller;
 pub mod error;
 mod health;
-pub mod mirror;
+mod mirror;
 pub mod observe;
 mod range;
 mod registry;

@@ -601,14 +601,7 @@ async fn read_limited(
     Ok(out)
 }
 
-/// The sha256 that a `SHA256SUMS` file lists for `filename`.
-pub fn shasum_for(sums: &str, filename: &str) -> Option<String> {
-    sums.lines().find_map(|line| {
-        let (hash, name) = line.split_once(char::is_whitespace)?;
-        let name = name.trim_start().trim_start_matches('*');
-        (name == filename).then(|| hash.to_ascii_lowercase())
-    })
-}
+pub use crate::hashes::shasum_for;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! of the registry's keys (unless the upstream allows unsigned packages), and must list the
 //! registry's `shasum` for the archive.
 
-use super::client::{DownloadInfo, RegistryClient, shasum_for};
+use super::client::{DownloadInfo, RegistryClient};
 use super::{UpstreamError, signature};
 use crate::domain::{Evidence, PackageId, ProviderAddress};
 
@@ -97,13 +97,5 @@ pub async fn verified_sums(
 
 /// The registry's `shasum` for `filename` must be the one the signed `SHA256SUMS` lists.
 pub fn check_listed(sums: &str, filename: &str, shasum: &str) -> Result<(), UpstreamError> {
-    match shasum_for(sums, filename) {
-        None => Err(UpstreamError::permanent(format!(
-            "SHA256SUMS has no line for {filename}"
-        ))),
-        Some(listed) if listed != shasum => Err(UpstreamError::permanent(format!(
-            "checksum mismatch: SHA256SUMS lists {listed} for {filename} but the registry's shasum is {shasum}"
-        ))),
-        Some(_) => Ok(()),
-    }
+    crate::hashes::check_listed(sums, filename, shasum).map_err(UpstreamError::permanent)
 }
