@@ -38,9 +38,16 @@ echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 # The Helm chart, rendered and validated without a cluster (helm-python-sdk and
 # kubernetes-validate from PyPI, in .tools/helm-venv); every rendered configuration goes
-# through `tfmirror check-config` (check-helm.sh builds the debug binary the suite uses too).
+# through `tfmirror check-config`.
+# One debug build serves the Helm checks and the suite: the test build (dev-dependencies
+# change some crates' features) also links the binary that check-helm.sh runs, so the binary
+# alone is never built with a second feature set.
+echo "== cargo nextest run --no-run"
+cargo nextest run --locked --no-run
+TARGET_DIR=$(cargo metadata --locked --no-deps --format-version 1 \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 echo "== helm chart checks"
-scripts/check-helm.sh
+TFM_BIN="$TARGET_DIR/debug/tfmirror" scripts/check-helm.sh
 # Every fuzz target for a bounded time (README, "Fuzzing"); a fuzzing build compiles only the
 # parsers (src/lib.rs), so this adds about 5 minutes.
 echo "== fuzz (${TFM_FUZZ_SECONDS:-20} s per target)"
