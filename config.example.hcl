@@ -115,6 +115,12 @@ auth {
   lockout_max_seconds = 900
   # Counts start again after this many seconds without a failure.
   failure_window_seconds = 900
+  # Who may read the mirror and registry protocols: "anyone", or "token" (an API token of any
+  # role; create a `consumer` token for Terraform's `credentials "HOST" { token = ... }`
+  # block). With "token", archive and SHA256SUMS links in the documents are signed URLs
+  # valid for at least signed_url_seconds (Terraform sends no token when downloading them).
+  read_access = "anyone"   # [TFM_READ_ACCESS]
+  signed_url_seconds = 3600
 }
 
 cache {

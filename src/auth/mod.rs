@@ -3,6 +3,7 @@
 //! calling, from the request's bearer token) is `http::caller`.
 
 pub mod password;
+pub mod signed_url;
 pub mod throttle;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -39,6 +40,8 @@ pub struct Keys {
     decoding: DecodingKey,
     validation: Validation,
     pub session_seconds: i64,
+    /// Signs the archive and checksum URLs of the documents when reading needs a token.
+    pub urls: signed_url::UrlSigner,
 }
 
 impl Keys {
@@ -70,6 +73,7 @@ impl Keys {
             decoding: DecodingKey::from_secret(&secret),
             validation,
             session_seconds: (config.auth.session_minutes * 60) as i64,
+            urls: signed_url::UrlSigner::new(&secret, config.auth.signed_url_seconds),
         })
     }
 

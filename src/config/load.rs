@@ -35,6 +35,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TFM_REGISTRY_DEFAULT_ORIGIN", "registry.default_origin"),
     ("TFM_JWT_SECRET", "auth.jwt_secret"),
     ("TFM_SESSION_MINUTES", "auth.session_minutes"),
+    ("TFM_READ_ACCESS", "auth.read_access"),
     ("TFM_METRICS_TOKEN", "metrics.token"),
     ("TFM_REGISTRY_SIGNING_KEY_FILE", "registry.signing_key_file"),
 ];

@@ -109,6 +109,24 @@ pub struct AuthConfig {
     pub lockout_max_seconds: u64,
     /// A count of failures starts again after this many seconds without one.
     pub failure_window_seconds: u64,
+    /// Who may read the mirror and registry protocols: `anyone` (the default) or `token`.
+    pub read_access: ReadAccess,
+    /// With `read_access = "token"`: how long a signed archive or checksum URL handed out in
+    /// a document stays valid, at least (at most twice as long).
+    pub signed_url_seconds: u64,
+}
+
+/// Who may read the mirror and registry protocols (`/.well-known/terraform.json` stays open).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadAccess {
+    /// Every client on the network.
+    #[default]
+    Anyone,
+    /// Clients with an API token of any role (`consumer` is the read-only one for
+    /// Terraform's `credentials` block). Terraform sends no token for archive and checksum
+    /// downloads, so the documents link to them by short-lived signed URLs.
+    Token,
 }
 
 impl Default for AuthConfig {
@@ -119,6 +137,8 @@ impl Default for AuthConfig {
             max_failures: 5,
             lockout_max_seconds: 900,
             failure_window_seconds: 900,
+            read_access: ReadAccess::Anyone,
+            signed_url_seconds: 3600,
         }
     }
 }

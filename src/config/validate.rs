@@ -246,6 +246,15 @@ impl Config {
             YEAR_SECONDS,
             "",
         )?;
+        // Long enough for a slow `terraform init` to reach its last archive; short enough
+        // that a leaked link soon stops working.
+        within(
+            &["auth", "signed_url_seconds"],
+            self.auth.signed_url_seconds,
+            60,
+            7 * 86_400,
+            " (a week)",
+        )?;
         if crate::domain::Hostname::parse(&self.registry.default_origin).is_err() {
             return refuse(
                 &["registry", "default_origin"],

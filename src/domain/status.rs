@@ -106,17 +106,21 @@ closed_set! {
 }
 
 closed_set! {
-    /// What an account or API token may do in the admin API.
+    /// What an account or API token may do: the admin API (admin, viewer) or only reading
+    /// the mirror (consumer, tokens only).
     Role, "role" {
         /// Everything.
         Admin = "admin",
         /// Every read.
         Viewer = "viewer",
+        /// API tokens only: reads the mirror and registry protocols (for Terraform's
+        /// `credentials` block when `auth.read_access = "token"`), nothing of the admin API.
+        Consumer = "consumer",
     }
 }
 
 impl Role {
-    /// Kept for callers that parse user input: `None` for anything but the two roles.
+    /// Kept for callers that parse user input: `None` for anything but the three roles.
     pub fn parse(s: &str) -> Option<Self> {
         s.parse().ok()
     }

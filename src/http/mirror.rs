@@ -38,6 +38,7 @@ pub async fn dispatch(
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(AppError::MethodNotAllowed);
     }
+    super::access::allow_read(&req, &state).await?;
     let decoded: Vec<std::borrow::Cow<'_, str>> = segments
         .iter()
         .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy())
@@ -80,7 +81,10 @@ async fn get_mirror_file(
                     "version {version} of {address} is not in this mirror"
                 ))
             })?;
-            Ok(json_response(req, doc))
+            Ok(json_response(
+                req,
+                &super::access::version_doc(req, state, doc),
+            ))
         }
         MirrorFile::Archive(name) => archive_response(req, state, &view, &name).await,
     }
@@ -104,7 +108,10 @@ async fn pull_through(
             Ok(json_response(req, &doc))
         }
         MirrorFile::Version(version) => match state.pull.version(address, &version, view).await {
-            Ok(Some(doc)) => Ok(json_response(req, &doc)),
+            Ok(Some(doc)) => Ok(json_response(
+                req,
+                &super::access::version_doc(req, state, &doc),
+            )),
             Ok(None) => Err(AppError::not_found(format!(
                 "version {version} of {address} is not available"
             ))),
@@ -170,6 +177,16 @@ async fn pull_archive(
 const JSON_CACHE_CONTROL: &str = "no-cache";
 /// An archive never changes under its name: `zh:` pins its bytes.
 const ARCHIVE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+/// The same when reading needs a token: no shared cache may keep it.
+const PRIVATE_ARCHIVE_CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
+
+fn archive_cache_control(state: &AppState) -> &'static str {
+    if super::access::required(state) {
+        PRIVATE_ARCHIVE_CACHE_CONTROL
+    } else {
+        ARCHIVE_CACHE_CONTROL
+    }
+}
 
 /// The opaque tag of an entity tag, without the weakness marker.
 fn opaque_tag(tag: &str) -> &str {
@@ -236,7 +253,7 @@ async fn archive_response(
 
     let etag = format!("\"{}\"", pkg.sha256);
     if etag_matches(req, &etag) {
-        return Ok(not_modified(&etag, ARCHIVE_CACHE_CONTROL));
+        return Ok(not_modified(&etag, archive_cache_control(state)));
     }
     let range_header = req
         .headers()
@@ -259,7 +276,7 @@ async fn archive_response(
     res.content_type("application/zip")
         .insert_header((header::ETAG, etag))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((header::CACHE_CONTROL, ARCHIVE_CACHE_CONTROL));
+        .insert_header((header::CACHE_CONTROL, archive_cache_control(state)));
     let byte_range = match range {
         RangeRequest::Full => None,
         RangeRequest::Partial(r) => {

@@ -1,5 +1,6 @@
 //! HTTP routes.
 
+mod access;
 pub mod api;
 pub mod body_deadline;
 pub mod caller;

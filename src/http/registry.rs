@@ -14,9 +14,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use super::access;
 use crate::db;
 use crate::domain::{PackageId, Platform, ProviderAddress, Version};
 use crate::http::error::{AppError, OrInternal};
@@ -51,35 +52,43 @@ async fn discovery() -> HttpResponse {
 }
 
 async fn default_versions(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    access::allow_read(&req, &state).await?;
     let (ns, ptype) = path.into_inner();
     let host = state.config.registry.default_origin.clone();
     versions_of(&state, &ProviderAddress::new(&host, &ns, &ptype)?).await
 }
 
 async fn versions(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    access::allow_read(&req, &state).await?;
     let (host, ns, ptype) = path.into_inner();
     versions_of(&state, &ProviderAddress::new(&host, &ns, &ptype)?).await
 }
 
 async fn default_download(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    access::allow_read(&req, &state).await?;
     let (ns, ptype, version, os, arch) = path.into_inner();
     let host = state.config.registry.default_origin.clone();
     download_of(&state, [&host, &ns, &ptype, &version, &os, &arch]).await
 }
 
 async fn download(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    access::allow_read(&req, &state).await?;
     let (host, ns, ptype, version, os, arch) = path.into_inner();
     download_of(&state, [&host, &ns, &ptype, &version, &os, &arch]).await
 }
@@ -227,12 +236,12 @@ async fn download_of(
         "os": id.platform.os,
         "arch": id.platform.arch,
         "filename": filename,
-        "download_url": format!(
+        "download_url": access::link(state, format!(
             "/{}/{}/{}/{filename}",
             address.hostname, address.namespace, address.provider_type
-        ),
-        "shasums_url": sums_url,
-        "shasums_signature_url": format!("{sums_url}.sig"),
+        )),
+        "shasums_url": access::link(state, sums_url.clone()),
+        "shasums_signature_url": access::link(state, format!("{sums_url}.sig")),
         "shasum": shasum,
         "signing_keys": { "gpg_public_keys": [{
             "key_id": key_id,
@@ -269,9 +278,11 @@ fn file_response(body: Vec<u8>) -> HttpResponse {
 /// The origin registry's own `SHA256SUMS` and signature, as recorded at ingest (or verified
 /// for a pull-through in progress).
 async fn origin_sums(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    access::allow_read(&req, &state).await?;
     let (address, version, signature) = sums_path(path.into_inner())?;
     let evidence =
         match db::packages::version_evidence(&state.db, &address, &version.to_string()).await? {
@@ -298,9 +309,11 @@ async fn origin_sums(
 
 /// A `SHA256SUMS` over every stored package of the version, signed with the mirror's key.
 async fn mirror_sums(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    access::allow_read(&req, &state).await?;
     let (address, version, signature) = sums_path(path.into_inner())?;
     let view = state.catalog.provider_view(&address).await?;
     let prefix = format!("terraform-provider-{}_{}_", address.provider_type, version);

@@ -18,6 +18,7 @@ mod mirror;
 mod operations;
 mod proxy;
 mod pull_through;
+mod read_access;
 mod registry;
 mod terraform;
 mod ui_e2e;

@@ -612,3 +612,80 @@ async fn terraform_installs_a_provider_loaded_through_the_admin_api() {
     .await
     .unwrap();
 }
+
+/// `auth.read_access = "token"` with the real CLI: with a `credentials` block holding a
+/// consumer token, `terraform init` installs through the network mirror (Terraform sends the
+/// token on the JSON requests and downloads the archive by the signed URL the document
+/// lists, without credentials); without one, it fails and says the host wants credentials.
+#[tokio::test]
+async fn with_read_access_control_terraform_needs_its_credentials_block() {
+    let data = tempfile::tempdir().unwrap();
+    let (app, bundle) = https_app(data.path(), |c| {
+        c.auth.read_access = tfmirror::config::ReadAccess::Token;
+    })
+    .await;
+    let null_bin = std::fs::read(tool("terraform-provider-null_v2.1.2_x4")).unwrap();
+    let null_zip = stored_zip("terraform-provider-null_v2.1.2_x4", &null_bin);
+    let h1 = h1_reference(&null_zip);
+    app.add(
+        "registry.terraform.io/hashicorp/null",
+        "2.1.2",
+        "linux_amd64",
+        &null_zip,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let created: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&admin)
+        .json(&json!({ "name": "terraform ci", "role": "consumer", "expires_in_days": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let consumer = created["token"].as_str().expect("a token").to_owned();
+
+    let mirror_url = format!("{}/", app.base);
+    let host = app.base.trim_start_matches("https://").to_owned();
+    let network_mirror = format!(
+        "provider_installation {{\n  network_mirror {{\n    url = \"{mirror_url}\"\n  }}\n}}\n"
+    );
+    let with_token = Workspace::with_cli_config(
+        &bundle,
+        &mirror_url,
+        NULL_TF,
+        &format!("{network_mirror}credentials \"{host}\" {{\n  token = \"{consumer}\"\n}}\n"),
+    );
+    let without = Workspace::with_cli_config(&bundle, &mirror_url, NULL_TF, &network_mirror);
+    let (version, terraform) = terraforms().remove(0);
+    tokio::task::spawn_blocking(move || {
+        let (ok, log) = with_token.run(&terraform, &["init", "-input=false"]);
+        assert!(
+            ok,
+            "terraform {version} init with credentials failed:\n{log}"
+        );
+        assert!(
+            with_token.lock_file().contains(&h1),
+            "{}",
+            with_token.lock_file()
+        );
+
+        let (ok, log) = without.run(&terraform, &["init", "-input=false"]);
+        assert!(
+            !ok,
+            "terraform {version} init without credentials succeeded:\n{log}"
+        );
+        // Terraform 1.0.3 words any 401 as "host ... rejected the given authentication
+        // credentials", with or without a credentials block (and wraps the line).
+        let words = log.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            words.contains("rejected the given authentication credentials"),
+            "the failure should say credentials are needed:\n{log}"
+        );
+    })
+    .await
+    .unwrap();
+}

@@ -78,6 +78,13 @@ async fn authorize(
     let public = path == "/api/v1/auth/login" || path == "/api/v1/openapi.yaml";
     if !public {
         let caller = crate::http::caller::authenticate(req.request().clone()).await?;
+        if caller.role == crate::domain::Role::Consumer {
+            return Err(AppError::Forbidden(
+                "a consumer token reads the mirror and registry protocols only, not the admin API"
+                    .into(),
+            )
+            .into());
+        }
         let reads = matches!(
             *req.method(),
             actix_web::http::Method::GET | actix_web::http::Method::HEAD

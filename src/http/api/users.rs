@@ -26,8 +26,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tokens/{id}", web::delete().to(revoke_token));
 }
 
+/// An account's role: admin or viewer (consumer is for API tokens).
 fn role(s: &str) -> Result<Role, AppError> {
-    Role::parse(s).ok_or_else(|| AppError::BadRequest("role must be admin or viewer".into()))
+    match Role::parse(s) {
+        Some(r @ (Role::Admin | Role::Viewer)) => Ok(r),
+        Some(Role::Consumer) => Err(AppError::BadRequest(
+            "consumer is a role for API tokens (reading the mirror), not for accounts; use admin or viewer".into(),
+        )),
+        None => Err(AppError::BadRequest("role must be admin or viewer".into())),
+    }
+}
+
+/// An API token's role: admin, viewer or consumer.
+fn token_role(s: &str) -> Result<Role, AppError> {
+    Role::parse(s)
+        .ok_or_else(|| AppError::BadRequest("role must be admin, viewer or consumer".into()))
 }
 
 async fn list_users(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
@@ -194,7 +207,7 @@ async fn create_token(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let body = body.into_inner();
-    let role = role(&body.role)?;
+    let role = token_role(&body.role)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest(

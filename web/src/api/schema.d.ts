@@ -1288,7 +1288,7 @@ export interface components {
             }[];
         };
         /** @enum {string} */
-        Role: "admin" | "viewer";
+        Role: "admin" | "viewer" | "consumer";
         /** @enum {string} */
         VersionStatus: "active" | "deprecated" | "blocked";
         Login: {
