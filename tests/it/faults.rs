@@ -195,25 +195,12 @@ async fn a_full_disk_refuses_new_packages_clearly_and_keeps_the_stored_ones() {
     })
     .await;
     let admin = app.admin_token().await;
-    let upload = |zip: Vec<u8>, version: &str| {
-        let form = reqwest::multipart::Form::new()
-            .text("namespace", "example")
-            .text("type", "thing")
-            .text("version", version.to_owned())
-            .text("platform", "linux_amd64")
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
-            );
-        app.client
-            .post(app.url("/api/v1/packages"))
-            .bearer_auth(&admin)
-            .multipart(form)
-            .send()
-    };
     let small = provider_zip("fits");
     assert_eq!(
-        upload(small.clone(), "1.0.0").await.unwrap().status(),
+        app.upload_package(&admin, small.clone(), "1.0.0")
+            .await
+            .unwrap()
+            .status(),
         StatusCode::CREATED
     );
     // Fill the disk so that a 1 MiB archive no longer fits.
@@ -221,7 +208,10 @@ async fn a_full_disk_refuses_new_packages_clearly_and_keeps_the_stored_ones() {
     std::fs::write(&filler, vec![0u8; 1536 * 1024]).unwrap();
 
     let big = big_zip(1024 * 1024);
-    let res = upload(big.clone(), "2.0.0").await.unwrap();
+    let res = app
+        .upload_package(&admin, big.clone(), "2.0.0")
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::INSUFFICIENT_STORAGE);
     let err: serde_json::Value = res.json().await.unwrap();
     assert_eq!(err["code"], "insufficient_storage", "{err}");
@@ -261,7 +251,10 @@ async fn a_full_disk_refuses_new_packages_clearly_and_keeps_the_stored_ones() {
 
     std::fs::remove_file(&filler).unwrap();
     assert_eq!(
-        upload(big.clone(), "2.0.0").await.unwrap().status(),
+        app.upload_package(&admin, big.clone(), "2.0.0")
+            .await
+            .unwrap()
+            .status(),
         StatusCode::CREATED,
         "space freed: no restart needed"
     );

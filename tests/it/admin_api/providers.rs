@@ -219,22 +219,7 @@ async fn bad_input_gets_the_right_4xx_and_changes_nothing() {
 async fn a_package_upload_is_hashed_and_stored_like_an_import() {
     let app = app_with(|_| {}).await;
     let admin = token(&app, "alice", ADMIN_PASSWORD).await;
-    let upload = |zip: Vec<u8>| {
-        let form = reqwest::multipart::Form::new()
-            .text("namespace", "example")
-            .text("type", "thing")
-            .text("version", "1.0.0")
-            .text("platform", "linux_amd64")
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
-            );
-        app.client
-            .post(app.url("/api/v1/packages"))
-            .bearer_auth(&admin)
-            .multipart(form)
-            .send()
-    };
+    let upload = |zip: Vec<u8>| app.upload_package(&admin, zip, "1.0.0");
     let zip = crate::common::provider_zip("uploaded");
     let res = upload(zip.clone()).await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);

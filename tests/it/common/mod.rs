@@ -130,6 +130,31 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST /api/v1/packages` as `token`: `zip` as `example/thing` `version` for
+    /// `linux_amd64`.
+    pub async fn upload_package(
+        &self,
+        token: &str,
+        zip: Vec<u8>,
+        version: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let form = reqwest::multipart::Form::new()
+            .text("namespace", "example")
+            .text("type", "thing")
+            .text("version", version.to_owned())
+            .text("platform", "linux_amd64")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
+            );
+        self.client
+            .post(self.url("/api/v1/packages"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+    }
+
     /// A new admin's session token.
     pub async fn admin_token(&self) -> String {
         let password = "an admin password 123";
