@@ -606,6 +606,10 @@ storage {
             "storage.s3.multipart_part_mib",
         ),
         (
+            "storage {\n  s3 {\n    bucket = \"b\"\n    timeout_seconds = 0\n  }\n}\n",
+            "storage.s3.timeout_seconds",
+        ),
+        (
             "upstream \"registry.terraform.io\" {\n  metadata_deadline_ms = 0\n}\n",
             "upstream \"registry.terraform.io\".metadata_deadline_ms",
         ),

@@ -464,6 +464,10 @@ pub struct S3Config {
     pub presign_ttl_seconds: u64,
     /// Objects larger than this many MiB are uploaded in parts of this size.
     pub multipart_part_mib: u64,
+    /// How long one request to the object store may take before the mirror gives up and
+    /// answers 503 (retry later): a request's answer, or the next bytes of an archive being
+    /// streamed. An upload of a part gets this plus one second per MiB of the part.
+    pub timeout_seconds: u64,
 }
 
 impl Default for S3Config {
@@ -479,6 +483,7 @@ impl Default for S3Config {
             redirect_downloads: false,
             presign_ttl_seconds: 300,
             multipart_part_mib: 16,
+            timeout_seconds: 30,
         }
     }
 }

@@ -155,6 +155,13 @@ impl Config {
                 7 * 24 * 3600,
                 " (S3 presigned URLs last a week at most)",
             )?;
+            within(
+                &["storage", "s3", "timeout_seconds"],
+                s3.timeout_seconds,
+                1,
+                3600,
+                "",
+            )?;
         }
         self.check_limits()?;
         for (host, upstream) in &self.upstream {

@@ -10,16 +10,25 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the database and the blob store both answer.
+/// How long readiness waits for each dependency: a probe wants an answer in seconds, and a
+/// store that takes longer is not ready to serve archives either.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Readiness: the database and the blob store both answer, each within `READY_WAIT`.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    crate::db::ping(&state.db)
+    let late = |what: &str| {
+        AppError::Unavailable(format!(
+            "{what}: no answer within {}s",
+            READY_WAIT.as_secs()
+        ))
+    };
+    tokio::time::timeout(READY_WAIT, crate::db::ping(&state.db))
         .await
+        .map_err(|_| late("database"))?
         .map_err(|e| AppError::Unavailable(format!("database: {e}")))?;
-    state
-        .catalog
-        .store()
-        .check()
+    tokio::time::timeout(READY_WAIT, state.catalog.store().check())
         .await
+        .map_err(|_| late("storage"))?
         .map_err(|e| AppError::Unavailable(format!("storage: {e}")))?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }

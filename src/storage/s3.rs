@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream as S3Body, Length};
@@ -20,6 +21,18 @@ pub struct S3Store {
     bucket: String,
     prefix: String,
     part_size: u64,
+    /// The bound on one request (`storage.s3.timeout_seconds`), and on the wait for the next
+    /// bytes of an object being read.
+    timeout: Duration,
+}
+
+/// Timeouts for one request that may take `total`: an object store that accepts the
+/// connection and then says nothing must not hold a client (or a worker) forever.
+fn timeouts(total: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(total.min(Duration::from_secs(5)))
+        .operation_timeout(total)
+        .build()
 }
 
 fn backend_err(e: impl std::fmt::Display) -> StorageError {
@@ -58,8 +71,10 @@ impl S3Store {
             ));
         }
         let shared = loader.load().await;
-        let mut builder =
-            aws_sdk_s3::config::Builder::from(&shared).force_path_style(cfg.path_style);
+        let timeout = Duration::from_secs(cfg.timeout_seconds);
+        let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(cfg.path_style)
+            .timeout_config(timeouts(timeout));
         if let Some(endpoint) = &cfg.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
@@ -73,7 +88,15 @@ impl S3Store {
                 format!("{prefix}/")
             },
             part_size: cfg.multipart_part_mib << 20,
+            timeout,
         })
+    }
+
+    /// The bound for a request that sends `bytes` of body: the usual one plus a second per
+    /// MiB (a store slower than 1 MiB/s counts as stalled).
+    fn upload_override(&self, bytes: u64) -> aws_sdk_s3::config::Builder {
+        let total = self.timeout + Duration::from_secs(bytes.div_ceil(1 << 20));
+        aws_sdk_s3::config::Builder::default().timeout_config(timeouts(total))
     }
 
     fn object_key(&self, key: &BlobKey) -> String {
@@ -136,6 +159,8 @@ impl S3Store {
                 .upload_id(upload_id)
                 .part_number(number)
                 .body(body)
+                .customize()
+                .config_override(self.upload_override(len))
                 .send()
                 .await
                 .map_err(sdk_err)?;
@@ -183,6 +208,8 @@ impl BlobStore for S3Store {
             .content_type("application/zip")
             .content_length(size as i64)
             .body(body)
+            .customize()
+            .config_override(self.upload_override(size))
             .send()
             .await
             .map_err(sdk_err)?;
@@ -207,11 +234,22 @@ impl BlobStore for S3Store {
             _ => sdk_err(e),
         })?;
         let body = out.body;
-        let stream = futures_util::stream::unfold(body, |mut body| async move {
-            match body.try_next().await {
-                Ok(Some(chunk)) => Some((Ok(chunk), body)),
-                Ok(None) => None,
-                Err(e) => Some((Err(std::io::Error::other(e)), body)),
+        let stall = self.timeout;
+        // A store that stops sending mid-object ends the stream with an error after `stall`
+        // (the client sees a short body and retries) instead of holding the connection.
+        let stream = futures_util::stream::unfold(Some(body), move |body| async move {
+            let mut body = body?;
+            match tokio::time::timeout(stall, body.try_next()).await {
+                Ok(Ok(Some(chunk))) => Some((Ok(chunk), Some(body))),
+                Ok(Ok(None)) => None,
+                Ok(Err(e)) => Some((Err(std::io::Error::other(e)), None)),
+                Err(_) => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the object store sent nothing for {}s", stall.as_secs()),
+                    )),
+                    None,
+                )),
             }
         });
         Ok(stream.boxed())

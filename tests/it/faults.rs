@@ -1,11 +1,12 @@
 //! Faults of the parts around the mirror: the object store going away and coming back, and
-//! the disk of the local store filling up.
+//! the object store slowing down or going silent, and the disk of the local store filling up.
 
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::common::{Store, TestApp, big_zip, provider_zip, repo_path, sha256_hex};
+use crate::common::slow_link::{Pace, SlowLink};
+use crate::common::{Store, TestApp, big_zip, provider_zip, repo_path, s3_endpoint, sha256_hex};
 
 /// A SeaweedFS of this test's own (so stopping it harms no other test), on ports free now.
 struct Seaweed {
@@ -266,4 +267,117 @@ async fn a_full_disk_refuses_new_packages_clearly_and_keeps_the_stored_ones() {
         sha256_hex(&big)
     );
     drop(app);
+}
+
+/// The object store slows down, then stops answering: a slow store still serves and takes
+/// packages (only slower); a silent one costs clients a bounded wait and a 503 with
+/// `Retry-After`, not a hung connection, an archive whose store goes silent mid-body ends
+/// instead of hanging, an upload during the silence is refused and not listed, metadata
+/// never waits for the store, and everything recovers when it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_object_store_slow_or_silent_clients_get_answers_not_hung_connections() {
+    let seaweed = s3_endpoint();
+    let link = SlowLink::start(seaweed.trim_start_matches("http://")).await;
+    let endpoint = link.url.clone();
+    let app = TestApp::spawn_with(Store::S3, move |c| {
+        let s3 = c.storage.s3_mut().unwrap();
+        s3.endpoint = Some(endpoint);
+        s3.timeout_seconds = 2;
+    })
+    .await;
+    // A patient client: anything that hangs fails the test here instead of stalling it.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let get = |path: &str| client.get(app.url(path)).send();
+    let admin = app.admin_token().await;
+    let big = big_zip(24 * 1024 * 1024);
+    let upload = |zip: Vec<u8>, version: &'static str| app.upload_package(&admin, zip, version);
+    assert_eq!(
+        upload(big.clone(), "1.0.0").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    const THING: &str = "/registry.terraform.io/example/thing/";
+    let archive = |v: &str| format!("{THING}terraform-provider-thing_{v}_linux_amd64.zip");
+
+    link.set(Pace::Delay(Duration::from_millis(40)));
+    let small = provider_zip("slow store");
+    assert_eq!(
+        upload(small.clone(), "2.0.0").await.unwrap().status(),
+        StatusCode::CREATED,
+        "a slow store still takes packages"
+    );
+    let res = get(&archive("2.0.0")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(sha256_hex(&res.bytes().await.unwrap()), sha256_hex(&small));
+
+    // The store goes silent in the middle of a large archive.
+    link.set(Pace::Normal);
+    let mut res = get(&archive("1.0.0")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut received = res.chunk().await.unwrap().unwrap().len();
+    link.set(Pace::Stall);
+    let ended = loop {
+        match res.chunk().await {
+            Ok(Some(chunk)) => received += chunk.len(),
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    assert!(
+        ended.is_some() && received < big.len(),
+        "a body cut short must end in an error, not look complete ({received} of {} bytes)",
+        big.len()
+    );
+    assert!(
+        !ended.unwrap().is_timeout(),
+        "the mirror ended it, not the client"
+    );
+
+    let res = get(&archive("2.0.0")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(
+        get("/readyz").await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
+    let index = app.url(&format!("{THING}index.json"));
+    let listed = serde_json::json!({"versions": {"1.0.0": {}, "2.0.0": {}}});
+    assert_eq!(
+        json_of(&client, &index).await,
+        listed,
+        "metadata needs no object store"
+    );
+    let refused = upload(provider_zip("silent store"), "3.0.0").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        json_of(&client, &index).await,
+        listed,
+        "a refused upload is not listed"
+    );
+
+    link.set(Pace::Normal);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get("/readyz").await.unwrap().status() != StatusCode::OK {
+        assert!(Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let res = get(&archive("1.0.0")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(sha256_hex(&res.bytes().await.unwrap()), sha256_hex(&big));
+    assert_eq!(
+        upload(provider_zip("silent store"), "3.0.0")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED,
+        "no restart needed"
+    );
+}
+
+async fn json_of(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }

@@ -22,6 +22,7 @@ storage {
   s3 {
     presign_ttl_seconds = {{ include "tfmirror.hclValue" .Values.storage.s3.presignTtlSeconds }}
     multipart_part_mib = {{ include "tfmirror.hclValue" .Values.storage.s3.multipartPartMib }}
+    timeout_seconds = {{ include "tfmirror.hclValue" .Values.storage.s3.timeoutSeconds }}
   }
 }
 {{- end }}

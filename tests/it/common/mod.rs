@@ -5,6 +5,7 @@
 pub mod child;
 pub mod fake_registry;
 pub mod proxy;
+pub mod slow_link;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
