@@ -82,6 +82,10 @@ storage {
   #   presign_ttl_seconds = 300
   #   # Objects above this many MiB are uploaded in parts of this size (minimum 5).
   #   multipart_part_mib = 16
+  #   # How long one request to the store, or the wait for the next bytes of an archive,
+  #   # may take before clients get a 503 with Retry-After (1 to 3600; a part upload gets
+  #   # one more second per MiB).
+  #   timeout_seconds = 30
   # }
 }
 

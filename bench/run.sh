@@ -21,8 +21,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-cargo build --release --locked -q
-BIN=target/release/tfmirror
+# BIN=path measures another build (a baseline) instead of building this tree.
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -q
+  BIN=target/release/tfmirror
+fi
 
 MIRROR="$OUT/mirror"
 python3 bench/make_mirror.py "$MIRROR" "$ARCHIVE_MB"

@@ -5,13 +5,18 @@
 # must be zero) and tfmirror's RSS after the warm-up and at the end (which must stay within
 # 10%). Bounded in time; stops what it starts by PID.
 #
-#   bench/soak.sh         (env: CONNS=500 DURATION=60s WARMUP=15s ARCHIVE_MB=8)
+#   bench/soak.sh         (env: CONNS=500 DURATION=60s WARMUP=15s ARCHIVE_MB=8 ROUNDS=1 BIG=1)
+#
+# ROUNDS=N measures N runs of DURATION one after another and prints RSS after each (to see
+# whether memory levels off); BIG=0 leaves the large archive out of the mix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${CONNS:-500}
 DURATION=${DURATION:-60s}
 WARMUP=${WARMUP:-15s}
 ARCHIVE_MB=${ARCHIVE_MB:-8}
+ROUNDS=${ROUNDS:-1}
+BIG=${BIG:-1}
 OUT=bench/out
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -41,7 +46,9 @@ done
 TOKEN=$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
   -d "{\"username\":\"soak\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 export TOKEN
-export BIG_ARCHIVE=/registry.terraform.io/hashicorp/big/terraform-provider-big_1.0.0_linux_amd64.zip
+BIG_ARCHIVE=""
+[ "$BIG" = 0 ] || BIG_ARCHIVE=/registry.terraform.io/hashicorp/big/terraform-provider-big_1.0.0_linux_amd64.zip
+export BIG_ARCHIVE
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
 threads() { awk '/^Threads/ {print $2}' "/proc/$PID/status"; }
@@ -49,7 +56,10 @@ URL="http://127.0.0.1:$PORT"
 wrk -t2 -c"$CONNS" -d"$WARMUP" -s bench/soak.lua "$URL" > "$OUT/soak-warmup.txt"
 RSS_WARM=$(rss_kb)
 THREADS_WARM=$(threads)
-wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/soak.lua "$URL" > "$OUT/soak.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/soak.lua "$URL" > "$OUT/soak.txt"
+  echo "round $round of $ROUNDS: RSS $(( $(rss_kb) / 1024 )) MiB"
+done
 RSS_END=$(rss_kb)
 echo "threads after warm-up $THREADS_WARM, at the end $(threads)" | tee "$OUT/soak-threads.txt"
 
@@ -67,7 +77,7 @@ socket_errors = sum(int(x) for x in sock.groups()) if sock else 0
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 bad = int(non2xx.group(1)) if non2xx else 0
 growth = (end - warm) / warm * 100
-print(f"soak: {sys.argv[4]} connections for {sys.argv[5]}: {total} requests, {rps} requests/s")
+print(f"soak (last round): {sys.argv[4]} connections for {sys.argv[5]}: {total} requests, {rps} requests/s")
 print(f"latency p50 {pct(50)}, p90 {pct(90)}, p99 {pct(99)}")
 print(f"errors: {socket_errors} socket errors, {bad} non-2xx/3xx answers")
 print(f"RSS after warm-up {warm // 1024} MiB, at the end {end // 1024} MiB ({growth:+.1f}%)")
