@@ -24,26 +24,35 @@ use crate::http::error::{AppError, OrInternal};
 use crate::state::AppState;
 use crate::upstream::client::shasum_for;
 
+/// The routes sit in scopes with static prefixes: a mirror request (the hot path, answered
+/// by the default service) is then turned away by a prefix comparison instead of running
+/// every pattern's regex (which took 15% of the CPU of an `index.json` request).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/.well-known/terraform.json").get(discovery))
-        .service(web::resource("/v1/providers/{ns}/{ptype}/versions").get(default_versions))
         .service(
-            web::resource("/v1/providers/{ns}/{ptype}/{version}/download/{os}/{arch}")
-                .get(default_download),
-        )
-        .service(web::resource("/registry/{host}/v1/providers/{ns}/{ptype}/versions").get(versions))
-        .service(
-            web::resource(
-                "/registry/{host}/v1/providers/{ns}/{ptype}/{version}/download/{os}/{arch}",
-            )
-            .get(download),
+            web::scope("/v1/providers")
+                .service(web::resource("/{ns}/{ptype}/versions").get(default_versions))
+                .service(
+                    web::resource("/{ns}/{ptype}/{version}/download/{os}/{arch}")
+                        .get(default_download),
+                ),
         )
         .service(
-            web::resource("/registry/{host}/sums/{ns}/{ptype}/{version}/{file}").get(origin_sums),
-        )
-        .service(
-            web::resource("/registry/{host}/mirror-sums/{ns}/{ptype}/{version}/{file}")
-                .get(mirror_sums),
+            web::scope("/registry")
+                .service(web::resource("/{host}/v1/providers/{ns}/{ptype}/versions").get(versions))
+                .service(
+                    web::resource(
+                        "/{host}/v1/providers/{ns}/{ptype}/{version}/download/{os}/{arch}",
+                    )
+                    .get(download),
+                )
+                .service(
+                    web::resource("/{host}/sums/{ns}/{ptype}/{version}/{file}").get(origin_sums),
+                )
+                .service(
+                    web::resource("/{host}/mirror-sums/{ns}/{ptype}/{version}/{file}")
+                        .get(mirror_sums),
+                ),
         );
 }
 

@@ -17,9 +17,13 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
                    base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // A scope with a static prefix, so that mirror requests never run the tail's regex.
     cfg.service(web::resource("/").route(web::get().to(to_ui)))
-        .service(web::resource("/ui").route(web::get().to(to_ui)))
-        .service(web::resource("/ui/{tail:.*}").route(web::get().to(asset)));
+        .service(
+            web::scope("/ui")
+                .service(web::resource("").route(web::get().to(to_ui)))
+                .service(web::resource("/{tail:.*}").route(web::get().to(asset))),
+        );
 }
 
 async fn to_ui() -> HttpResponse {
