@@ -680,6 +680,8 @@ def scenario_every_key() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())["properties"]
 
     def sample(prop: dict[str, Any]) -> Any:
+        if "enum" in prop:
+            return prop["enum"][-1]
         t = prop.get("type")
         if t == "integer":
             return max(prop.get("minimum", 0), 7)
