@@ -34,7 +34,8 @@ fi
 
 BUILD=(--sanitizer "$SANITIZER" --codegen-units 16)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-BIN_DIR=fuzz/target/$TRIPLE/release
+# cargo fuzz builds into CARGO_TARGET_DIR when it is set, else fuzz/target.
+BIN_DIR=${CARGO_TARGET_DIR:-fuzz/target}/$TRIPLE/release
 echo "== cargo fuzz build (sanitizer $SANITIZER)"
 build_start=$(date +%s)
 cargo fuzz build "${BUILD[@]}"
