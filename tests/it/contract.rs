@@ -488,18 +488,9 @@ impl Api<'_> {
     }
 
     async fn upload(&self, token: &str, version: &str, zip: Vec<u8>, want: u16) -> Value {
-        let form = reqwest::multipart::Form::new()
-            .text("namespace", "example")
-            .text("type", "thing")
-            .text("version", version.to_owned())
-            .text("platform", "linux_amd64")
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
-            );
         let req = self
             .request(Method::POST, "/api/v1/packages", Some(token))
-            .multipart(form);
+            .multipart(crate::common::package_form(zip, version));
         self.expect(req, want).await
     }
 

@@ -139,19 +139,10 @@ impl TestApp {
         zip: Vec<u8>,
         version: &str,
     ) -> reqwest::Result<reqwest::Response> {
-        let form = reqwest::multipart::Form::new()
-            .text("namespace", "example")
-            .text("type", "thing")
-            .text("version", version.to_owned())
-            .text("platform", "linux_amd64")
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
-            );
         self.client
             .post(self.url("/api/v1/packages"))
             .bearer_auth(token)
-            .multipart(form)
+            .multipart(package_form(zip, version))
             .send()
             .await
     }
@@ -301,4 +292,18 @@ pub fn set_upstream(
     config
         .upstream
         .insert("registry.terraform.io".into(), upstream);
+}
+
+/// The multipart body of `POST /api/v1/packages` for `example/thing` `version` on
+/// `linux_amd64`.
+pub fn package_form(zip: Vec<u8>, version: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("namespace", "example")
+        .text("type", "thing")
+        .text("version", version.to_owned())
+        .text("platform", "linux_amd64")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
+        )
 }
