@@ -30,6 +30,9 @@ pub struct Cli {
     /// Data directory (SQLite file, local blobs, generated TLS material).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Make no outbound request at all (air-gapped installs): no upstream is contacted.
+    #[arg(long, global = true)]
+    pub offline: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,6 +44,9 @@ pub enum Command {
         /// Address to listen on, HOST:PORT.
         #[arg(long)]
         listen: Option<String>,
+        /// The URL users reach the mirror at (`server.public_url`), e.g. behind a proxy.
+        #[arg(long)]
+        public_url: Option<String>,
         /// Create (once) a local CA and a certificate for this server, and serve HTTPS with it.
         #[arg(long)]
         self_signed_tls: bool,
@@ -117,11 +123,19 @@ impl Cli {
         if let Some(d) = &self.data_dir {
             flags.push(("data_dir", Value::from(d.display().to_string())));
         }
+        if self.offline {
+            flags.push(("offline", Value::Bool(true)));
+        }
         if let Command::Serve {
-            listen: Some(l), ..
+            listen, public_url, ..
         } = &self.command
         {
-            flags.push(("server.listen", Value::from(l.clone())));
+            if let Some(l) = listen {
+                flags.push(("server.listen", Value::from(l.clone())));
+            }
+            if let Some(u) = public_url {
+                flags.push(("server.public_url", Value::from(u.clone())));
+            }
         }
         config::load(self.config.as_deref(), &config::process_env(), &flags)
     }
@@ -133,6 +147,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         Command::Serve {
             self_signed_tls, ..
         } => {
+            let mut ca_bundle = None;
             if self_signed_tls && config.server.tls.is_none() {
                 let generated =
                     crate::tls::ensure_self_signed(&config.data_dir, &config.server.hostnames)?;
@@ -140,7 +155,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
                     cert_file: generated.cert.clone(),
                     key_file: generated.key.clone(),
                 });
-                print_client_setup(&config, &generated.ca_cert)?;
+                ca_bundle = Some(write_ca_bundle(&generated.ca_cert)?);
             }
             let app = Application::build(config).await?;
             tracing::info!(
@@ -148,6 +163,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
                 https = app.is_https(),
                 "tfmirror is serving the network mirror protocol"
             );
+            print!("{}", next_steps(&app, ca_bundle.as_deref()));
             app.run_until_stopped().await?;
             Ok(0)
         }
@@ -361,28 +377,47 @@ async fn print_job(pool: &db::Pool, id: i64) -> anyhow::Result<i32> {
 }
 
 /// Prints what a Terraform user needs to trust and use this server.
-fn print_client_setup(config: &Config, ca_cert: &Path) -> anyhow::Result<()> {
+/// The system CA bundle plus the generated CA, for `SSL_CERT_FILE`.
+fn write_ca_bundle(ca_cert: &Path) -> anyhow::Result<PathBuf> {
     let bundle = ca_cert.with_file_name("ca-bundle.pem");
     let mut pem = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
     pem.push_str(&std::fs::read_to_string(ca_cert).context("reading generated CA")?);
     std::fs::write(&bundle, pem)?;
-    let bundle = std::fs::canonicalize(&bundle)?;
-    let addr: std::net::SocketAddr = config.server.listen.parse()?;
-    let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
-        "localhost".to_owned()
+    Ok(std::fs::canonicalize(&bundle)?)
+}
+
+/// What a newcomer does next, in order: the UI, the first admin, the client configuration.
+/// Printed on standard output (the setup link is a secret: it never goes to the log).
+pub fn next_steps(app: &Application, ca_bundle: Option<&Path>) -> String {
+    let base = app.base_url();
+    let mut out = format!("\ntfmirror is running at {base}\n\n1. The admin UI: {base}ui/\n");
+    match app.setup_link() {
+        Some(link) => out.push_str(&format!(
+            "2. Create the first admin: open\n     {link}\n   (valid for {} minutes, once), or run `tfmirror create-admin --username NAME`.\n",
+            crate::auth::SETUP_LINK_MINUTES
+        )),
+        None => out.push_str("2. Log in with an admin account (`tfmirror create-admin` makes more).\n"),
+    }
+    if base.starts_with("https://") {
+        out.push_str(&format!(
+            "3. Point Terraform or OpenTofu at the mirror in ~/.terraformrc (or ~/.tofurc):\n\n\
+             provider_installation {{\n  network_mirror {{\n    url = \"{base}\"\n  }}\n}}\n"
+        ));
+        if let Some(bundle) = ca_bundle {
+            out.push_str(&format!(
+                "\n   and trust the local CA in the shell that runs terraform:\n   export SSL_CERT_FILE={}\n",
+                bundle.display()
+            ));
+        }
     } else {
-        addr.ip().to_string()
-    };
-    println!(
-        "\nServing HTTPS with a local CA. Point Terraform or OpenTofu at this mirror:\n\n\
-         # ~/.terraformrc (or ~/.tofurc)\n\
-         provider_installation {{\n  network_mirror {{\n    url = \"https://{host}:{port}/\"\n  }}\n}}\n\n\
-         # and trust the local CA in the shell that runs terraform:\n\
-         export SSL_CERT_FILE={bundle}\n",
-        port = addr.port(),
-        bundle = bundle.display()
-    );
-    Ok(())
+        out.push_str(
+            "3. Terraform and OpenTofu refuse mirrors over plain HTTP. Serve HTTPS (`server.tls`, \
+             or `tfmirror serve --self-signed-tls`), or behind a TLS-terminating proxy set \
+             `server.public_url` (`--public-url`, TFM_PUBLIC_URL) to its https:// address; the \
+             UI's \"Use this mirror\" page then shows the `.terraformrc` block.\n",
+        );
+    }
+    out
 }
 
 async fn create_admin(config: &Config, username: &str) -> anyhow::Result<i32> {

@@ -23,6 +23,8 @@ use crate::{db, storage, tls};
 pub struct Application {
     port: u16,
     https: bool,
+    /// The secret of the setup link, while no admin exists.
+    setup_token: Option<String>,
     server: Server,
     state: AppState,
     worker: Option<WorkerHandle>,
@@ -58,6 +60,48 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
         metrics,
         catalog,
     })
+}
+
+/// Says at start which origins may be contacted, or that none will be.
+fn log_upstreams(config: &Config) {
+    if config.offline {
+        if config.offline_ignored.is_empty() {
+            tracing::info!("offline: no outbound request is made; no upstream is contacted");
+        } else {
+            tracing::warn!(
+                ignored = %config.offline_ignored.join(", "),
+                "offline: no outbound request is made; these upstream blocks are ignored"
+            );
+        }
+        return;
+    }
+    let active: Vec<String> = config
+        .upstream
+        .iter()
+        .map(|(host, up)| {
+            let url = up
+                .url
+                .as_deref()
+                .map(crate::config::mask_url_credentials)
+                .unwrap_or_else(|| format!("https://{host}/"));
+            let mode = if up.pull_through {
+                "pull-through"
+            } else {
+                "definitions only"
+            };
+            let unsigned = if up.allow_unsigned {
+                ", unsigned allowed"
+            } else {
+                ""
+            };
+            format!("{host} ({url}, {mode}{unsigned})")
+        })
+        .collect();
+    if active.is_empty() {
+        tracing::info!("no upstream is configured: serving stored packages only");
+    } else {
+        tracing::info!(upstreams = %active.join("; "), "active upstreams");
+    }
 }
 
 /// The verified-fetch pipeline that the worker and pull-through share.
@@ -156,12 +200,28 @@ impl Application {
                 }
             }
         });
-        if db::users::count_admins(&state.db).await? == 0 {
+        log_upstreams(config);
+        // While no admin exists, a one-time link creates the first (printed by `serve` on
+        // standard output, never logged).
+        let setup_token = if db::users::count_admins(&state.db).await? == 0 {
+            let secret = crate::auth::new_setup_secret();
+            let now = crate::clock::now();
+            db::users::create_setup_token(
+                &state.db,
+                &crate::auth::token_hash(&secret),
+                now,
+                now + crate::auth::SETUP_LINK_MINUTES * 60,
+            )
+            .await
+            .context("recording the setup link")?;
             tracing::warn!(
-                "no admin user exists: create one with `tfmirror create-admin --username NAME` \
-                 (password from stdin or TFM_ADMIN_PASSWORD)"
+                "no admin user exists: open the setup link printed on standard output, or run \
+                 `tfmirror create-admin --username NAME`"
             );
-        }
+            Some(secret)
+        } else {
+            None
+        };
         // Blobs a crash left without a row, once they are surely not an ingest in progress.
         let collector = state.clone();
         tokio::spawn(async move {
@@ -179,6 +239,7 @@ impl Application {
         Ok(Self {
             port,
             https,
+            setup_token,
             server,
             state,
             worker,
@@ -198,6 +259,35 @@ impl Application {
 
     pub fn is_https(&self) -> bool {
         self.https
+    }
+
+    /// Where users reach the mirror: `server.public_url`, else this listener (`localhost`
+    /// for a loopback or unspecified address), with a trailing slash.
+    pub fn base_url(&self) -> String {
+        if let Some(base) = self.state.config.public_base() {
+            return base;
+        }
+        let scheme = if self.https { "https" } else { "http" };
+        let host = match self
+            .state
+            .config
+            .server
+            .listen
+            .parse::<std::net::SocketAddr>()
+        {
+            Ok(a) if a.ip().is_unspecified() || a.ip().is_loopback() => "localhost".to_owned(),
+            Ok(std::net::SocketAddr::V6(a)) => format!("[{}]", a.ip()),
+            Ok(a) => a.ip().to_string(),
+            Err(_) => "localhost".to_owned(),
+        };
+        format!("{scheme}://{host}:{}/", self.port)
+    }
+
+    /// The one-time link that creates the first admin, while none exists.
+    pub fn setup_link(&self) -> Option<String> {
+        self.setup_token
+            .as_ref()
+            .map(|t| format!("{}ui/setup#token={t}", self.base_url()))
     }
 
     pub fn state(&self) -> &AppState {

@@ -117,6 +117,16 @@ pub fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// How long the setup link `serve` prints stays valid.
+pub const SETUP_LINK_MINUTES: i64 = 60;
+
+/// A fresh one-time setup token (stored hashed, like API tokens).
+pub fn new_setup_secret() -> String {
+    let mut s = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut s);
+    hex::encode(s)
+}
+
 /// A fresh API token secret.
 pub fn new_token_secret() -> String {
     let mut s = [0u8; 32];

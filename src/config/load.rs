@@ -15,6 +15,8 @@ use crate::definitions;
 pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TFM_DATA_DIR", "data_dir"),
     ("TFM_LISTEN", "server.listen"),
+    ("TFM_PUBLIC_URL", "server.public_url"),
+    ("TFM_OFFLINE", "offline"),
     ("TFM_TLS_CERT_FILE", "server.tls.cert_file"),
     ("TFM_TLS_KEY_FILE", "server.tls.key_file"),
     ("TFM_DATABASE_PATH", "database.path"),
@@ -99,7 +101,7 @@ pub fn load(
             .overrides
             .insert((*key).to_owned(), format!("flag for {key}"));
     }
-    let config: Config = serde_path_to_error::deserialize(&value).map_err(|e| {
+    let mut config: Config = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = segments(e.path());
         let message = e.inner().to_string();
         ConfigError::Invalid {
@@ -111,6 +113,7 @@ pub fn load(
         location: sources.describe(&refusal.path, &refusal.message),
         message: format!("{}: {}", key_name(&refusal.path), refusal.message),
     })?;
+    config.apply_upstream_defaults();
     Ok(config)
 }
 
@@ -347,6 +350,83 @@ mod tests {
         };
         assert_eq!(c.database_path(), PathBuf::from("./data/tfmirror.db"));
         assert_eq!(c.local_storage_path(local), PathBuf::from("./data/blobs"));
+    }
+
+    #[test]
+    fn with_no_upstream_block_the_public_registries_pull_through_verified() {
+        let c = load(None, &BTreeMap::new(), &[]).unwrap();
+        assert_eq!(
+            c.upstream.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["registry.opentofu.org", "registry.terraform.io"]
+        );
+        for up in c.upstream.values() {
+            assert!(up.pull_through, "pull-through is on for the defaults");
+            assert!(!up.allow_unsigned, "every default package is verified");
+            assert_eq!(up.url, None, "discovery starts at https://HOSTNAME");
+        }
+        assert!(!c.offline);
+
+        // One block replaces both defaults.
+        let c = load_text(
+            "upstream \"registry.example.com\" {\n  url = \"https://registry.example.com\"\n}\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.upstream.keys().collect::<Vec<_>>(),
+            ["registry.example.com"]
+        );
+        assert!(!c.upstream["registry.example.com"].pull_through);
+    }
+
+    #[test]
+    fn offline_contacts_no_upstream_from_the_file_the_environment_or_a_flag() {
+        let block = "upstream \"registry.terraform.io\" {\n  pull_through = true\n}\n";
+        let c = load_text(&format!("offline = true\n{block}"), &[]).unwrap();
+        assert!(c.offline);
+        assert!(c.upstream.is_empty(), "{:?}", c.upstream.keys());
+        assert_eq!(c.offline_ignored, ["registry.terraform.io"]);
+
+        let env: BTreeMap<String, String> = [("TFM_OFFLINE".to_owned(), "true".to_owned())].into();
+        let c = load(None, &env, &[]).unwrap();
+        assert!(c.offline && c.upstream.is_empty() && c.offline_ignored.is_empty());
+
+        let c = load(None, &BTreeMap::new(), &[("offline", Value::Bool(true))]).unwrap();
+        assert!(c.offline && c.upstream.is_empty());
+    }
+
+    #[test]
+    fn public_url_must_be_a_plain_http_or_https_address() {
+        let env = |v: &str| -> BTreeMap<String, String> {
+            [("TFM_PUBLIC_URL".to_owned(), v.to_owned())].into()
+        };
+        let c = load(None, &env("https://mirror.example.com"), &[]).unwrap();
+        assert_eq!(
+            c.public_base().as_deref(),
+            Some("https://mirror.example.com/")
+        );
+        let c = load(None, &env("https://mirror.example.com/tf//"), &[]).unwrap();
+        assert_eq!(
+            c.public_base().as_deref(),
+            Some("https://mirror.example.com/tf/")
+        );
+        assert_eq!(
+            load(None, &BTreeMap::new(), &[]).unwrap().public_base(),
+            None
+        );
+        for bad in [
+            "mirror.example.com",
+            "ftp://mirror.example.com/",
+            "https://user:pw@mirror.example.com/",
+            "https://mirror.example.com/?x=1",
+            "https://mirror.example.com/#top",
+        ] {
+            let e = load(None, &env(bad), &[]).expect_err(bad).to_string();
+            assert!(
+                e.starts_with("environment variable TFM_PUBLIC_URL: server.public_url: must be"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

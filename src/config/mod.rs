@@ -66,8 +66,18 @@ pub struct Config {
     /// Settings for every outbound request to upstream registries.
     pub outbound: OutboundConfig,
     /// The origin registries tfmirror may contact, by hostname. No other host is ever
-    /// contacted: a definitions file naming an unconfigured origin is refused.
+    /// contacted: a definitions file naming an unconfigured origin is refused. With no
+    /// `upstream` block at all, the public registries (`registry.terraform.io` and
+    /// `registry.opentofu.org`) are the upstreams, with pull-through on and every package
+    /// verified; one block replaces both.
     pub upstream: BTreeMap<String, UpstreamConfig>,
+    /// Air-gapped operation: no outbound request at all. No upstream is contacted (the
+    /// public defaults are not added, `upstream` blocks are ignored with a warning); the
+    /// mirror serves what was imported, uploaded or fetched before.
+    pub offline: bool,
+    /// The `upstream` blocks `offline` set aside, for the start-up warning.
+    #[serde(skip)]
+    pub offline_ignored: Vec<String>,
     pub worker: WorkerConfig,
     /// The Provider Registry Protocol (`providers.v1`) served over the stored packages.
     pub registry: RegistryConfig,
@@ -176,6 +186,8 @@ impl Default for Config {
             log: LogConfig::default(),
             outbound: OutboundConfig::default(),
             upstream: BTreeMap::new(),
+            offline: false,
+            offline_ignored: Vec::new(),
             worker: WorkerConfig::default(),
             registry: RegistryConfig::default(),
             auth: AuthConfig::default(),
@@ -335,6 +347,11 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_seconds: u64,
+    /// The address users reach the mirror at, e.g. `https://mirror.example.com/` behind a
+    /// TLS-terminating proxy: shown on the "Use this mirror" page, in the setup link and in
+    /// the start-up instructions. Unset: the address the browser used (and, in the start-up
+    /// instructions, the listen address).
+    pub public_url: Option<String>,
     /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` / `Forwarded`
     /// headers name the real client. Empty (the default): those headers are ignored and the
     /// socket's peer is the client, so nobody can pick their own address.
@@ -351,6 +368,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8443".into(),
             hostnames: Vec::new(),
             tls: None,
+            public_url: None,
             workers: 0,
             shutdown_grace_seconds: 30,
             trusted_proxies: Vec::new(),
@@ -569,7 +587,36 @@ impl Default for LogConfig {
     }
 }
 
+/// The public registries used when no `upstream` block is configured.
+pub const PUBLIC_REGISTRIES: [&str; 2] = ["registry.opentofu.org", "registry.terraform.io"];
+
 impl Config {
+    /// What the loader does once the layers are merged: with `offline`, no upstream at all;
+    /// with no `upstream` block, the public registries with pull-through on.
+    pub fn apply_upstream_defaults(&mut self) {
+        if self.offline {
+            self.offline_ignored = std::mem::take(&mut self.upstream).into_keys().collect();
+        } else if self.upstream.is_empty() {
+            for host in PUBLIC_REGISTRIES {
+                self.upstream.insert(
+                    host.to_owned(),
+                    UpstreamConfig {
+                        pull_through: true,
+                        ..UpstreamConfig::default()
+                    },
+                );
+            }
+        }
+    }
+
+    /// `server.public_url` with exactly one trailing slash, when set.
+    pub fn public_base(&self) -> Option<String> {
+        self.server
+            .public_url
+            .as_deref()
+            .map(|u| format!("{}/", u.trim_end_matches('/')))
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.database
             .path

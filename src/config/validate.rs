@@ -94,6 +94,23 @@ impl Config {
                 "must be HOST:PORT with an IP address, e.g. 127.0.0.1:8443",
             );
         }
+        if let Some(url) = &self.server.public_url {
+            let parsed = url::Url::parse(url).ok();
+            let fine = parsed.as_ref().is_some_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.username().is_empty()
+                    && u.password().is_none()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            if !fine {
+                return refuse(
+                    &["server", "public_url"],
+                    "must be an http:// or https:// URL without credentials, query or fragment, e.g. https://mirror.example.com/",
+                );
+            }
+        }
         within(
             &["server", "workers"],
             self.server.workers,

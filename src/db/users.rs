@@ -321,3 +321,88 @@ pub async fn touch_api_token(pool: &Pool, id: i64, now: i64) -> Result<(), DbErr
     .await?;
     Ok(())
 }
+
+/// Records a one-time setup token (its sha256) valid until `expires_at`, and drops the
+/// expired ones.
+pub async fn create_setup_token(
+    pool: &Pool,
+    token_hash: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    let mut tx = super::write_tx(pool).await?;
+    sqlx::query("DELETE FROM setup_tokens WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub enum FirstAdmin {
+    Created(User),
+    /// An active admin exists: setup is over.
+    AdminExists,
+    /// No such token, or it expired, or it was used.
+    BadToken,
+    /// The name belongs to an existing (viewer or disabled) account.
+    NameTaken,
+}
+
+/// Creates the first admin with a setup token, in one transaction: only while no active
+/// admin exists, only with an unexpired token, and every token is spent by it.
+pub async fn create_first_admin(
+    pool: &Pool,
+    token_hash: &str,
+    username: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<FirstAdmin, DbError> {
+    let mut tx = super::write_tx(pool).await?;
+    let admins: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+            .fetch_one(&mut *tx)
+            .await?;
+    if admins > 0 {
+        return Ok(FirstAdmin::AdminExists);
+    }
+    let valid: Option<i64> = sqlx::query_scalar(
+        "SELECT expires_at FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if valid.is_none() {
+        return Ok(FirstAdmin::BadToken);
+    }
+    let done = sqlx::query(
+        "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, 'admin', $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(username)
+    .bind(password_hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(FirstAdmin::NameTaken);
+    }
+    let id = done.last_insert_rowid();
+    sqlx::query("DELETE FROM setup_tokens")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(match get_user(pool, id).await? {
+        Some(user) => FirstAdmin::Created(user),
+        None => FirstAdmin::NameTaken,
+    })
+}

@@ -29,10 +29,7 @@ pub fn validate(text: &str, client: &RegistryClient) -> Result<Definitions, Prob
         problems.push(DefinitionError {
             line: p.line,
             column: 1,
-            message: format!(
-                "no upstream is configured for {host}: add `upstream \"{host}\" {{}}` to the tfmirror configuration",
-                host = p.address.hostname
-            ),
+            message: client.not_configured(&p.address.hostname),
         });
     }
     if problems.total == 0 {

@@ -144,6 +144,8 @@ pub struct UpstreamStats {
 pub struct RegistryClient {
     http: reqwest::Client,
     upstreams: HashMap<Hostname, Upstream>,
+    /// `offline = true`: there are no upstreams, and errors say why.
+    offline: bool,
 }
 
 impl RegistryClient {
@@ -194,6 +196,7 @@ impl RegistryClient {
         Ok(Self {
             http: builder.build()?,
             upstreams,
+            offline: config.offline,
         })
     }
 
@@ -218,6 +221,20 @@ impl RegistryClient {
         self.upstreams.contains_key(host)
     }
 
+    /// Why `host` is not contacted, and what to do about it.
+    pub fn not_configured(&self, host: &Hostname) -> String {
+        if self.offline {
+            format!(
+                "the mirror is offline (`offline = true`): {host} is never contacted; \
+                 import or upload its packages instead"
+            )
+        } else {
+            format!(
+                "no upstream is configured for {host}: add `upstream \"{host}\" {{}}` to the tfmirror configuration"
+            )
+        }
+    }
+
     pub fn allows_unsigned(&self, host: &Hostname) -> bool {
         self.upstreams
             .get(host)
@@ -225,11 +242,9 @@ impl RegistryClient {
     }
 
     fn upstream(&self, host: &Hostname) -> Result<&Upstream, UpstreamError> {
-        self.upstreams.get(host).ok_or_else(|| {
-            UpstreamError::permanent(format!(
-                "no upstream is configured for {host}; add `upstream \"{host}\" {{}}` to the configuration"
-            ))
-        })
+        self.upstreams
+            .get(host)
+            .ok_or_else(|| UpstreamError::permanent(self.not_configured(host)))
     }
 
     /// Sends a GET with the upstream's token when the URL is on its API host, and maps the

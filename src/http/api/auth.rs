@@ -13,7 +13,9 @@ use crate::http::error::{AppError, OrInternal};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/login", web::post().to(login))
+    cfg.route("/about", web::get().to(about))
+        .route("/setup", web::post().to(setup))
+        .route("/auth/login", web::post().to(login))
         .route("/auth/logout", web::post().to(logout))
         .route("/auth/me", web::get().to(me));
 }
@@ -70,10 +72,28 @@ async fn login(
         }
     };
     state.throttle.succeeded(&attempt);
+    let profile = users::get_user(pool, user.id)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("user vanished during login")))?;
+    let body = start_session(&state, &profile, addr.as_deref(), "auth.login").await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+/// A new server-side session for `user` and its signed token, audited as `action`: the
+/// body login and setup answer with.
+async fn start_session(
+    state: &AppState,
+    user: &users::User,
+    addr: Option<&str>,
+    action: &str,
+) -> Result<serde_json::Value, AppError> {
+    let pool = &state.db;
     let now = crate::clock::now();
     let expires_at = now + state.auth_keys.session_seconds;
     let session_id = uuid::Uuid::new_v4().simple().to_string();
-    users::create_session(pool, &session_id, user.id, now, expires_at, addr.as_deref()).await?;
+    users::create_session(pool, &session_id, user.id, now, expires_at, addr).await?;
     let token = state
         .auth_keys
         .issue(user.id, &session_id, now, expires_at)
@@ -81,18 +101,101 @@ async fn login(
     db::audit::record(
         pool,
         &format!("user:{}", user.username),
-        "auth.login",
+        action,
         None,
-        addr.as_deref(),
+        addr,
         &json!({}),
     )
     .await?;
-    let profile = users::get_user(pool, user.id)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("user vanished during login")))?;
-    Ok(HttpResponse::Ok()
+    Ok(json!({ "token": token, "expires_at": expires_at, "user": user }))
+}
+
+/// What the UI needs before anyone logs in: no secrets, nothing about the configuration
+/// beyond where users reach the mirror.
+async fn about(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let setup_required = users::count_admins(&state.db).await? == 0;
+    Ok(HttpResponse::Ok().json(json!({
+        "public_url": state.config.public_base(),
+        "https": state.config.server.tls.is_some(),
+        "setup_required": setup_required,
+    })))
+}
+
+#[derive(Deserialize)]
+struct SetupBody {
+    token: String,
+    username: String,
+    password: String,
+}
+
+const BAD_SETUP_TOKEN: &str = "this setup link is invalid, expired or already used: restart \
+    `tfmirror serve` for a new one, or run `tfmirror create-admin --username NAME`";
+
+/// Creates the first admin with the one-time token of the setup link `serve` printed.
+async fn setup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<SetupBody>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let addr = crate::http::caller::client_addr(&req);
+    let attempt = Attempt::new("setup link", addr.as_deref());
+    if let Some(wait) = state.throttle.wait(&attempt) {
+        let secs = wait.as_secs().max(1);
+        return Err(AppError::Throttled {
+            message: format!("too many invalid setup links; try again in {secs} s"),
+            retry_after: secs,
+        });
+    }
+    if users::count_admins(&state.db).await? > 0 {
+        return Err(AppError::Conflict(
+            "an admin exists already: log in, or ask an admin for an account".into(),
+        ));
+    }
+    let username = body.username.trim();
+    if !crate::domain::valid_username(username) {
+        return Err(AppError::BadRequest(
+            "username must be 1 to 64 letters, digits, '.', '_', '-' or '@'".into(),
+        ));
+    }
+    password::check_strength(&body.password).map_err(AppError::BadRequest)?;
+    let hash = password::hash(body.password)
+        .await
+        .or_internal("hashing a password")?;
+    let token_hash = crate::auth::token_hash(body.token.trim());
+    let now = crate::clock::now();
+    let user = match users::create_first_admin(&state.db, &token_hash, username, &hash, now).await?
+    {
+        users::FirstAdmin::Created(user) => user,
+        users::FirstAdmin::AdminExists => {
+            return Err(AppError::Conflict(
+                "an admin exists already: log in, or ask an admin for an account".into(),
+            ));
+        }
+        users::FirstAdmin::BadToken => {
+            state.throttle.failed(&attempt);
+            return Err(AppError::Forbidden(BAD_SETUP_TOKEN.into()));
+        }
+        users::FirstAdmin::NameTaken => {
+            return Err(AppError::Conflict(format!(
+                "an account named {username} exists already: choose another name"
+            )));
+        }
+    };
+    state.throttle.succeeded(&attempt);
+    db::audit::record(
+        &state.db,
+        &format!("user:{}", user.username),
+        "user.create",
+        Some(&format!("user:{}", user.username)),
+        addr.as_deref(),
+        &json!({ "role": user.role, "via": "setup link" }),
+    )
+    .await?;
+    let body = start_session(&state, &user, addr.as_deref(), "auth.login").await?;
+    Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "token": token, "expires_at": expires_at, "user": profile })))
+        .json(body))
 }
 
 async fn logout(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {

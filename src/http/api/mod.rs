@@ -67,7 +67,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     );
 }
 
-/// Authenticates every request but login and the OpenAPI document before any body is read,
+/// The routes anyone may call (`security: []` in the OpenAPI document): logging in, the
+/// document itself, what the login page shows, and spending the first-admin setup link.
+const PUBLIC_ROUTES: [&str; 4] = [
+    "/api/v1/auth/login",
+    "/api/v1/openapi.yaml",
+    "/api/v1/about",
+    "/api/v1/setup",
+];
+
+/// Authenticates every request but the public routes before any body is read,
 /// and refuses mutating methods to viewers (403) before their handlers run.
 async fn authorize(
     req: actix_web::dev::ServiceRequest,
@@ -75,7 +84,7 @@ async fn authorize(
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use actix_web::HttpMessage;
     let path = req.path();
-    let public = path == "/api/v1/auth/login" || path == "/api/v1/openapi.yaml";
+    let public = PUBLIC_ROUTES.contains(&path);
     if !public {
         let caller = crate::http::caller::authenticate(req.request().clone()).await?;
         if caller.role == crate::domain::Role::Consumer {

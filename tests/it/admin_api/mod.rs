@@ -4,6 +4,7 @@
 mod auth;
 mod jobs;
 mod providers;
+mod setup;
 mod users;
 
 use crate::common::fake_registry::FakeRegistry;

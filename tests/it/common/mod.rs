@@ -60,6 +60,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub dir: tempfile::TempDir,
+    /// The one-time link `serve` prints while no admin exists.
+    pub setup_link: Option<String>,
 }
 
 impl TestApp {
@@ -79,6 +81,7 @@ impl TestApp {
         let app = Application::build(config).await.expect("server starts");
         let port = app.port();
         let state = app.state().clone();
+        let setup_link = app.setup_link();
         tokio::spawn(app.run_until_stopped());
         let mut client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
         let scheme = if let Some(TlsConfig { cert_file, .. }) = &tls {
@@ -99,6 +102,7 @@ impl TestApp {
             client: client.build().unwrap(),
             state,
             dir,
+            setup_link,
         }
     }
 
