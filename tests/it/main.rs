@@ -11,6 +11,7 @@ mod contract;
 mod crash_trials;
 mod fake_registry_selftest;
 mod faults;
+mod first_run;
 mod hardening;
 mod jobs;
 mod load_cli;

@@ -216,7 +216,15 @@ impl FakeRegistry {
     /// Starts an HTTPS registry with the project's self-signed certificate machinery; the CA is
     /// at `dir/tls/ca.pem`.
     pub async fn start_tls(dir: &Path) -> Self {
-        let paths = tfmirror::tls::ensure_self_signed(dir, &[]).expect("self-signed certificate");
+        Self::start_tls_for(dir, &[]).await
+    }
+
+    /// An HTTPS registry whose certificate also names `hostnames` (reached through a proxy
+    /// that tunnels those names here).
+    pub async fn start_tls_for(dir: &Path, hostnames: &[&str]) -> Self {
+        let names: Vec<String> = hostnames.iter().map(|h| (*h).to_owned()).collect();
+        let paths =
+            tfmirror::tls::ensure_self_signed(dir, &names).expect("self-signed certificate");
         let config =
             tfmirror::tls::server_config(&paths.cert, &paths.key).expect("rustls server config");
         Self::start_with(Some(config))

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod connect_proxy;
 pub mod fake_registry;
 pub mod proxy;
 pub mod slow_link;
