@@ -10,6 +10,12 @@ server {
   # HOST:PORT to listen on. Use 0.0.0.0:8443 to accept connections from other hosts.   [TFM_LISTEN, --listen]
   listen = "127.0.0.1:8443"
 
+  # The address users reach the mirror at (e.g. behind a TLS-terminating proxy): used by the
+  # UI's "Use this mirror" page, the first-admin setup link and the start-up instructions.
+  # Unset: the address the browser used (the listen address at start-up).
+  # [TFM_PUBLIC_URL, --public-url]
+  # public_url = "https://mirror.example.com/"
+
   # Extra host names for the certificate made by `serve --self-signed-tls`
   # (localhost, 127.0.0.1 and ::1 are always included).
   hostnames = []
@@ -144,8 +150,16 @@ outbound {
   # extra_ca_file = "/etc/tfmirror/extra-ca.pem"
 }
 
+# Air-gapped installs: no outbound request at all. No upstream is contacted (the blocks
+# below are ignored, with a warning at start); the mirror serves what was imported or
+# uploaded.   [TFM_OFFLINE, --offline]
+offline = false
+
 # The origin registries tfmirror may fetch from. No other host is ever contacted: a
-# definitions file that names an origin without a block here is refused.
+# definitions file that names an origin without a block here is refused. With no upstream
+# block at all, the two public registries below are the upstreams, with pull-through on and
+# every package verified (this file spells that default out, with one setting changed per
+# key to show it); one block replaces both.
 upstream "registry.terraform.io" {
   # Where service discovery starts (URL/.well-known/terraform.json). Default: https://HOSTNAME.
   # Point it at a proxy registry (Artifactory, Nexus) to go through it.
@@ -183,7 +197,9 @@ upstream "registry.terraform.io" {
   metadata_deadline_ms = 5000
 }
 
-upstream "registry.opentofu.org" {}
+upstream "registry.opentofu.org" {
+  pull_through = true
+}
 
 # The Provider Registry Protocol (providers.v1) served over the stored packages.
 registry {

@@ -491,6 +491,8 @@ def scenario_default() -> None:
             == pvc["metadata"]["name"])
     env = env_of(container(dep, "tfmirror"))
     R.check(f"{label}: local storage backend", env["TFM_STORAGE_BACKEND"].get("value") == "local")
+    R.check(f"{label}: not offline, no public URL without an ingress",
+            "TFM_OFFLINE" not in env and "TFM_PUBLIC_URL" not in env)
     R.check(f"{label}: no Secret, no secret env, no Ingress, no ServiceMonitor",
             not all_of(docs, "Secret") and not (SECRET_ENVS & set(env))
             and not all_of(docs, "Ingress") and not all_of(docs, "ServiceMonitor"))
@@ -499,6 +501,8 @@ def scenario_default() -> None:
     R.check(f"{label}: NOTES give the port-forward hint and the client block",
             "port-forward service/tfm-tfmirror" in rendered["tfmirror/templates/NOTES.txt"]
             and "network_mirror" in rendered["tfmirror/templates/NOTES.txt"])
+    R.check(f"{label}: NOTES say where the setup link of the first admin is",
+            "grep /ui/setup" in rendered["tfmirror/templates/NOTES.txt"])
 
 
 def scenario_example(path: Path) -> None:
@@ -533,6 +537,9 @@ def check_s3_ingress(label: str, values: dict[str, Any], rendered: dict[str, str
         R.check(f"{label}: {name} from existingSecret key {key}",
                 ref.get("name") == secret and ref.get("key") == key, env.get(name))
     R.check(f"{label}: no Secret rendered (existingSecret)", not all_of(docs, "Secret"))
+    tls_host = values["ingress"]["tls"][0]["hosts"][0]
+    R.check(f"{label}: the public URL is the ingress TLS host",
+            env.get("TFM_PUBLIC_URL", {}).get("value") == f"https://{tls_host}/", env.get("TFM_PUBLIC_URL"))
     R.check(f"{label}: storage.s3 tuning in the HCL",
             flat.get("storage.s3.presign_ttl_seconds") == 300
             and flat.get("storage.s3.multipart_part_mib") == 16)
@@ -669,6 +676,20 @@ def scenario_variants() -> None:
     cfg = next(v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
     R.check("config.existingSecret: the file comes from that Secret, no ConfigMap",
             cfg.get("secret", {}).get("secretName") == "my-config" and not all_of(docs, "ConfigMap"))
+
+    docs = manifests(render({"offline": True}))
+    env = env_of(container(one(docs, "Deployment"), "tfmirror"))
+    R.check("offline: TFM_OFFLINE=true", env.get("TFM_OFFLINE", {}).get("value") == "true")
+    flat = check_hcl("offline", docs, one(docs, "Deployment"))
+
+    values = {"config": {"server": {"publicUrl": "https://tf.example.org/"}},
+              "ingress": {"enabled": True, "tls": [{"secretName": "t", "hosts": ["in.example.org"]}]}}
+    docs = manifests(render(values))
+    env = env_of(container(one(docs, "Deployment"), "tfmirror"))
+    flat = check_hcl("explicit publicUrl", docs, one(docs, "Deployment"))
+    R.check("explicit config.server.publicUrl wins over the ingress host",
+            "TFM_PUBLIC_URL" not in env and flat.get("server.public_url") == "https://tf.example.org/",
+            (env.get("TFM_PUBLIC_URL"), flat.get("server.public_url")))
 
     docs = manifests(render({"replicaCount": 0}))
     R.check("replicaCount 0 renders (scaled down)", one(docs, "Deployment")["spec"]["replicas"] == 0)

@@ -10,6 +10,20 @@
   value: {{ .Values.log.level | quote }}
 - name: TFM_LOG_FORMAT
   value: {{ .Values.log.format | quote }}
+{{- if .Values.offline }}
+- name: TFM_OFFLINE
+  value: "true"
+{{- end }}
+{{- if not .Values.config.server.publicUrl }}
+{{- with .Values.ingress }}
+{{- if and .enabled .tls }}
+{{- with first (first .tls).hosts }}
+- name: TFM_PUBLIC_URL
+  value: {{ printf "https://%s/" . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 - name: TFM_STORAGE_BACKEND
   value: {{ .Values.storage.backend | quote }}
 {{- if eq .Values.storage.backend "s3" }}
