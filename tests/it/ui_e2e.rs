@@ -1,9 +1,11 @@
 //! The admin UI end to end in headless Chromium (Debian's `chromium`, driven by
 //! `playwright-core` from `web/e2e/ui.e2e.mjs`) against the real server and the in-process
-//! fake upstream: log in, a definitions file with an error flagged at its line, fixed,
-//! previewed, enqueued, the job watched to success, the provider found, a version blocked
-//! and gone from the mirror's `index.json`, log out. Screenshots of each main page go to
-//! `web/e2e/screenshots/` (git-ignored). `scripts/test.sh` installs Chromium and the npm
+//! fake upstream: the first admin made through the setup link, a definitions file with an
+//! error flagged at its line, fixed, previewed, enqueued, the job watched to success, the
+//! provider found, a version blocked and gone from the mirror's `index.json`, the "Use this
+//! mirror" page over plain HTTP (a warning, no block) and on a second server with an https
+//! `public_url` (the block with it), log out. Screenshots of every page at 1280 and 390 px go
+//! to `web/e2e/screenshots/` (git-ignored). `scripts/test.sh` installs Chromium and the npm
 //! packages and builds the UI first.
 
 use std::process::Command;
@@ -34,23 +36,28 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
         c.worker.poll_interval_ms = 50;
     })
     .await;
+    // No admin yet: the browser creates "operator" through the setup link the server made
+    // (its host made the one the browser uses, so the session is for this origin).
     let password = "browser test password";
-    let hash = tfmirror::auth::password::hash(password.into())
-        .await
-        .unwrap();
-    tfmirror::db::users::create_user(
-        &app.state.db,
-        "operator",
-        &hash,
-        tfmirror::domain::Role::Admin,
-        0,
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let setup_url = app
+        .setup_link
+        .clone()
+        .expect("a fresh server has a setup link")
+        .replace("http://localhost:", "http://127.0.0.1:");
+    // A second server on the same database, as behind a TLS-terminating proxy at a public
+    // address: its "Use this mirror" page must hand out that address.
+    let public_url = "https://mirror.example.test/";
+    let data_dir = app.state.config.data_dir.clone();
+    let behind_proxy = TestApp::spawn_with(Store::Local, |c| {
+        c.data_dir = data_dir;
+        c.worker.enabled = false;
+        c.server.public_url = Some(public_url.into());
+    })
+    .await;
 
     let screenshots = web.join("e2e/screenshots");
     let base = app.base.clone();
+    let behind_proxy_base = behind_proxy.base.clone();
     let run = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg("e2e/ui.e2e.mjs")
@@ -58,6 +65,9 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
             .env("TFM_BASE_URL", base)
             .env("TFM_USER", "operator")
             .env("TFM_PASSWORD", password)
+            .env("TFM_SETUP_URL", setup_url)
+            .env("TFM_PUBLIC_BASE_URL", behind_proxy_base)
+            .env("TFM_PUBLIC_URL", public_url)
             .env("TFM_CHROMIUM", chromium)
             .env("TFM_SCREENSHOTS", &screenshots)
             .output()
@@ -89,7 +99,13 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
             .fetch_all(&app.state.db)
             .await
             .unwrap();
-    for a in ["auth.login", "job.create", "version.status", "auth.logout"] {
+    for a in [
+        "user.create",
+        "auth.login",
+        "job.create",
+        "version.status",
+        "auth.logout",
+    ] {
         assert!(actions.contains(&a.to_owned()), "{a} missing: {actions:?}");
     }
     let res = app

@@ -1,18 +1,27 @@
 #!/usr/bin/env node
 // End-to-end test of the admin UI in headless Chromium (playwright-core, no bundled browser)
-// against a running tfmirror server. Run by the Rust integration test `tests/ui_e2e.rs`, which
-// starts the real server and a fake upstream offering registry.terraform.io/hashicorp/null
+// against a running tfmirror server. Run by the Rust integration test `tests/it/ui_e2e.rs`,
+// which starts the real server and a fake upstream offering registry.terraform.io/hashicorp/null
 // 3.2.0 and 3.2.1 for linux_amd64 and darwin_arm64.
 //
 //   TFM_BASE_URL=http://127.0.0.1:40123 TFM_USER=operator TFM_PASSWORD=... npm run e2e
 //
 // Environment:
-//   TFM_BASE_URL     the server (plain HTTP on loopback), required
-//   TFM_USER         an existing admin, required
-//   TFM_PASSWORD     their password, required
+//   TFM_BASE_URL     the server (plain HTTP on loopback, no server.public_url), required
+//   TFM_USER         an admin, required: it exists already, or (with TFM_SETUP_URL) the
+//                    scenario creates it through the setup link
+//   TFM_PASSWORD     their password, required (at least 12 characters with TFM_SETUP_URL)
+//   TFM_SETUP_URL    optional: the setup link the server printed (…/ui/setup#token=…) while no
+//                    admin exists; the scenario then starts by creating TFM_USER with it
+//   TFM_PUBLIC_BASE_URL  optional: a second server on the same database, with
+//   TFM_PUBLIC_URL       its server.public_url (https://…); both or neither. The scenario then
+//                    logs in there and checks "Use this mirror" offers that address
 //   TFM_CHROMIUM     the browser (default /usr/bin/chromium)
 //   TFM_SCREENSHOTS  where screenshots go (default web/e2e/screenshots/, git-ignored)
-//   TFM_E2E_TIMEOUT_MS  the global time limit (default 120000)
+//   TFM_E2E_TIMEOUT_MS  the global time limit (default 180000)
+//
+// Every page is screenshot at 1280 and at 390 px wide (`NN-<page>-1280px.png`,
+// `NN-<page>-390px.png`), and at 390 px the document must not be wider than the screen.
 //
 // Prints one line per step; exits 0 when every step passed, 1 with the step and the reason
 // otherwise (and saves failure.png). Console errors and page errors (CSP violations, uncaught
@@ -38,12 +47,38 @@ function required(name) {
   return v
 }
 
+function parseUrl(name, value) {
+  try {
+    return new URL(value)
+  } catch {
+    console.error(`FAIL setup: ${name} is not a URL: ${value}`)
+    process.exit(1)
+  }
+}
+
 const BASE = required('TFM_BASE_URL').replace(/\/+$/, '')
 const USER = required('TFM_USER')
 const PASSWORD = required('TFM_PASSWORD')
+/** The setup link (with its #token=…), or ''. */
+const SETUP_URL = env.TFM_SETUP_URL || ''
+const SETUP_ORIGIN = SETUP_URL ? parseUrl('TFM_SETUP_URL', SETUP_URL).origin : ''
+/** The token of the setup link's fragment: it must not stay in the address bar or the history. */
+const SETUP_TOKEN = SETUP_URL ? (new URLSearchParams(new URL(SETUP_URL).hash.slice(1)).get('token') ?? '') : ''
+/** The second server (same database) and the server.public_url it is configured with, or ''. */
+const PUBLIC_BASE = (env.TFM_PUBLIC_BASE_URL || '').replace(/\/+$/, '')
+const PUBLIC_URL = env.TFM_PUBLIC_URL ? `${env.TFM_PUBLIC_URL.replace(/\/+$/, '')}/` : ''
+if (!PUBLIC_BASE !== !PUBLIC_URL) {
+  console.error('FAIL setup: set both TFM_PUBLIC_BASE_URL and TFM_PUBLIC_URL, or neither')
+  process.exit(1)
+}
+if (PUBLIC_BASE) parseUrl('TFM_PUBLIC_BASE_URL', PUBLIC_BASE)
+if (SETUP_URL && !SETUP_TOKEN) {
+  console.error(`FAIL setup: TFM_SETUP_URL has no #token=… fragment: ${SETUP_URL}`)
+  process.exit(1)
+}
 const CHROMIUM = env.TFM_CHROMIUM || '/usr/bin/chromium'
 const SHOTS = resolve(env.TFM_SCREENSHOTS || join(here, 'screenshots'))
-const GLOBAL_TIMEOUT_MS = Number(env.TFM_E2E_TIMEOUT_MS || 120_000)
+const GLOBAL_TIMEOUT_MS = Number(env.TFM_E2E_TIMEOUT_MS || 180_000)
 /** The default for every wait on the page. */
 const WAIT_MS = 10_000
 const NAV_MS = 20_000
@@ -61,6 +96,12 @@ const ARGS = [
   '--disable-sync',
 ]
 const VIEWPORT = { width: 1280, height: 800 }
+/** A phone: every page is also checked and screenshot at this width. */
+const PHONE = { width: 390, height: 800 }
+
+/** A viewer the scenario creates (on the Users page) to see the "Admins only" page. */
+const VIEWER = 'e2e-viewer'
+const VIEWER_PASSWORD = 'viewer password for the e2e run'
 
 const PROVIDER = 'registry.terraform.io/hashicorp/null'
 const VERSION = '3.2.1'
@@ -170,13 +211,17 @@ async function texts(locator) {
   return (await locator.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim())
 }
 
-/** Waits until the address bar shows `path` (under BASE) and, if given, the query test. */
-async function atPath(path, what, queryTest) {
+/**
+ * Waits until the address bar shows `path` on the server `base` (BASE unless given) and, if
+ * given, passes the query test.
+ */
+async function atPath(path, what, queryTest, base = BASE) {
+  const origin = new URL(base).origin
   await eventually(
-    `${what}: expected the address ${path}${queryTest ? ' (with its query)' : ''}`,
+    `${what}: expected the address ${origin}${path}${queryTest ? ' (with its query)' : ''}`,
     async () => {
       const u = new URL(page.url())
-      const ok = u.origin === new URL(BASE).origin && u.pathname === path && (!queryTest || queryTest(u.searchParams))
+      const ok = u.origin === origin && u.pathname === path && (!queryTest || queryTest(u.searchParams))
       return { ok, seen: page.url() }
     },
     NAV_MS,
@@ -192,6 +237,87 @@ async function screenshot(name) {
   await page.screenshot({ path: file, fullPage: true, timeout: WAIT_MS, animations: 'disabled' })
   return file
 }
+
+/** How far the document is wider than the viewport (px), and the elements sticking out. */
+async function overflow() {
+  return page.evaluate(() => {
+    const width = window.innerWidth
+    const by = Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - width
+    const culprits = []
+    // Inside a box that scrolls or clips sideways (a ScrollX table), sticking out is fine.
+    const clipped = (el) => {
+      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') return true
+      }
+      return false
+    }
+    if (by > 0) {
+      for (const el of document.body.querySelectorAll('*')) {
+        const r = el.getBoundingClientRect()
+        if (r.width > 0 && r.right > width + 1 && !clipped(el)) {
+          const id = el.getAttribute('data-testid')
+          const cls = typeof el.className === 'string' && el.className ? `.${el.className.trim().split(/\s+/).join('.')}` : ''
+          culprits.push(`${el.tagName.toLowerCase()}${id ? `[data-testid=${id}]` : ''}${cls} (right edge ${Math.round(r.right)} px)`)
+          if (culprits.length >= 5) break
+        }
+      }
+    }
+    return { by, culprits }
+  })
+}
+
+/** At the phone width the document must not scroll sideways (wide tables scroll in their box). */
+async function fitsPhone(what) {
+  await eventually(
+    `at ${PHONE.width} px ${what} is wider than the screen`,
+    async () => {
+      const o = await overflow()
+      return { ok: o.by <= 0, seen: o.by > 0 ? `${o.by} px too wide; sticking out: ${o.culprits.join(', ')}` : 'fits' }
+    },
+    3_000,
+  )
+}
+
+/**
+ * The page as it is, screenshot at 1280 px (`<name>-1280px`) and at 390 px (`<name>-390px`,
+ * after checking the document fits); `ready` (optional) waits for what the narrow layout shows.
+ * Back at 1280 px afterwards, whatever happens.
+ */
+async function screenshots(name, ready) {
+  await screenshot(`${name}-${VIEWPORT.width}px`)
+  await page.setViewportSize(PHONE)
+  try {
+    if (ready) await ready()
+    await fitsPhone(`the ${name} page`)
+    await screenshot(`${name}-${PHONE.width}px`)
+  } finally {
+    await page.setViewportSize(VIEWPORT)
+  }
+}
+
+/**
+ * Runs `action` (a navigation or click) and returns the JSON of the GET /api/v1/about it makes
+ * the page send (the login, setup and "Use this mirror" pages ask it).
+ */
+async function aboutDuring(action, what) {
+  const answer = page
+    .waitForResponse((r) => r.request().method() === 'GET' && pathOf(r.url()) === '/api/v1/about', { timeout: NAV_MS })
+    .catch(() => null)
+  await action()
+  const res = await answer
+  check(res, `${what}: the page did not ask GET /api/v1/about within ${seconds(NAV_MS)}`)
+  check(res.status() === 200, `${what}: GET /api/v1/about answered ${res.status()}: ${await res.text().catch(() => '')}`)
+  const body = await res.json().catch(() => null)
+  check(
+    body && typeof body.setup_required === 'boolean' && typeof body.https === 'boolean' && 'public_url' in body,
+    `${what}: GET /api/v1/about answered ${JSON.stringify(body)}, expected {public_url, https, setup_required}`,
+  )
+  return body
+}
+
+/** Every request the page sent: "METHOD /path" (to check a refused form sent nothing). */
+const requestLog = []
+const sent = (method, path) => requestLog.filter((r) => r === `${method} ${path}`).length
 
 /** Clicks and waits for the API answer that the click causes. */
 async function clickFor(locator, method, path, what) {
@@ -239,11 +365,126 @@ async function readSession() {
 
 let jobId = null
 
-const steps = [
+/** Logs in on the login page that is shown (`base`: which server) as `username`. */
+async function logIn(username, password, base = BASE) {
+  await visible(tid('login-username'), 'the username field')
+  await tid('login-username').fill(username)
+  await tid('login-password').fill(password)
+  const res = await clickFor(tid('login-submit'), 'POST', '/api/v1/auth/login', `logging in as ${username} at ${base}`)
+  check(res.status() === 200, `logging in as ${username} at ${base} answered ${res.status()}: ${await res.text().catch(() => '')}`)
+}
+
+/** Clicks "Log out" in the header and waits for the login page. */
+async function logOut(base = BASE) {
+  const res = await clickFor(tid('logout'), 'POST', '/api/v1/auth/logout', 'Log out')
+  check(res.status() === 204, `logging out answered ${res.status()}`)
+  await atPath('/ui/login', 'Log out should show the login page', undefined, base)
+  await visible(tid('page-login'), 'the login page after logging out')
+}
+
+/** The first admin, through the setup link (only with TFM_SETUP_URL). */
+const setupSteps = [
+  [
+    'login page before the first admin',
+    async () => {
+      const about = await aboutDuring(
+        () => page.goto(`${BASE}/ui/login`, { waitUntil: 'domcontentloaded', timeout: NAV_MS }),
+        'the login page',
+      )
+      check(about.setup_required === true, `with a setup link, GET /api/v1/about should say setup_required: ${JSON.stringify(about)}`)
+      await visible(tid('page-login'), 'the login page')
+      const notice = tid('setup-required')
+      await visible(notice, 'the "No admin exists yet" notice')
+      const said = await text(notice)
+      check(
+        said.includes('No admin exists yet') && said.includes('setup link') && said.includes('tfmirror create-admin'),
+        `the notice says "${said}"`,
+      )
+      await screenshots('login-setup-required')
+      return `the login page says "${said.slice(0, 60)}…"`
+    },
+  ],
+  [
+    'setup link',
+    async () => {
+      await page.goto(SETUP_URL, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      await atPath('/ui/setup', 'the setup link', undefined, SETUP_ORIGIN)
+      await visible(tid('page-setup'), 'the setup page')
+      await visible(tid('setup-form'), 'the setup form')
+      // The token is taken out of the address bar at once, and out of the history entry.
+      await eventually('the token should be gone from the address bar', async () => {
+        const u = new URL(page.url())
+        return { ok: u.hash === '' && !page.url().includes(SETUP_TOKEN), seen: page.url() }
+      })
+      const kept = await page.evaluate(() => ({
+        hash: window.location.hash,
+        state: JSON.stringify(window.history.state),
+        entries: window.history.length,
+      }))
+      check(kept.hash === '' && !kept.state.includes(SETUP_TOKEN), `the token is still kept: ${JSON.stringify(kept)}`)
+
+      // An empty form says what is missing and sends nothing.
+      const before = sent('POST', '/api/v1/setup')
+      await tid('setup-submit').click()
+      await visible(tid('setup-username-error'), 'the message for the empty username')
+      const messages = {
+        username: await text(tid('setup-username-error')),
+        password: await text(tid('setup-password-error')),
+        confirm: await text(tid('setup-confirm-error')),
+      }
+      check(
+        messages.username === 'Enter a username.' &&
+          messages.password.startsWith('Enter a password (at least') &&
+          messages.confirm === 'Enter the password again.',
+        `the empty form says ${JSON.stringify(messages)}`,
+      )
+      await screenshots('setup')
+
+      // Two different passwords: refused here too.
+      await tid('setup-username').fill(USER)
+      await tid('setup-password').fill(PASSWORD)
+      await tid('setup-confirm').fill(`${PASSWORD}x`)
+      await tid('setup-submit').click()
+      await eventually('the message for two different passwords', async () => {
+        const t = (await tid('setup-confirm-error').count()) ? await text(tid('setup-confirm-error')) : ''
+        return { ok: t === 'The two passwords differ.', seen: t }
+      })
+      check((await tid('setup-username-error').count()) === 0, 'the username is still said to be missing')
+      check(sent('POST', '/api/v1/setup') === before, 'a refused form was sent to the server')
+
+      await tid('setup-confirm').fill(PASSWORD)
+      const res = await clickFor(tid('setup-submit'), 'POST', '/api/v1/setup', 'creating the first admin')
+      check(res.status() === 201, `creating the first admin answered ${res.status()}: ${await res.text().catch(() => '')}`)
+      await atPath('/ui/', 'after the setup the dashboard should be shown', undefined, SETUP_ORIGIN)
+      await visible(tid('page-dashboard'), 'the dashboard after the setup')
+      const who = await text(tid('current-user'))
+      check(who.includes(USER) && who.includes('admin'), `the header shows "${who}", expected ${USER} (admin)`)
+      const session = await readSession()
+      check(session?.token && session.user?.username === USER, `the session stored after the setup is ${JSON.stringify(session)}`)
+      await screenshot('setup-dashboard')
+
+      // The rest of the scenario starts from the login page, as without a setup link.
+      const about = await aboutDuring(() => logOut(SETUP_ORIGIN), 'the login page after the setup')
+      check(about.setup_required === false, `after the setup GET /api/v1/about still says ${JSON.stringify(about)}`)
+      check((await tid('setup-required').count()) === 0, 'the login page still says no admin exists')
+
+      // The link worked once: opened again, it says an admin exists.
+      await page.goto(SETUP_URL, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      await visible(tid('setup-admin-exists'), 'the "An admin exists already" message for the used link')
+      check((await tid('setup-form').count()) === 0, 'the used setup link still shows the form')
+      return `token removed from the address; empty form refused (${messages.username}); ${USER} created and logged in; the link is used up`
+    },
+  ],
+]
+
+const mainSteps = [
   [
     'login',
     async () => {
-      const response = await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      let response
+      const about = await aboutDuring(async () => {
+        response = await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      }, 'the login page')
       check(response, `${BASE}/ gave no response`)
       // The server answers / with a redirect to /ui/ (then the app sends the visitor to its login page).
       const chain = []
@@ -256,12 +497,11 @@ const steps = [
       await atPath('/ui/login', 'the app did not send a visitor without a session to the login page')
       await visible(tid('page-login'), 'the login page')
       await visible(tid('login-username'), 'the username field')
-      await screenshot('login')
+      check(about.setup_required === false, `an admin exists, yet GET /api/v1/about says ${JSON.stringify(about)}`)
+      check((await tid('setup-required').count()) === 0, 'the login page says no admin exists')
+      await screenshots('login')
 
-      await tid('login-username').fill(USER)
-      await tid('login-password').fill(PASSWORD)
-      const res = await clickFor(tid('login-submit'), 'POST', '/api/v1/auth/login', 'logging in')
-      check(res.status() === 200, `logging in as ${USER} answered ${res.status()}: ${await res.text().catch(() => '')}`)
+      await logIn(USER, PASSWORD)
       return `/ redirected to /ui/login; logged in as ${USER}`
     },
   ],
@@ -277,7 +517,7 @@ const steps = [
         return { ok: /^\d+$/.test(v), seen: v }
       })
       await visible(tid('nav-load'), 'the "Load providers" link (admins only)')
-      await screenshot('dashboard')
+      await screenshots('dashboard')
       return `dashboard shown for ${who}`
     },
   ],
@@ -318,7 +558,7 @@ const steps = [
         'the editor is not marked aria-invalid while it has errors',
       )
       check((await tid('plan').count()) === 0, 'a plan is shown for an invalid file')
-      await screenshot('load-error')
+      await screenshots('load-error')
 
       // 2. Without that line the plan is one version on two platforms.
       await editor.fill(GOOD_DEFINITIONS)
@@ -342,7 +582,7 @@ const steps = [
       const packages = await text(tid('plan-packages'))
       check(packages === '2 packages', `the plan counts "${packages}", expected "2 packages"`)
       check((await tid('plan-problems').count()) === 0, `the plan has problems: ${await texts(tid('plan-problem'))}`)
-      await screenshot('load-plan')
+      await screenshots('load-plan')
 
       // 3. Enqueue: a job is created and its page opens.
       const created = await clickFor(tid('enqueue'), 'POST', '/api/v1/definitions', 'Enqueue')
@@ -386,7 +626,7 @@ const steps = [
       )
       const succeeded = await text(tid('count-succeeded'))
       check(succeeded === '2', `the job summary counts ${succeeded} succeeded, expected 2`)
-      await screenshot('job')
+      await screenshots('job')
       return `job #${jobId} succeeded with 2 of 2 items in ${seconds(Date.now() - t0)}`
     },
   ],
@@ -403,7 +643,7 @@ const steps = [
         const t = await texts(rows)
         return { ok: t.length === 1 && t[0].includes(PROVIDER), seen: t }
       })
-      await screenshot('providers')
+      await screenshots('providers')
 
       await rows.first().getByRole('link').click()
       await atPath(`/ui/providers/${PROVIDER}`, 'the provider link')
@@ -432,7 +672,7 @@ const steps = [
         JSON.stringify(seen.sort()) === JSON.stringify([...PLATFORMS].sort()),
         `the packages are for ${JSON.stringify(seen)}, expected ${JSON.stringify(PLATFORMS)}`,
       )
-      await screenshot('provider')
+      await screenshots('provider')
       return `found ${PROVIDER}; ${VERSION} has ${seen.join(' and ')} with h1: and zh: hashes`
     },
   ],
@@ -454,7 +694,7 @@ const steps = [
         message.includes(`Block ${PROVIDER} ${VERSION}`),
         `the dialog says "${message}", expected it to name ${PROVIDER} ${VERSION}`,
       )
-      await screenshot('block-confirm')
+      await screenshots('block-confirm', () => visible(dialog, 'the confirmation dialog at 390 px'))
       const res = await clickFor(
         dialog.getByTestId('confirm'),
         'PUT',
@@ -492,7 +732,7 @@ const steps = [
         const t = await texts(tid('job-row'))
         return { ok: t.some((r) => r.startsWith(`#${jobId} `) && r.includes('succeeded')), seen: t }
       })
-      await screenshot('jobs')
+      await screenshots('jobs')
 
       // Audit log: the block is recorded.
       await tid('nav-audit').click()
@@ -502,7 +742,7 @@ const steps = [
         const actions = await texts(tid('audit-action'))
         return { ok: actions.includes('version.status'), seen: actions }
       })
-      await screenshot('audit')
+      await screenshots('audit')
 
       // Settings
       await tid('nav-settings').click()
@@ -511,45 +751,61 @@ const steps = [
       await visible(tid('config-json'), 'the configuration')
       const config = await text(tid('config-json'))
       check(config.startsWith('{') && config.length > 2, `the configuration shown is "${config.slice(0, 80)}"`)
-      await screenshot('settings')
+      await screenshots('settings')
 
-      // Users
+      // Users: a viewer is created for the "Admins only" page later on.
       await tid('nav-users').click()
       await atPath('/ui/users', 'the Users link')
       await visible(tid('page-users'), 'the Users page')
       await visible(tid(`user-row-${USER}`), `the row of ${USER}`)
       const me = await text(tid(`user-row-${USER}`))
       check(me.includes('(you)') && me.includes('admin'), `the row of ${USER} says "${me}"`)
-      await screenshot('users')
+      await tid('new-username').fill(VIEWER)
+      await tid('new-password').fill(VIEWER_PASSWORD)
+      await tid('new-role').selectOption('viewer')
+      const created = await clickFor(tid('create-user-submit'), 'POST', '/api/v1/users', `creating the viewer ${VIEWER}`)
+      check(created.status() === 201, `creating the viewer ${VIEWER} answered ${created.status()}: ${await created.text().catch(() => '')}`)
+      await visible(tid(`user-row-${VIEWER}`), `the row of the new viewer ${VIEWER}`)
+      await screenshots('users')
 
-      // Use this mirror
+      // Use this mirror: this server is plain HTTP without server.public_url, which Terraform
+      // refuses, so the page says how to fix that instead of offering blocks.
       await tid('nav-use').click()
       await atPath('/ui/use', 'the "Use this mirror" link')
       await visible(tid('page-use'), 'the "Use this mirror" page')
-      const block = await tid('mirror-block').innerText({ timeout: WAIT_MS })
+      const warning = tid('plain-http-warning')
+      await visible(warning, 'the plain-HTTP warning')
+      const said = await text(warning)
       check(
-        block.includes('network_mirror') && block.includes(`url = "${BASE}/"`),
-        `the mirror block should hold network_mirror with url = "${BASE}/"; it is:\n${block}`,
+        said.includes('plain HTTP') && said.includes('server.public_url') && said.includes('--self-signed-tls'),
+        `the plain-HTTP warning says "${said}"`,
       )
-      await screenshot('use')
+      check((await tid('mirror-block').count()) === 0, 'a network mirror block is offered for a plain-HTTP address')
+      check((await tid('registry-block').count()) === 0, 'a registry block is offered for a plain-HTTP address')
+      await screenshots('use')
+
+      // An unknown address.
+      await page.goto(`${BASE}/ui/no/such/page`, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      await visible(tid('page-not-found'), 'the "Not found" page')
+      await screenshots('not-found')
 
       // The providers page on a phone: the menu is behind the toggle, the page does not overflow.
-      await page.setViewportSize({ width: 390, height: 800 })
+      await page.setViewportSize(PHONE)
       try {
         await visible(tid('nav-toggle'), 'the menu button at 390 px')
         await tid('nav-toggle').click()
         await visible(tid('nav-providers'), 'the Providers link in the opened menu')
+        await screenshot('menu-390px')
         await tid('nav-providers').click()
         await atPath('/ui/providers', 'the Providers link at 390 px')
         await visible(tid('page-providers'), 'the Providers page at 390 px')
         await visible(tid('provider-row'), 'a provider row at 390 px')
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-        check(overflow <= 0, `at 390 px the page is ${overflow} px wider than the screen`)
-        await screenshot('providers-390px')
+        await hidden(tid('nav-providers'), 'the menu after following one of its links')
+        await fitsPhone('the Providers page reached through the menu')
       } finally {
         await page.setViewportSize(VIEWPORT)
       }
-      return 'Jobs, Audit log (version.status), Settings, Users, Use this mirror, Providers at 390 px'
+      return `Jobs, Audit log (version.status), Settings, Users (+ viewer ${VIEWER}), Use this mirror (plain-HTTP warning), Not found; the menu at 390 px`
     },
   ],
   [
@@ -557,10 +813,7 @@ const steps = [
     async () => {
       const session = await readSession()
       check(session?.token, 'no session is stored before logging out')
-      const res = await clickFor(tid('logout'), 'POST', '/api/v1/auth/logout', 'Log out')
-      check(res.status() === 204, `logging out answered ${res.status()}`)
-      await atPath('/ui/login', 'Log out should show the login page')
-      await visible(tid('page-login'), 'the login page after logging out')
+      await logOut()
       check((await readSession()) === null, 'the session is still stored in the browser after logging out')
       // The server ended the session too.
       const me = await fetchWithTimeout(`${BASE}/api/v1/auth/me`, {
@@ -579,7 +832,62 @@ const steps = [
       return 'logged out; /ui/providers now asks to log in'
     },
   ],
+  [
+    'viewer',
+    async () => {
+      // The login page of the previous step (redirect to /providers).
+      await logIn(VIEWER, VIEWER_PASSWORD)
+      await atPath('/ui/providers', 'after logging in, the viewer should be back on /providers')
+      await visible(tid('page-providers'), 'the Providers page for the viewer')
+      check((await tid('nav-load').count()) === 0, 'a viewer is offered the "Load providers" link')
+      await page.goto(`${BASE}/ui/load`, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      await atPath('/ui/load', 'the "Admins only" page keeps the address asked for')
+      await visible(tid('page-forbidden'), 'the "Admins only" page')
+      const reason = await text(tid('forbidden-reason'))
+      check(reason.includes('admin role'), `the "Admins only" page says "${reason}"`)
+      check((await tid('page-load').count()) === 0, 'a viewer sees the Load providers page')
+      await screenshots('forbidden')
+      await logOut()
+      return `${VIEWER} gets "${reason}" at /ui/load`
+    },
+  ],
 ]
+
+/** "Use this mirror" on the second server, whose server.public_url is https (only with TFM_PUBLIC_BASE_URL). */
+const publicUrlSteps = [
+  [
+    'public_url',
+    async () => {
+      await page.goto(`${PUBLIC_BASE}/ui/login`, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      await atPath('/ui/login', 'the login page of the second server', undefined, PUBLIC_BASE)
+      await visible(tid('page-login'), 'the login page of the second server')
+      await logIn(USER, PASSWORD, PUBLIC_BASE)
+      await atPath('/ui/', 'after logging in on the second server the dashboard should be shown', undefined, PUBLIC_BASE)
+      await visible(tid('page-dashboard'), 'the dashboard of the second server')
+      const about = await aboutDuring(() => tid('nav-use').click(), 'the "Use this mirror" page of the second server')
+      check(about.public_url === PUBLIC_URL, `the second server's GET /api/v1/about says ${JSON.stringify(about)}, expected public_url ${PUBLIC_URL}`)
+      await atPath('/ui/use', 'the "Use this mirror" link', undefined, PUBLIC_BASE)
+      const block = tid('mirror-block')
+      await visible(block, 'the network mirror block')
+      const mirror = await block.innerText({ timeout: WAIT_MS })
+      check(
+        mirror.includes('network_mirror') && mirror.includes(`url = "${PUBLIC_URL}"`),
+        `the mirror block should hold network_mirror with url = "${PUBLIC_URL}"; it is:\n${mirror}`,
+      )
+      const registry = await tid('registry-block').innerText({ timeout: WAIT_MS })
+      check(
+        registry.includes(`"providers.v1" = "${PUBLIC_URL}v1/providers/"`),
+        `the registry block should point at ${PUBLIC_URL}v1/providers/; it is:\n${registry}`,
+      )
+      check(!mirror.includes(new URL(PUBLIC_BASE).host), `the mirror block uses the browser's address: ${mirror}`)
+      check((await tid('plain-http-warning').count()) === 0, 'the plain-HTTP warning is shown for an https public_url')
+      await screenshots('use-public-url')
+      return `${PUBLIC_BASE}/ui/use offers url = "${PUBLIC_URL}"`
+    },
+  ],
+]
+
+const steps = [...(SETUP_URL ? setupSteps : []), ...mainSteps, ...(PUBLIC_BASE ? publicUrlSteps : [])]
 
 // ---- running ---------------------------------------------------------------------------------
 
@@ -671,6 +979,7 @@ async function main() {
   page.on('pageerror', (err) => {
     problems.push(`[${currentStep}] page error: ${err.message}`)
   })
+  page.on('request', (req) => requestLog.push(`${req.method()} ${pathOf(req.url())}`))
   page.on('requestfailed', (req) => {
     const why = req.failure()?.errorText ?? 'failed'
     if (why === 'net::ERR_ABORTED') return // navigation or the app closed it (the job's event stream)
@@ -678,6 +987,8 @@ async function main() {
   })
 
   console.log(`tfmirror UI end to end: ${BASE}, Chromium ${context.browser()?.version() ?? ''}`.trim())
+  if (SETUP_URL) console.log(`first admin through the setup link (${SETUP_ORIGIN}/ui/setup#token=…)`)
+  if (PUBLIC_BASE) console.log(`second server: ${PUBLIC_BASE} with server.public_url ${PUBLIC_URL}`)
   console.log(`screenshots: ${SHOTS}`)
   let n = 0
   for (const [name, run] of steps) {

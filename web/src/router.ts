@@ -16,6 +16,7 @@ import AuditPage from './pages/AuditPage.vue'
 import SettingsPage from './pages/SettingsPage.vue'
 import UsersPage from './pages/UsersPage.vue'
 import UsePage from './pages/UsePage.vue'
+import SetupPage from './pages/SetupPage.vue'
 import NotFoundPage from './pages/NotFoundPage.vue'
 import ForbiddenPage from './pages/ForbiddenPage.vue'
 
@@ -33,6 +34,8 @@ declare module 'vue-router' {
 
 export const routes: RouteRecordRaw[] = [
   { path: '/login', name: 'login', component: LoginPage, meta: { public: true, title: 'Log in' } },
+  // The link `tfmirror serve` prints while no admin exists: /ui/setup#token=…
+  { path: '/setup', name: 'setup', component: SetupPage, meta: { public: true, title: 'Create the first admin' } },
   { path: '/', name: 'dashboard', component: DashboardPage, meta: { title: 'Dashboard' } },
   { path: '/providers', name: 'providers', component: ProvidersPage, meta: { title: 'Providers' } },
   {

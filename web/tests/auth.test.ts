@@ -59,7 +59,8 @@ describe('401 handling', () => {
     await wrapper.find('form').trigger('submit')
     await settle()
 
-    expect(JSON.parse(calls[0]!.body!)).toEqual({ username: 'alice', password: 'correct horse battery' })
+    const loginCall = calls.find((c) => c.path === '/api/v1/auth/login')!
+    expect(JSON.parse(loginCall.body!)).toEqual({ username: 'alice', password: 'correct horse battery' })
     expect(router.currentRoute.value.fullPath).toBe('/audit?actor=bob')
     expect(useSession().token).toBe('new-token')
     const auditCall = calls.find((c) => c.path === '/api/v1/audit')!

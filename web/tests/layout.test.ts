@@ -55,6 +55,8 @@ describe('horizontal scrolling with an affordance', () => {
 
   it('has the styles that make it scroll and fade', () => {
     expect(css).toMatch(/\.scroll-x-inner\s*\{[^}]*overflow-x:\s*auto/)
+    // The packages' hashes break anywhere: a floor keeps them from one character a line on a phone.
+    expect(css).toMatch(/\.hashes\s*\{[^}]*min-width:\s*\d+rem/)
     expect(css).toMatch(/\.more-right\s+\.scroll-x-fade-right\s*\{[^}]*opacity:\s*1/)
     expect(css).toMatch(/\.more-left\s+\.scroll-x-fade-left\s*\{[^}]*opacity:\s*1/)
   })

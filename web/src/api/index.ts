@@ -1,6 +1,7 @@
 // Typed calls of the admin API. Paths, bodies and answers follow src/http/openapi.yaml.
 import { client, type Query } from './client'
 import type {
+  About,
   ApiToken,
   AuditEntry,
   Job,
@@ -45,6 +46,16 @@ export interface AuditQuery extends Query {
 }
 
 export const api = {
+  // before logging in (no session needed)
+  about: () => client.request<About>('/about', { handleUnauthorized: false }),
+  /** Creates the first admin with the setup link's one-time token; answers like `login`. */
+  setup: (token: string, username: string, password: string) =>
+    client.request<Login>('/setup', {
+      method: 'POST',
+      json: { token, username, password },
+      handleUnauthorized: false,
+    }),
+
   // auth
   login: (username: string, password: string) =>
     client.request<Login>('/auth/login', {

@@ -50,6 +50,99 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/about": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the UI needs before anyone logs in (no secrets).
+         * @description Where users reach the mirror (`server.public_url`), whether this process speaks
+         *     HTTPS itself, and whether the first admin still has to be created.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description About this server. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["About"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create the first admin with the one-time setup token `serve` printed; logs them in.
+         * @description Works only while no admin exists, with a token from the setup link (valid for a
+         *     limited time, once). Any other attempt is refused and changes nothing.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The `token` of the setup link's fragment. */
+                        token: string;
+                        username: string;
+                        password: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The first admin exists and is logged in. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Login"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+                429: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -1291,6 +1384,14 @@ export interface components {
         Role: "admin" | "viewer" | "consumer";
         /** @enum {string} */
         VersionStatus: "active" | "deprecated" | "blocked";
+        About: {
+            /** @description `server.public_url` with a trailing slash, or null when not configured. */
+            public_url: string | null;
+            /** @description This process serves HTTPS itself. */
+            https: boolean;
+            /** @description No admin exists yet: the setup link (or `tfmirror create-admin`) makes the first. */
+            setup_required: boolean;
+        };
         Login: {
             token: string;
             /** @description Unix seconds. */

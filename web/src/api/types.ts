@@ -9,6 +9,8 @@ export type VersionStatus = S['VersionStatus']
 export type Page = Omit<S['JobPage'], 'items'>
 export type Paged<T> = Page & { items: T[] }
 export type Login = S['Login']
+/** `GET /api/v1/about`: where users reach the mirror, HTTPS, whether the first admin is missing. */
+export type About = S['About']
 export type User = S['User']
 export type ApiToken = S['ApiToken']
 export type NewApiToken = S['NewApiToken']

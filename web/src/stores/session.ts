@@ -76,6 +76,13 @@ export const useSession = defineStore('session', () => {
     return res.user
   }
 
+  /** Creates the first admin with the setup link's token and keeps the session, as `login` does. */
+  async function setup(setupToken: string, username: string, password: string) {
+    const res = await api.setup(setupToken, username, password)
+    set(res.token, res.expires_at, res.user)
+    return res.user
+  }
+
   async function logout() {
     if (token.value) {
       try {
@@ -95,5 +102,5 @@ export const useSession = defineStore('session', () => {
     persist()
   }
 
-  return { token, expiresAt, user, isLoggedIn, isAdmin, validToken, set, clear, login, logout, refresh }
+  return { token, expiresAt, user, isLoggedIn, isAdmin, validToken, set, clear, login, setup, logout, refresh }
 })

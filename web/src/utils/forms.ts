@@ -13,6 +13,12 @@ export function describedBy(...ids: (string | false | null | undefined)[]): stri
   return list.length > 0 ? list.join(' ') : undefined
 }
 
+/**
+ * The shortest password the server accepts for a new account (`auth::password::MIN_LENGTH`):
+ * the Users page, the password reset and the first-admin setup check it before sending.
+ */
+export const MIN_PASSWORD_LENGTH = 12
+
 /** The message for a new password: empty, too short, or fine (''). */
 export function passwordProblem(password: string, min: number, what = 'a password'): string {
   if (password.length === 0) return `Enter ${what} (at least ${min} characters).`
