@@ -145,6 +145,18 @@ impl Application {
                 .context("loading the session signing secret")?,
         );
         let throttle = Arc::new(crate::auth::throttle::Throttle::new(&config.auth));
+        let oidc = match &config.auth.oidc {
+            Some(o) => {
+                // The provider's endpoints answer directly: no redirects followed.
+                let http = crate::upstream::outbound_client(&config)?
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .context("configuring the OpenID Connect client")?;
+                tracing::info!(issuer = %o.issuer, "single sign-on through OpenID Connect");
+                Some(Arc::new(crate::auth::oidc::Oidc::new(o.clone(), http)))
+            }
+            None => None,
+        };
         let state = AppState {
             config,
             db,
@@ -156,6 +168,7 @@ impl Application {
             auth_keys,
             throttle,
             downloads: Default::default(),
+            oidc,
         };
         let config = &state.config;
         let listener = TcpListener::bind(&config.server.listen)

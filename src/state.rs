@@ -27,4 +27,6 @@ pub struct AppState {
     pub auth_keys: Arc<Keys>,
     pub throttle: Arc<Throttle>,
     pub downloads: Arc<DownloadCounter>,
+    /// Single sign-on, when `auth.oidc` is configured.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 }

@@ -2,6 +2,7 @@
 //! server-side session row, hashed API tokens and login throttling. The HTTP half (who is
 //! calling, from the request's bearer token) is `http::caller`.
 
+pub mod oidc;
 pub mod password;
 pub mod signed_url;
 pub mod throttle;
@@ -26,6 +27,38 @@ struct Claims {
     iat: i64,
     exp: i64,
 }
+
+/// A single sign-on in progress, kept in a signed cookie in the browser that started it
+/// (so the callback is bound to that browser, and any replica can finish it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginState {
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+    /// The `/ui/` path to return to.
+    pub redirect: String,
+    pub exp: i64,
+    #[serde(default)]
+    aud: String,
+    #[serde(default)]
+    iss: String,
+}
+
+impl LoginState {
+    pub fn new(state: String, nonce: String, verifier: String, redirect: String, exp: i64) -> Self {
+        Self {
+            state,
+            nonce,
+            verifier,
+            redirect,
+            exp,
+            aud: LOGIN_STATE_AUDIENCE.into(),
+            iss: ISSUER.into(),
+        }
+    }
+}
+
+const LOGIN_STATE_AUDIENCE: &str = "tfmirror-oidc-login";
 
 /// What a valid session token says: whose session, and which row.
 #[derive(Debug, Clone)]
@@ -97,6 +130,25 @@ impl Keys {
             &claims,
             &self.encoding,
         )?)
+    }
+
+    /// Signs a single sign-on in progress for its cookie.
+    pub fn sign_login_state(&self, state: &LoginState) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            state,
+            &self.encoding,
+        )?)
+    }
+
+    /// The single sign-on a cookie carries, when its signature, audience and expiry hold.
+    pub fn check_login_state(&self, token: &str) -> Option<LoginState> {
+        let mut validation = self.validation.clone();
+        validation.set_audience(&[LOGIN_STATE_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        jsonwebtoken::decode::<LoginState>(token, &self.decoding, &validation)
+            .ok()
+            .map(|d| d.claims)
     }
 
     /// Signature, algorithm (HS256 only: no `none`, no switching), expiry, issuer, audience.

@@ -38,6 +38,9 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TFM_JWT_SECRET", "auth.jwt_secret"),
     ("TFM_SESSION_MINUTES", "auth.session_minutes"),
     ("TFM_READ_ACCESS", "auth.read_access"),
+    ("TFM_OIDC_ISSUER", "auth.oidc.issuer"),
+    ("TFM_OIDC_CLIENT_ID", "auth.oidc.client_id"),
+    ("TFM_OIDC_CLIENT_SECRET", "auth.oidc.client_secret"),
     ("TFM_METRICS_TOKEN", "metrics.token"),
     ("TFM_REGISTRY_SIGNING_KEY_FILE", "registry.signing_key_file"),
 ];

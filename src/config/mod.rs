@@ -124,6 +124,53 @@ pub struct AuthConfig {
     /// With `read_access = "token"`: how long a signed archive or checksum URL handed out in
     /// a document stays valid, at least (at most twice as long).
     pub signed_url_seconds: u64,
+    /// Single sign-on to the admin UI through an OpenID Connect provider. Local accounts
+    /// keep working beside it (break-glass).
+    pub oidc: Option<OidcConfig>,
+}
+
+/// OpenID Connect login: the authorization code flow with PKCE, the provider found by
+/// discovery from `issuer`, the ID token checked (signature from the provider's JWKS,
+/// issuer, audience, expiry, nonce), the role from a groups claim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// The issuer URL; discovery reads `ISSUER/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// For confidential clients (sent as HTTP Basic to the token endpoint). Empty: a public
+    /// client, protected by PKCE alone.
+    pub client_secret: Secret,
+    /// Scopes asked for; `openid` is always included.
+    pub scopes: Vec<String>,
+    /// The claim listing the user's groups (an array of strings, or one string), read from
+    /// the ID token, else from the userinfo endpoint.
+    pub groups_claim: String,
+    /// Members of any of these groups are admins.
+    pub admin_groups: Vec<String>,
+    /// Members of any of these groups (and of no admin group) are viewers. Everyone else is
+    /// refused.
+    pub viewer_groups: Vec<String>,
+    /// The claim the tfmirror user name comes from (falls back to `email`, then `sub`).
+    pub username_claim: String,
+    /// The login button says "Log in with DISPLAY_NAME".
+    pub display_name: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            scopes: vec!["openid".into(), "profile".into(), "email".into()],
+            groups_claim: "groups".into(),
+            admin_groups: Vec::new(),
+            viewer_groups: Vec::new(),
+            username_claim: "preferred_username".into(),
+            display_name: "single sign-on".into(),
+        }
+    }
 }
 
 /// Who may read the mirror and registry protocols (`/.well-known/terraform.json` stays open).
@@ -149,6 +196,7 @@ impl Default for AuthConfig {
             failure_window_seconds: 900,
             read_access: ReadAccess::Anyone,
             signed_url_seconds: 3600,
+            oidc: None,
         }
     }
 }

@@ -88,6 +88,10 @@ fn check_log_level(level: &str) -> Result<(), String> {
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), Refusal> {
+        self.validate_inner()
+    }
+
+    fn validate_inner(&self) -> Result<(), Refusal> {
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return refuse(
                 &["server", "listen"],
@@ -109,6 +113,48 @@ impl Config {
                     &["server", "public_url"],
                     "must be an http:// or https:// URL without credentials, query or fragment, e.g. https://mirror.example.com/",
                 );
+            }
+        }
+        if let Some(oidc) = &self.auth.oidc {
+            let at = |key: &'static str| vec!["auth", "oidc", key];
+            let issuer = url::Url::parse(&oidc.issuer).ok();
+            if !issuer.as_ref().is_some_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            }) {
+                return refuse(
+                    &at("issuer"),
+                    "must be the provider's issuer URL, e.g. https://login.example.com/realms/main",
+                );
+            }
+            if issuer.is_some_and(|u| u.scheme() == "http") && !oidc_loopback(&oidc.issuer) {
+                return refuse(
+                    &at("issuer"),
+                    "must be https:// (plain http is accepted on loopback only, for testing)",
+                );
+            }
+            if oidc.client_id.trim().is_empty() {
+                return refuse(
+                    &at("client_id"),
+                    "must be set (the client registered at the provider)",
+                );
+            }
+            if oidc.admin_groups.is_empty() && oidc.viewer_groups.is_empty() {
+                return refuse(
+                    &at("admin_groups"),
+                    "set admin_groups and/or viewer_groups: with neither, nobody could log in",
+                );
+            }
+            for (key, value) in [
+                ("groups_claim", &oidc.groups_claim),
+                ("username_claim", &oidc.username_claim),
+                ("display_name", &oidc.display_name),
+            ] {
+                if value.trim().is_empty() || value.len() > 100 {
+                    return refuse(&at(key), "must be 1 to 100 characters");
+                }
             }
         }
         within(
@@ -337,4 +383,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether a URL's host is a loopback address or `localhost`.
+fn oidc_loopback(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    })
 }

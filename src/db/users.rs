@@ -406,3 +406,61 @@ pub async fn create_first_admin(
         None => FirstAdmin::NameTaken,
     })
 }
+
+pub enum SsoUser {
+    /// Created, or found and given the role the groups say.
+    Ready(User),
+    /// An admin disabled this account.
+    Disabled,
+    /// The name belongs to another account (local, or another subject).
+    NameTaken,
+}
+
+/// The account of a single sign-on subject: created at the first login, its role set from
+/// the groups at every login (the provider is the source of truth).
+pub async fn upsert_sso_user(
+    pool: &Pool,
+    subject: &str,
+    username: &str,
+    role: Role,
+    now: i64,
+) -> Result<SsoUser, DbError> {
+    let mut tx = super::write_tx(pool).await?;
+    let found: Option<(i64, bool)> =
+        sqlx::query_as("SELECT id, disabled != 0 FROM users WHERE oidc_subject = $1")
+            .bind(subject)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let id = match found {
+        Some((_, true)) => return Ok(SsoUser::Disabled),
+        Some((id, false)) => {
+            sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                .bind(role)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+        None => {
+            let done = sqlx::query(
+                "INSERT INTO users (username, password_hash, role, created_at, oidc_subject)
+                 VALUES ($1, '!', $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(username)
+            .bind(role)
+            .bind(now)
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(SsoUser::NameTaken);
+            }
+            done.last_insert_rowid()
+        }
+    };
+    tx.commit().await?;
+    Ok(match get_user(pool, id).await? {
+        Some(user) => SsoUser::Ready(user),
+        None => SsoUser::NameTaken,
+    })
+}

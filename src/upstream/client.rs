@@ -141,6 +141,25 @@ pub struct UpstreamStats {
     pub failures: u64,
 }
 
+/// The HTTP client settings every outbound request shares: the user agent, a connect
+/// timeout, at most 5 redirects, the system CAs plus `outbound.extra_ca_file`, and the
+/// standard proxy variables.
+pub fn outbound_client(config: &Config) -> anyhow::Result<reqwest::ClientBuilder> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("tfmirror/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::limited(5));
+    if let Some(path) = &config.outbound.extra_ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!("reading outbound.extra_ca_file {}: {e}", path.display())
+        })?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder)
+}
+
 pub struct RegistryClient {
     http: reqwest::Client,
     upstreams: HashMap<Hostname, Upstream>,
@@ -150,18 +169,7 @@ pub struct RegistryClient {
 
 impl RegistryClient {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("tfmirror/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::limited(5));
-        if let Some(path) = &config.outbound.extra_ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                anyhow::anyhow!("reading outbound.extra_ca_file {}: {e}", path.display())
-            })?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)? {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
+        let mut builder = outbound_client(config)?;
         let read_timeout = config
             .upstream
             .values()

@@ -7,4 +7,4 @@ pub mod signature;
 pub mod verify;
 
 #[cfg(not(fuzzing))]
-pub use client::{RegistryClient, UpstreamError};
+pub use client::{RegistryClient, UpstreamError, outbound_client};

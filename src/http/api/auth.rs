@@ -83,7 +83,7 @@ async fn login(
 
 /// A new server-side session for `user` and its signed token, audited as `action`: the
 /// body login and setup answer with.
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     user: &users::User,
     addr: Option<&str>,
@@ -118,6 +118,10 @@ async fn about(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
         "public_url": state.config.public_base(),
         "https": state.config.server.tls.is_some(),
         "setup_required": setup_required,
+        "sso": state.oidc.as_ref().map(|o| json!({
+            "name": o.config.display_name,
+            "login_url": "/api/v1/auth/oidc/login",
+        })),
     })))
 }
 

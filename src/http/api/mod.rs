@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod definitions;
 mod jobs;
+mod oidc;
 mod packages;
 mod providers;
 mod users;
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             .app_data(path)
             .route("/openapi.yaml", web::get().to(openapi))
             .configure(auth::configure)
+            .configure(oidc::configure)
             .configure(providers::configure)
             .configure(definitions::configure)
             .configure(packages::configure)
@@ -68,9 +70,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
 }
 
 /// The routes anyone may call (`security: []` in the OpenAPI document): logging in, the
-/// document itself, what the login page shows, and spending the first-admin setup link.
-const PUBLIC_ROUTES: [&str; 4] = [
+/// document itself, what the login page shows, spending the first-admin setup link, and the
+/// two single sign-on navigations.
+const PUBLIC_ROUTES: [&str; 6] = [
     "/api/v1/auth/login",
+    "/api/v1/auth/oidc/login",
+    "/api/v1/auth/oidc/callback",
     "/api/v1/openapi.yaml",
     "/api/v1/about",
     "/api/v1/setup",

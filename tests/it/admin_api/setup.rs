@@ -52,7 +52,7 @@ async fn the_setup_link_creates_the_first_admin_once_and_logs_them_in() {
     assert!(token.len() >= 64, "256 random bits: {token}");
     assert_eq!(
         about(&app).await,
-        json!({ "public_url": null, "https": false, "setup_required": true })
+        json!({ "public_url": null, "https": false, "setup_required": true, "sso": null })
     );
 
     // Wrong tokens, bad names and weak passwords create nothing.
