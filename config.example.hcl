@@ -131,6 +131,27 @@ auth {
   # valid for at least signed_url_seconds (Terraform sends no token when downloading them).
   read_access = "anyone"   # [TFM_READ_ACCESS]
   signed_url_seconds = 3600
+
+  # Single sign-on to the admin UI through an OpenID Connect provider (Keycloak, Entra ID,
+  # Okta, Dex, Google...): the authorization code flow with PKCE. Register a client with the
+  # redirect URI PUBLIC_URL/api/v1/auth/oidc/callback (server.public_url, else the address
+  # users open). Users are created at their first login; their role follows their groups at
+  # every login; anyone in none of the groups is refused. Local accounts keep working beside
+  # it (break-glass). The provider is the only other host contacted, even when offline.
+  # oidc {
+  #   issuer        = "https://login.example.com/realms/main"   [TFM_OIDC_ISSUER]
+  #   client_id     = "tfmirror"                                [TFM_OIDC_CLIENT_ID]
+  #   client_secret = "..."   (empty: a public client)          [TFM_OIDC_CLIENT_SECRET]
+  #   scopes        = ["openid", "profile", "email"]
+  #   # The claim with the groups (ID token, else userinfo), and which groups get which role.
+  #   groups_claim  = "groups"
+  #   admin_groups  = ["tfmirror-admins"]
+  #   viewer_groups = ["platform-engineers"]
+  #   # The user name: this claim, else email, else sub.
+  #   username_claim = "preferred_username"
+  #   # The login button says "Log in with ...".
+  #   display_name  = "single sign-on"
+  # }
 }
 
 cache {

@@ -5,6 +5,7 @@ mod auth;
 mod jobs;
 mod providers;
 mod setup;
+mod sso;
 mod users;
 
 use crate::common::fake_registry::FakeRegistry;
