@@ -57,6 +57,7 @@ SECRET_ENVS = {
     "TFM_S3_SECRET_ACCESS_KEY",
     "TFM_ADMIN_PASSWORD",
     "TFM_METRICS_TOKEN",
+    "TFM_OIDC_CLIENT_SECRET",
 }
 # Kinds without a schema in kubernetes-validate, checked structurally here instead.
 CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
@@ -691,6 +692,29 @@ def scenario_variants() -> None:
             "TFM_PUBLIC_URL" not in env and flat.get("server.public_url") == "https://tf.example.org/",
             (env.get("TFM_PUBLIC_URL"), flat.get("server.public_url")))
 
+    values = {"oidc": {"enabled": True, "issuer": "https://login.example.com/realms/main",
+                       "clientId": "tfmirror", "clientSecret": "check-helm-oidc-secret",
+                       "adminGroups": ["ops"], "viewerGroups": ["dev", "qa"]},
+              "config": {"auth": {"sessionMinutes": 30}}}
+    rendered = render(values)
+    docs = manifests(rendered)
+    dep = one(docs, "Deployment")
+    flat = check_hcl("oidc", docs, dep)
+    R.check("oidc: an auth.oidc block beside the other auth keys",
+            flat.get("auth.oidc.issuer") == values["oidc"]["issuer"]
+            and flat.get("auth.oidc.client_id") == "tfmirror"
+            and flat.get("auth.oidc.viewer_groups") == ["dev", "qa"]
+            and flat.get("auth.session_minutes") == 30, flat)
+    R.check("oidc: the client secret is not in the ConfigMap",
+            "check-helm-oidc-secret" not in json.dumps(flat)
+            and not any(k.endswith("client_secret") for k in flat))
+    env = env_of(container(dep, "tfmirror"))
+    ref = env.get("TFM_OIDC_CLIENT_SECRET", {}).get("valueFrom", {}).get("secretKeyRef", {})
+    secret = one(docs, "Secret")
+    R.check("oidc: TFM_OIDC_CLIENT_SECRET from the chart's Secret key oidc-client-secret",
+            ref.get("key") == "oidc-client-secret" and secret is not None
+            and "oidc-client-secret" in secret.get("data", {}), env.get("TFM_OIDC_CLIENT_SECRET"))
+
     docs = manifests(render({"replicaCount": 0}))
     R.check("replicaCount 0 renders (scaled down)", one(docs, "Deployment")["spec"]["replicas"] == 0)
 
@@ -740,6 +764,8 @@ def expect_failure(label: str, values: dict[str, Any], message: str) -> None:
 
 
 def scenario_failures() -> None:
+    expect_failure("oidc without an issuer", {"oidc": {"enabled": True, "clientId": "x"}},
+                   "oidc.enabled needs oidc.issuer and oidc.clientId")
     expect_failure("replicaCount: 2", {"replicaCount": 2}, REPLICA_MESSAGE)
     expect_failure("replicaCount: 3", {"replicaCount": 3}, REPLICA_MESSAGE)
     expect_failure("s3 without a bucket", {"storage": {"backend": "s3"}}, "storage.s3.bucket is required")

@@ -9,10 +9,17 @@ Deployment (they win over this file); secrets never appear here.
 # secrets through a Secret.
 {{- range $block := list "server" "database" "limits" "cache" "auth" "outbound" "registry" "worker" }}
 {{- $body := index $.Values.config $block }}
-{{- if $body }}
+{{- $oidc := and (eq $block "auth") $.Values.oidc.enabled }}
+{{- if or $body $oidc }}
 
 {{ $block }} {
 {{- include "tfmirror.hclBody" (dict "map" $body "indent" 2) }}
+{{- if $oidc }}
+
+  oidc {
+{{- include "tfmirror.hclBody" (dict "map" (omit $.Values.oidc "enabled" "clientSecret") "indent" 4) }}
+  }
+{{- end }}
 }
 {{- end }}
 {{- end }}

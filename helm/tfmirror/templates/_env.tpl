@@ -49,6 +49,9 @@
 {{- include "tfmirror.secretEnv" (dict "ctx" . "env" "TFM_S3_SECRET_ACCESS_KEY" "key" "s3-secret-access-key") }}
 {{- end }}
 {{- include "tfmirror.secretEnv" (dict "ctx" . "env" "TFM_JWT_SECRET" "key" "jwt-secret") }}
+{{- if .Values.oidc.enabled }}
+{{- include "tfmirror.secretEnv" (dict "ctx" . "env" "TFM_OIDC_CLIENT_SECRET" "key" "oidc-client-secret") }}
+{{- end }}
 {{- end }}
 
 {{- define "tfmirror.volumeMounts" -}}

@@ -64,6 +64,9 @@ Empty when existingSecret is used.
 {{- with .Values.adminBootstrap.password }}{{ $_ := set $d "admin-password" . }}{{ end }}
 {{- end }}
 {{- with .Values.metrics.token }}{{ $_ := set $d "metrics-token" . }}{{ end }}
+{{- if .Values.oidc.enabled }}
+{{- with .Values.oidc.clientSecret }}{{ $_ := set $d "oidc-client-secret" . }}{{ end }}
+{{- end }}
 {{- end }}
 {{- toJson $d }}
 {{- end }}
@@ -125,8 +128,11 @@ template sequences escaped so HCL never interpolates. */}}
 {{- if and (not .Values.existingSecret) (ne (empty .Values.storage.s3.accessKeyId) (empty .Values.storage.s3.secretAccessKey)) }}
 {{- fail "storage.s3.accessKeyId and storage.s3.secretAccessKey must be set together (or neither, for the AWS credential chain)" }}
 {{- end }}
-{{- if and .Values.existingSecret (or .Values.auth.jwtSecret .Values.storage.s3.accessKeyId .Values.storage.s3.secretAccessKey .Values.adminBootstrap.password .Values.metrics.token) }}
-{{- fail "existingSecret is set: leave auth.jwtSecret, storage.s3.accessKeyId/secretAccessKey, adminBootstrap.password and metrics.token empty and put them in that Secret" }}
+{{- if and .Values.existingSecret (or .Values.auth.jwtSecret .Values.storage.s3.accessKeyId .Values.storage.s3.secretAccessKey .Values.adminBootstrap.password .Values.metrics.token .Values.oidc.clientSecret) }}
+{{- fail "existingSecret is set: leave auth.jwtSecret, storage.s3.accessKeyId/secretAccessKey, adminBootstrap.password, metrics.token and oidc.clientSecret empty and put them in that Secret" }}
+{{- end }}
+{{- if and .Values.oidc.enabled (or (not .Values.oidc.issuer) (not .Values.oidc.clientId)) }}
+{{- fail "oidc.enabled needs oidc.issuer and oidc.clientId" }}
 {{- end }}
 {{- if and .Values.metrics.tokenFromExistingSecret (not .Values.existingSecret) }}
 {{- fail "metrics.tokenFromExistingSecret needs existingSecret" }}
