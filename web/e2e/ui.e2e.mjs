@@ -16,9 +16,14 @@
 //   TFM_PUBLIC_BASE_URL  optional: a second server on the same database, with
 //   TFM_PUBLIC_URL       its server.public_url (https://…); both or neither. The scenario then
 //                    logs in there and checks "Use this mirror" offers that address
+//   TFM_OIDC_CONTROL_URL  optional: the OpenID provider (e2e/oidc-provider.mjs) the server's
+//                    single sign-on uses, e.g. http://127.0.0.1:41234 (display name "Test SSO",
+//                    admin group tfm-admins, viewer group tfm-viewers). The scenario then ends
+//                    with single sign-on as alice (admin), bob (viewer) and eve (refused), and
+//                    with a forged and an expired ID token (set with its POST /__test/mode)
 //   TFM_CHROMIUM     the browser (default /usr/bin/chromium)
 //   TFM_SCREENSHOTS  where screenshots go (default web/e2e/screenshots/, git-ignored)
-//   TFM_E2E_TIMEOUT_MS  the global time limit (default 180000)
+//   TFM_E2E_TIMEOUT_MS  the global time limit (default 180000, 60000 more with TFM_OIDC_CONTROL_URL)
 //
 // Every page is screenshot at 1280 and at 390 px wide (`NN-<page>-1280px.png`,
 // `NN-<page>-390px.png`), and at 390 px the document must not be wider than the screen.
@@ -72,13 +77,16 @@ if (!PUBLIC_BASE !== !PUBLIC_URL) {
   process.exit(1)
 }
 if (PUBLIC_BASE) parseUrl('TFM_PUBLIC_BASE_URL', PUBLIC_BASE)
+/** The OpenID provider (e2e/oidc-provider.mjs) behind the server's single sign-on, or ''. */
+const OIDC = (env.TFM_OIDC_CONTROL_URL || '').replace(/\/+$/, '')
+const OIDC_ORIGIN = OIDC ? parseUrl('TFM_OIDC_CONTROL_URL', OIDC).origin : ''
 if (SETUP_URL && !SETUP_TOKEN) {
   console.error(`FAIL setup: TFM_SETUP_URL has no #token=… fragment: ${SETUP_URL}`)
   process.exit(1)
 }
 const CHROMIUM = env.TFM_CHROMIUM || '/usr/bin/chromium'
 const SHOTS = resolve(env.TFM_SCREENSHOTS || join(here, 'screenshots'))
-const GLOBAL_TIMEOUT_MS = Number(env.TFM_E2E_TIMEOUT_MS || 180_000)
+const GLOBAL_TIMEOUT_MS = Number(env.TFM_E2E_TIMEOUT_MS || 180_000 + (OIDC ? 60_000 : 0))
 /** The default for every wait on the page. */
 const WAIT_MS = 10_000
 const NAV_MS = 20_000
@@ -132,6 +140,8 @@ const started = Date.now()
 const problems = []
 /** Console errors for the failures provoked on purpose (reported, not fatal). */
 const ignored = []
+/** Console errors of the OpenID provider's own pages (another origin: reported, not fatal). */
+const providerNotes = []
 /** Requests that failed without an HTTP answer (reported, not fatal: navigation aborts them). */
 const failedRequests = []
 /** Failed responses the current step provokes on purpose: {method, path, status}. */
@@ -887,7 +897,214 @@ const publicUrlSteps = [
   ],
 ]
 
-const steps = [...(SETUP_URL ? setupSteps : []), ...mainSteps, ...(PUBLIC_BASE ? publicUrlSteps : [])]
+/** The name the server's single sign-on is configured with (`auth.oidc.display_name`). */
+const SSO_NAME = 'Test SSO'
+
+/** Sets what the provider's token endpoint does to the ID token (normal, tamper, expired). */
+async function providerMode(mode) {
+  const res = await fetchWithTimeout(`${OIDC}/__test/mode`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/plain' },
+    body: mode,
+  })
+  const body = await res.text()
+  check(res.status === 200 && body.includes(`"${mode}"`), `POST ${OIDC}/__test/mode ${mode} answered ${res.status}: ${body}`)
+}
+
+/**
+ * Single sign-on from the login page at `from` (a tfmirror address): forgets the provider's
+ * login first (its session is a cookie; tfmirror's is in localStorage), clicks "Log in with …",
+ * logs in on the provider's development form as `username` (any password does) and returns
+ * when the browser has left the provider again. `shot`: a screenshot of the provider's form.
+ */
+async function ssoLogIn(username, from, shot) {
+  await context.clearCookies()
+  await page.goto(from, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+  await atPath('/ui/login', `${from} should show the login page`)
+  const button = tid('sso-login')
+  await visible(button, `the "Log in with ${SSO_NAME}" button`)
+  const started = page
+    .waitForRequest((r) => r.isNavigationRequest() && pathOf(r.url()) === '/api/v1/auth/oidc/login', { timeout: NAV_MS })
+    .catch(() => null)
+  await button.click()
+  const request = await started
+  check(request, `clicking "Log in with ${SSO_NAME}" did not open /api/v1/auth/oidc/login within ${seconds(NAV_MS)}`)
+  const redirect = new URL(request.url()).searchParams.get('redirect')
+  await eventually(
+    `the server should send the browser to the provider's login form at ${OIDC_ORIGIN}/interaction/…`,
+    async () => {
+      const u = new URL(page.url())
+      return { ok: u.origin === OIDC_ORIGIN && u.pathname.startsWith('/interaction/'), seen: page.url() }
+    },
+    NAV_MS,
+  )
+  const login = page.locator('input[name="login"]')
+  await visible(login, "the provider's login field")
+  if (shot) await screenshot(shot)
+  await login.fill(username)
+  await page.locator('input[name="password"]').fill('any password will do')
+  await page.locator('button[type="submit"]').click()
+  await eventually(
+    `after logging in as ${username} at the provider the browser should come back to ${BASE}`,
+    async () => ({ ok: new URL(page.url()).origin === new URL(BASE).origin, seen: page.url() }),
+    NAV_MS,
+  )
+  return redirect
+}
+
+/** The tfmirror session must not be in the address bar or the history entry. */
+async function tokenNotKept(token, what) {
+  const kept = await page.evaluate(() => ({ href: window.location.href, state: JSON.stringify(window.history.state) }))
+  check(!kept.href.includes('#') && !kept.href.includes(token), `${what}: the address still holds the fragment: ${kept.href}`)
+  check(!kept.state.includes(token), `${what}: the history entry still holds the session token: ${kept.state}`)
+}
+
+/** Waits for the login page with the single sign-on refusal; returns its text. */
+async function ssoRefused(what) {
+  await atPath('/ui/login', `${what}: the browser should be back on the login page`)
+  const banner = tid('sso-error')
+  await visible(banner, `${what}: the single sign-on error`)
+  const said = await text(banner)
+  // Taken out of the address, so a reload does not say it again.
+  await atPath('/ui/login', `${what}: sso_error should be taken out of the address`, (q) => !q.has('sso_error'))
+  check((await readSession()) === null, `${what}: a session is stored: ${JSON.stringify(await readSession())}`)
+  await visible(tid('login-username'), `${what}: the local login form`)
+  return said
+}
+
+/** Single sign-on through the OpenID provider (only with TFM_OIDC_CONTROL_URL). */
+const ssoSteps = [
+  [
+    'single sign-on: admin',
+    async () => {
+      await providerMode('normal')
+      await context.clearCookies()
+      const about = await aboutDuring(
+        () => page.goto(`${BASE}/ui/login`, { waitUntil: 'domcontentloaded', timeout: NAV_MS }),
+        'the login page with single sign-on',
+      )
+      check(
+        about.sso && about.sso.name === SSO_NAME && typeof about.sso.login_url === 'string',
+        `GET /api/v1/about should offer single sign-on named ${SSO_NAME}: ${JSON.stringify(about)}`,
+      )
+      const button = tid('sso-login')
+      await visible(button, `the "Log in with ${SSO_NAME}" button`)
+      const label = await text(button)
+      check(label === `Log in with ${SSO_NAME}`, `the single sign-on button says "${label}"`)
+      // The local accounts stay (break-glass).
+      await visible(tid('login-username'), 'the local username field next to single sign-on')
+      await visible(tid('login-submit'), 'the local "Log in" button next to single sign-on')
+      await screenshots('login-sso')
+
+      // From an admin page, so the way back is checked too.
+      const redirect = await ssoLogIn('alice', `${BASE}/ui/load`, 'sso-provider-login')
+      check(redirect === '/ui/load', `the single sign-on started with redirect=${redirect}, expected /ui/load`)
+      await atPath('/ui/load', 'after single sign-on alice should be back on /ui/load')
+      await visible(tid('page-load'), 'the Load providers page for alice (admin)')
+      const who = await text(tid('current-user'))
+      check(who.includes('alice') && who.includes('admin'), `the header shows "${who}", expected alice (admin)`)
+      const session = await readSession()
+      check(
+        session?.token && session.user?.username === 'alice' && session.user.role === 'admin' && session.expiresAt * 1000 > Date.now(),
+        `the session stored after single sign-on is ${JSON.stringify(session)}`,
+      )
+      await tokenNotKept(session.token, 'after single sign-on')
+      const me = await fetchWithTimeout(`${BASE}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${session.token}` } })
+      check(me.status === 200, `GET /api/v1/auth/me with the single sign-on session answered ${me.status}`)
+      await screenshots('sso-admin')
+      await logOut()
+      const after = await fetchWithTimeout(`${BASE}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${session.token}` } })
+      check(after.status === 401, `the single sign-on session still works after logging out (GET /auth/me: ${after.status})`)
+      return `alice logged in through ${SSO_NAME} as admin, back on /ui/load; logged out`
+    },
+  ],
+  [
+    'single sign-on: viewer',
+    async () => {
+      await ssoLogIn('bob', `${BASE}/ui/login`)
+      await atPath('/ui/', 'after single sign-on bob should see the dashboard')
+      await visible(tid('page-dashboard'), 'the dashboard for bob')
+      const who = await text(tid('current-user'))
+      check(who.includes('bob') && who.includes('viewer'), `the header shows "${who}", expected bob (viewer)`)
+      check((await tid('nav-load').count()) === 0, 'bob (viewer) is offered the "Load providers" link')
+      await tokenNotKept((await readSession())?.token ?? '\u0000', 'after single sign-on as bob')
+      await page.goto(`${BASE}/ui/load`, { waitUntil: 'domcontentloaded', timeout: NAV_MS })
+      await atPath('/ui/load', 'the "Admins only" page keeps the address asked for')
+      await visible(tid('page-forbidden'), 'the "Admins only" page for bob')
+      check((await tid('page-load').count()) === 0, 'bob (viewer) sees the Load providers page')
+      await screenshots('sso-viewer-forbidden')
+      await logOut()
+      return 'bob logged in as viewer and gets "Admins only" at /ui/load; logged out'
+    },
+  ],
+  [
+    'single sign-on: refused',
+    async () => {
+      await ssoLogIn('eve', `${BASE}/ui/login`)
+      const said = await ssoRefused('eve (in no allowed group)')
+      const lower = said.toLowerCase()
+      check(
+        lower.includes('none of the groups') || (lower.includes('group') && said.includes('tfm-admins')),
+        `for eve the login page says "${said}", expected that she is in none of the allowed groups`,
+      )
+      await screenshots('sso-refused')
+      return `eve refused: "${said}"`
+    },
+  ],
+  [
+    'single sign-on: a made-up sign-in link',
+    async () => {
+      // What the server's redirect after single sign-on looks like, with a token it never made.
+      const forged = 'not-a-session-token'
+      const until = Math.floor(Date.now() / 1000) + 3600
+      expectedFailures = [{ method: 'GET', path: '/api/v1/auth/me', status: 401 }]
+      try {
+        await page.goto(`${BASE}/ui/sso#token=${forged}&expires_at=${until}&redirect=%2Fui%2Fjobs`, {
+          waitUntil: 'domcontentloaded',
+          timeout: NAV_MS,
+        })
+        await atPath('/ui/sso', 'the sign-in page')
+        const failed = tid('sso-failed')
+        await visible(failed, 'the message for a sign-in the server does not accept')
+        const reason = await failed.getAttribute('data-reason')
+        check(reason === 'refused', `the sign-in page says ${reason}: ${await text(failed)}`)
+        await tokenNotKept(forged, 'on the sign-in page')
+        check((await readSession()) === null, 'a refused sign-in is kept as a session')
+        await screenshots('sso-invalid-link')
+      } finally {
+        expectedFailures = []
+      }
+      await tid('sso-login-link').click()
+      await atPath('/ui/login', 'the link back to the login page', (q) => q.get('redirect') === '/jobs')
+      await visible(tid('sso-login'), `the "Log in with ${SSO_NAME}" button after a refused sign-in`)
+      return 'a made-up token on /ui/sso is refused (401), its fragment gone; the link leads back to the login page'
+    },
+  ],
+  [
+    'single sign-on: forged and expired ID tokens',
+    async () => {
+      const said = {}
+      try {
+        await providerMode('tamper')
+        await ssoLogIn('alice', `${BASE}/ui/login`)
+        said.tamper = await ssoRefused('an ID token changed after signing (groups: tfm-admins)')
+        check(said.tamper.toLowerCase().includes('signature'), `for a forged ID token the login page says "${said.tamper}", expected the signature`)
+        await screenshot('sso-forged-1280px')
+
+        await providerMode('expired')
+        await ssoLogIn('alice', `${BASE}/ui/login`)
+        said.expired = await ssoRefused('a validly signed but expired ID token')
+        check(said.expired.toLowerCase().includes('expired'), `for an expired ID token the login page says "${said.expired}", expected "expired"`)
+        await screenshot('sso-expired-1280px')
+      } finally {
+        await providerMode('normal')
+      }
+      return `forged: "${said.tamper}"; expired: "${said.expired}"`
+    },
+  ],
+]
+
+const steps = [...(SETUP_URL ? setupSteps : []), ...mainSteps, ...(PUBLIC_BASE ? publicUrlSteps : []), ...(OIDC ? ssoSteps : [])]
 
 // ---- running ---------------------------------------------------------------------------------
 
@@ -974,6 +1191,11 @@ async function main() {
       ignored.push(`[${currentStep}] ${msg.text()} (${url})`)
       return
     }
+    // The provider's login form is not the app under test.
+    if (OIDC_ORIGIN && (url.startsWith(`${OIDC_ORIGIN}/`) || page.url().startsWith(`${OIDC_ORIGIN}/`))) {
+      providerNotes.push(`[${currentStep}] ${msg.text()}${url ? ` (${url})` : ''}`)
+      return
+    }
     problems.push(`[${currentStep}] console error: ${msg.text()}${url ? ` (${url})` : ''}`)
   })
   page.on('pageerror', (err) => {
@@ -989,6 +1211,7 @@ async function main() {
   console.log(`tfmirror UI end to end: ${BASE}, Chromium ${context.browser()?.version() ?? ''}`.trim())
   if (SETUP_URL) console.log(`first admin through the setup link (${SETUP_ORIGIN}/ui/setup#token=…)`)
   if (PUBLIC_BASE) console.log(`second server: ${PUBLIC_BASE} with server.public_url ${PUBLIC_URL}`)
+  if (OIDC) console.log(`single sign-on through the OpenID provider at ${OIDC}`)
   console.log(`screenshots: ${SHOTS}`)
   let n = 0
   for (const [name, run] of steps) {
@@ -1011,6 +1234,7 @@ async function main() {
   currentStep = 'end'
   for (const i of ignored) console.log(`note: expected console error ${i}`)
   for (const f of failedRequests) console.log(`note: request failed ${f}`)
+  for (const n of providerNotes) console.log(`note: console error on the OpenID provider's page ${n}`)
   if (problems.length > 0) {
     console.error(`FAIL browser errors: ${problems.length} console or page error(s):`)
     for (const p of problems) console.error(`  ${p}`)

@@ -6,12 +6,15 @@ import type { Router } from 'vue-router'
 import { client } from './api/client'
 import { useSession } from './stores/session'
 
-/** Only same-app absolute paths are followed after login (never `//host` or a URL). */
+/**
+ * Only same-app absolute paths are followed after login (never `//host` or a URL, nor the login
+ * or single sign-on pages themselves).
+ */
 export function safeRedirect(value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) {
     return '/'
   }
-  if (value === '/login' || value.startsWith('/login?')) return '/'
+  if (/^\/(login|sso)(?:[?#]|$)/.test(value)) return '/'
   return value
 }
 

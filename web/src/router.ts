@@ -17,6 +17,7 @@ import SettingsPage from './pages/SettingsPage.vue'
 import UsersPage from './pages/UsersPage.vue'
 import UsePage from './pages/UsePage.vue'
 import SetupPage from './pages/SetupPage.vue'
+import SsoPage from './pages/SsoPage.vue'
 import NotFoundPage from './pages/NotFoundPage.vue'
 import ForbiddenPage from './pages/ForbiddenPage.vue'
 
@@ -36,6 +37,8 @@ export const routes: RouteRecordRaw[] = [
   { path: '/login', name: 'login', component: LoginPage, meta: { public: true, title: 'Log in' } },
   // The link `tfmirror serve` prints while no admin exists: /ui/setup#token=…
   { path: '/setup', name: 'setup', component: SetupPage, meta: { public: true, title: 'Create the first admin' } },
+  // Where the server sends the browser after single sign-on: /ui/sso#token=…&expires_at=…&redirect=…
+  { path: '/sso', name: 'sso', component: SsoPage, meta: { public: true, title: 'Signing in' } },
   { path: '/', name: 'dashboard', component: DashboardPage, meta: { title: 'Dashboard' } },
   { path: '/providers', name: 'providers', component: ProvidersPage, meta: { title: 'Providers' } },
   {

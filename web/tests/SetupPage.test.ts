@@ -18,6 +18,7 @@ const about = (overrides: Partial<About> = {}): About => ({
   public_url: null,
   https: false,
   setup_required: true,
+  sso: null,
   ...overrides,
 })
 const login = () => ({

@@ -8,6 +8,7 @@ const about = (overrides: Partial<About> = {}): About => ({
   public_url: null,
   https: false,
   setup_required: false,
+  sso: null,
   ...overrides,
 })
 

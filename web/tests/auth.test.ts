@@ -161,5 +161,7 @@ describe('route guard', () => {
     expect(safeRedirect('/\\evil.example')).toBe('/')
     expect(safeRedirect(undefined)).toBe('/')
     expect(safeRedirect('/login?redirect=/x')).toBe('/')
+    expect(safeRedirect('/sso#token=x')).toBe('/')
+    expect(safeRedirect('/ssox')).toBe('/ssox')
   })
 })

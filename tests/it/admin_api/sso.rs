@@ -16,34 +16,62 @@ async fn sso_accounts_follow_their_groups_and_never_take_over_local_ones() {
     let app = TestApp::spawn(Store::Local).await;
     let db = &app.state.db;
 
-    let SsoUser::Ready(first) = upsert_sso_user(db, SUBJECT, "alice", Role::Viewer, 1).await.unwrap() else {
+    let SsoUser::Ready(first) = upsert_sso_user(db, SUBJECT, "alice", Role::Viewer, 1)
+        .await
+        .unwrap()
+    else {
         panic!("the first login creates the account");
     };
     assert_eq!(first.role, Role::Viewer);
     // Moved to the admin group at the provider: admin at the next login, same account.
-    let SsoUser::Ready(again) = upsert_sso_user(db, SUBJECT, "alice", Role::Admin, 2).await.unwrap() else {
+    let SsoUser::Ready(again) = upsert_sso_user(db, SUBJECT, "alice", Role::Admin, 2)
+        .await
+        .unwrap()
+    else {
         panic!("the second login finds the account");
     };
     assert_eq!((again.id, again.role), (first.id, Role::Admin));
 
     // No local password: the name alone does not log in.
-    assert_eq!(app.login("alice", "!").await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.login("alice", "").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.login("alice", "!").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login("alice", "").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // Another subject claiming a local account's name gets nothing.
-    app.create_user("root", "local root password", Role::Admin).await;
+    app.create_user("root", "local root password", Role::Admin)
+        .await;
     assert!(matches!(
-        upsert_sso_user(db, "https://login.example.test#other", "root", Role::Admin, 3)
-            .await
-            .unwrap(),
+        upsert_sso_user(
+            db,
+            "https://login.example.test#other",
+            "root",
+            Role::Admin,
+            3
+        )
+        .await
+        .unwrap(),
         SsoUser::NameTaken
     ));
-    assert!(matches!(
-        upsert_sso_user(db, "https://login.example.test#other", "ALICE", Role::Admin, 3)
+    assert!(
+        matches!(
+            upsert_sso_user(
+                db,
+                "https://login.example.test#other",
+                "ALICE",
+                Role::Admin,
+                3
+            )
             .await
             .unwrap(),
-        SsoUser::NameTaken
-    ), "names are case-insensitive");
+            SsoUser::NameTaken
+        ),
+        "names are case-insensitive"
+    );
 
     // Disabled by an admin: stays out whatever the groups say.
     sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
@@ -52,7 +80,9 @@ async fn sso_accounts_follow_their_groups_and_never_take_over_local_ones() {
         .await
         .unwrap();
     assert!(matches!(
-        upsert_sso_user(db, SUBJECT, "alice", Role::Admin, 4).await.unwrap(),
+        upsert_sso_user(db, SUBJECT, "alice", Role::Admin, 4)
+            .await
+            .unwrap(),
         SsoUser::Disabled
     ));
     let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")

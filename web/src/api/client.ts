@@ -59,6 +59,11 @@ export interface RequestOptions {
   handleUnauthorized?: boolean
   /** The `Accept` header; `application/json` by default. */
   accept?: string
+  /**
+   * This token instead of the session's (the single sign-on page checks the token it was
+   * handed before keeping it).
+   */
+  token?: string
 }
 
 export interface ClientConfig {
@@ -148,7 +153,7 @@ export function createClient(partial: Partial<ClientConfig> = {}): ApiClient {
 
   async function send(path: string, options: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' }
-    const token = config.getToken()
+    const token = options.token ?? config.getToken()
     if (token) headers.Authorization = `Bearer ${token}`
     let body: BodyInit | undefined
     if (options.json !== undefined) {

@@ -65,6 +65,8 @@ export const api = {
     }),
   logout: () => client.request<void>('/auth/logout', { method: 'POST', handleUnauthorized: false }),
   me: () => client.request<User>('/auth/me'),
+  /** Who `token` belongs to (a 401 is answered to the caller, not handled as a lost session). */
+  meWith: (token: string) => client.request<User>('/auth/me', { token, handleUnauthorized: false }),
 
   // providers
   providers: (query: ProviderQuery = {}) =>

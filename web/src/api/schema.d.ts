@@ -143,6 +143,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/oidc/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start single sign-on; a browser navigation, answered with a redirect to the provider.
+         * @description Sets a short-lived, HttpOnly cookie binding the login to this browser (state, nonce,
+         *     PKCE verifier, signed) and redirects (302) to the provider's authorization endpoint.
+         *     When the provider cannot be reached, redirects to `/ui/login?sso_error=MESSAGE`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description A `/ui/` path to return to. */
+                    redirect?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description To the provider */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                404: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the provider sends the browser back; a browser navigation.
+         * @description Checks the state against the cookie, redeems the code (with the PKCE verifier),
+         *     verifies the ID token (signature from the JWKS, issuer, audience, expiry, nonce),
+         *     maps the groups claim to a role, creates or updates the user and starts a session.
+         *     Redirects (302) to `/ui/sso#token=TOKEN&expires_at=UNIX&redirect=PATH`, or on any
+         *     refusal to `/ui/login?sso_error=MESSAGE`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    code?: string;
+                    state?: string;
+                    error?: string;
+                    error_description?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description To the UI */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                404: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -1385,6 +1475,13 @@ export interface components {
         /** @enum {string} */
         VersionStatus: "active" | "deprecated" | "blocked";
         About: {
+            /** @description Single sign-on through OpenID Connect, when configured (`auth.oidc`). */
+            sso: {
+                /** @description The button says "Log in with NAME". */
+                name: string;
+                /** @description Navigate here (with `?redirect=/ui/PATH`) to log in at the provider. */
+                login_url: string;
+            } | null;
             /** @description `server.public_url` with a trailing slash, or null when not configured. */
             public_url: string | null;
             /** @description This process serves HTTPS itself. */

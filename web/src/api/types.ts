@@ -11,6 +11,8 @@ export type Paged<T> = Page & { items: T[] }
 export type Login = S['Login']
 /** `GET /api/v1/about`: where users reach the mirror, HTTPS, whether the first admin is missing. */
 export type About = S['About']
+/** Single sign-on (OpenID Connect) when the server has it: the button's name and where it starts. */
+export type Sso = NonNullable<About['sso']>
 export type User = S['User']
 export type ApiToken = S['ApiToken']
 export type NewApiToken = S['NewApiToken']

@@ -83,6 +83,16 @@ export const useSession = defineStore('session', () => {
     return res.user
   }
 
+  /**
+   * Keeps the session single sign-on started (`/ui/sso#token=…`): asks who the token belongs
+   * to and keeps it as `login` does.
+   */
+  async function adopt(newToken: string, newExpiresAt: number) {
+    const me = await api.meWith(newToken)
+    set(newToken, newExpiresAt, me)
+    return me
+  }
+
   async function logout() {
     if (token.value) {
       try {
@@ -102,5 +112,5 @@ export const useSession = defineStore('session', () => {
     persist()
   }
 
-  return { token, expiresAt, user, isLoggedIn, isAdmin, validToken, set, clear, login, setup, logout, refresh }
+  return { token, expiresAt, user, isLoggedIn, isAdmin, validToken, set, clear, login, setup, adopt, logout, refresh }
 })
