@@ -280,7 +280,7 @@ async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow
         let Some(s) = db::jobs::job_summary(pool, job).await? else {
             anyhow::bail!("job {job} disappeared");
         };
-        let done = s.succeeded + s.skipped + s.failed;
+        let done = s.succeeded + s.skipped + s.failed + s.cancelled_items;
         let width = 30usize;
         let filled = if s.total > 0 {
             (done as usize * width) / s.total as usize
@@ -298,7 +298,11 @@ async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow
         if s.is_finished() {
             eprintln!();
             print_job(pool, job).await?;
-            return Ok(if s.failed > 0 { 1 } else { 0 });
+            return Ok(if s.failed + s.cancelled_items > 0 {
+                1
+            } else {
+                0
+            });
         }
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
@@ -308,18 +312,19 @@ async fn jobs_command(pool: &db::Pool, action: JobsAction) -> anyhow::Result<i32
     match action {
         JobsAction::List { limit } => {
             println!(
-                "{:>6}  {:<10} {:>7} {:>9} {:>7} {:>6}  created",
-                "job", "status", "items", "succeeded", "skipped", "failed"
+                "{:>6}  {:<10} {:>7} {:>9} {:>7} {:>6} {:>9}  created",
+                "job", "status", "items", "succeeded", "skipped", "failed", "cancelled"
             );
             for j in db::jobs::list_jobs(pool, limit).await? {
                 println!(
-                    "{:>6}  {:<10} {:>7} {:>9} {:>7} {:>6}  {} by {}",
+                    "{:>6}  {:<10} {:>7} {:>9} {:>7} {:>6} {:>9}  {} by {}",
                     j.id,
                     j.status,
                     j.total,
                     j.succeeded,
                     j.skipped,
                     j.failed,
+                    j.cancelled_items,
                     j.created_at,
                     j.created_by
                 );
@@ -349,8 +354,15 @@ async fn print_job(pool: &db::Pool, id: i64) -> anyhow::Result<i32> {
         return Ok(1);
     };
     println!(
-        "job {id}: {} ({} items: {} succeeded, {} skipped, {} failed, {} pending, {} running)",
-        s.status, s.total, s.succeeded, s.skipped, s.failed, s.pending, s.running
+        "job {id}: {} ({} items: {} succeeded, {} skipped, {} failed, {} cancelled, {} pending, {} running)",
+        s.status,
+        s.total,
+        s.succeeded,
+        s.skipped,
+        s.failed,
+        s.cancelled_items,
+        s.pending,
+        s.running
     );
     for i in db::jobs::job_items(pool, id).await? {
         let bytes = match i.bytes_total {

@@ -51,8 +51,13 @@ pub struct JobSummary {
     pub running: i64,
     pub succeeded: i64,
     pub skipped: i64,
+    /// Items that failed (permanently, or out of attempts).
     pub failed: i64,
+    /// Items stopped by a cancel.
+    pub cancelled_items: i64,
     pub bytes_done: i64,
+    /// When the last item finished, once none is pending or running.
+    pub finished_at: Option<i64>,
 }
 
 impl JobSummary {
@@ -273,8 +278,10 @@ const SUMMARY: &str = "SELECT j.id, j.created_by, j.created_at, j.cancelled,
         COALESCE(SUM(CASE WHEN i.status = 'running' THEN 1 ELSE 0 END), 0) AS running,
         COALESCE(SUM(CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END), 0) AS succeeded,
         COALESCE(SUM(CASE WHEN i.status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped,
-        COALESCE(SUM(CASE WHEN i.status IN ('failed', 'cancelled') THEN 1 ELSE 0 END), 0) AS failed,
+        COALESCE(SUM(CASE WHEN i.status = 'failed' THEN 1 ELSE 0 END), 0) AS failed,
+        COALESCE(SUM(CASE WHEN i.status = 'cancelled' THEN 1 ELSE 0 END), 0) AS cancelled_items,
         COALESCE(SUM(i.bytes_done), 0) AS bytes_done,
+        MAX(i.finished_at) AS last_finished_at,
         COALESCE(SUM(i.attempts), 0) AS attempts
     FROM jobs j LEFT JOIN job_items i ON i.job_id = j.id";
 
@@ -291,8 +298,15 @@ fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> JobSummary {
         succeeded: r.get("succeeded"),
         skipped: r.get("skipped"),
         failed: r.get("failed"),
+        cancelled_items: r.get("cancelled_items"),
         bytes_done: r.get("bytes_done"),
+        finished_at: None,
     };
+    if s.is_finished() {
+        s.finished_at = r
+            .get::<Option<i64>, _>("last_finished_at")
+            .or(Some(s.created_at));
+    }
     // Items that failed at planning time (platform not offered) never ran: a job whose
     // remaining items have not been tried yet is still pending.
     let attempts: i64 = r.get("attempts");
@@ -302,7 +316,7 @@ fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> JobSummary {
         JobStatus::Running
     } else if s.pending > 0 {
         JobStatus::Pending
-    } else if s.failed > 0 {
+    } else if s.failed > 0 || s.cancelled_items > 0 {
         JobStatus::Failed
     } else {
         JobStatus::Succeeded

@@ -391,7 +391,9 @@ async fn attempts_are_bounded() {
     let job = load(&app, NULL_DEF).await;
     let (summary, items) = wait_for(&app, job).await;
     let item = one_item(&items);
-    assert_eq!(summary.failed, 1);
+    assert_eq!((summary.failed, summary.cancelled_items), (1, 0));
+    assert_eq!(summary.finished_at, item.finished_at);
+    assert!(summary.finished_at.is_some());
     assert_eq!(item.attempts, 3);
     assert!(
         item.last_error
@@ -440,10 +442,80 @@ async fn cancelled_jobs_stop_and_store_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(s.status, JobStatus::Cancelled);
+    assert_eq!(
+        (s.failed, s.cancelled_items, s.total),
+        (0, 1, 1),
+        "a cancelled item is counted as cancelled, not failed"
+    );
+    assert!(s.finished_at.is_some(), "a finished job has a finish time");
     // Past the client timeout the abandoned attempt ends; the item must stay cancelled.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let items = tfmirror::db::jobs::job_items(pool, job).await.unwrap();
     assert_eq!(one_item(&items).status, ItemStatus::Cancelled);
+    nothing_stored(&app).await;
+}
+
+/// The walk's defect: a job retried and then cancelled showed "9 of 8 items done". Every
+/// item is in exactly one count, whatever the order of retries and cancels.
+#[tokio::test]
+async fn counts_add_up_after_a_retry_and_a_cancel() {
+    let fake = FakeRegistry::start().await;
+    fake.publish(
+        "hashicorp",
+        "null",
+        "3.2.1",
+        &["linux_amd64", "darwin_arm64"],
+    );
+    fake.inject(archive(), Fault::TamperedArchive, 1000);
+    fake.inject(
+        Target::archive("hashicorp", "null", "3.2.1", "darwin_arm64"),
+        Fault::Delay(Duration::from_secs(30)),
+        1000,
+    );
+    let app = app_with(&fake, Store::Local, |_| {}).await;
+    let defs = NULL_DEF.replace("[\"linux_amd64\"]", "[\"linux_amd64\", \"darwin_arm64\"]");
+    let job = load(&app, &defs).await;
+    let pool = &app.state.db;
+    let summary = || async {
+        tfmirror::db::jobs::job_summary(pool, job)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let adds_up = |s: &JobSummary| {
+        assert_eq!(
+            s.pending + s.running + s.succeeded + s.skipped + s.failed + s.cancelled_items,
+            s.total,
+            "{s:?}"
+        );
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = summary().await;
+        adds_up(&s);
+        if s.failed == 1 && s.running == 1 {
+            assert_eq!(s.finished_at, None, "still running: no finish time");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never failed one and ran the other: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        tfmirror::db::jobs::retry_failed(pool, job).await.unwrap(),
+        1
+    );
+    adds_up(&summary().await);
+    assert!(tfmirror::db::jobs::cancel_job(pool, job).await.unwrap());
+    let s = summary().await;
+    adds_up(&s);
+    assert_eq!(s.total, 2);
+    assert_eq!(s.status, JobStatus::Cancelled);
+    assert!(s.cancelled_items >= 1, "{s:?}");
+    assert_eq!(s.failed + s.cancelled_items, 2, "{s:?}");
+    assert!(s.finished_at.is_some(), "{s:?}");
     nothing_stored(&app).await;
 }
 
