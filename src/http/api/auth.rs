@@ -157,15 +157,7 @@ async fn setup(
         ));
     }
     let username = body.username.trim();
-    if !crate::domain::valid_username(username) {
-        return Err(AppError::BadRequest(
-            "username must be 1 to 64 letters, digits, '.', '_', '-' or '@'".into(),
-        ));
-    }
-    password::check_strength(&body.password).map_err(AppError::BadRequest)?;
-    let hash = password::hash(body.password)
-        .await
-        .or_internal("hashing a password")?;
+    let hash = super::users::new_account_hash(username, body.password).await?;
     let token_hash = crate::auth::token_hash(body.token.trim());
     let now = crate::clock::now();
     let user = match users::create_first_admin(&state.db, &token_hash, username, &hash, now).await?

@@ -55,6 +55,20 @@ struct NewUser {
     role: String,
 }
 
+/// The checks every new account passes (a valid name, a strong enough password), then the
+/// password's hash.
+pub(super) async fn new_account_hash(username: &str, password: String) -> Result<String, AppError> {
+    if !valid_username(username) {
+        return Err(AppError::BadRequest(
+            "username must be 1 to 64 letters, digits, '.', '_', '-' or '@'".into(),
+        ));
+    }
+    password::check_strength(&password).map_err(AppError::BadRequest)?;
+    password::hash(password)
+        .await
+        .or_internal("hashing a password")
+}
+
 async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -63,15 +77,7 @@ async fn create_user(
     caller.require_admin()?;
     let body = body.into_inner();
     let role = role(&body.role)?;
-    if !valid_username(&body.username) {
-        return Err(AppError::BadRequest(
-            "username must be 1 to 64 letters, digits, '.', '_', '-' or '@'".into(),
-        ));
-    }
-    password::check_strength(&body.password).map_err(AppError::BadRequest)?;
-    let hash = password::hash(body.password)
-        .await
-        .or_internal("hashing a password")?;
+    let hash = new_account_hash(&body.username, body.password).await?;
     let user = users::create_user(&state.db, &body.username, &hash, role, crate::clock::now())
         .await?
         .ok_or_else(|| AppError::Conflict(format!("user {} already exists", body.username)))?;
