@@ -21,6 +21,11 @@
 //                    admin group tfm-admins, viewer group tfm-viewers). The scenario then ends
 //                    with single sign-on as alice (admin), bob (viewer) and eve (refused), and
 //                    with a forged and an expired ID token (set with its POST /__test/mode)
+//   TFM_FAILING_PROVIDER  optional: "NAMESPACE/TYPE VERSION" (e.g. "hashicorp/random 3.6.0") that
+//                    the upstream offers for linux_amd64 and darwin_arm64 with one archive
+//                    tampered (it fails verification at every attempt) and the other's download
+//                    hanging; the scenario then retries and cancels that job and checks its
+//                    counters, its finish time and the jobs list
 //   TFM_CHROMIUM     the browser (default /usr/bin/chromium)
 //   TFM_SCREENSHOTS  where screenshots go (default web/e2e/screenshots/, git-ignored)
 //   TFM_E2E_TIMEOUT_MS  the global time limit (default 180000, 60000 more with TFM_OIDC_CONTROL_URL)
@@ -84,6 +89,20 @@ if (SETUP_URL && !SETUP_TOKEN) {
   console.error(`FAIL setup: TFM_SETUP_URL has no #token=… fragment: ${SETUP_URL}`)
   process.exit(1)
 }
+/**
+ * The provider whose job goes wrong (TFM_FAILING_PROVIDER "NAMESPACE/TYPE VERSION"), or null:
+ * one of its PLATFORMS fails verification at every attempt, the other's download hangs.
+ */
+const FAILING = (() => {
+  const v = (env.TFM_FAILING_PROVIDER || '').trim()
+  if (!v) return null
+  const m = /^([A-Za-z0-9_-]+\/[A-Za-z0-9_-]+)\s+(\d+\.\d+\.\d+\S*)$/.exec(v)
+  if (!m) {
+    console.error(`FAIL setup: TFM_FAILING_PROVIDER is not "NAMESPACE/TYPE VERSION": ${v}`)
+    process.exit(1)
+  }
+  return { source: m[1], version: m[2], address: `registry.terraform.io/${m[1]}` }
+})()
 const CHROMIUM = env.TFM_CHROMIUM || '/usr/bin/chromium'
 const SHOTS = resolve(env.TFM_SCREENSHOTS || join(here, 'screenshots'))
 const GLOBAL_TIMEOUT_MS = Number(env.TFM_E2E_TIMEOUT_MS || 180_000 + (OIDC ? 60_000 : 0))
@@ -125,6 +144,13 @@ const BAD_DEFINITIONS = `provider "hashicorp/null" {
 const GOOD_DEFINITIONS = BAD_DEFINITIONS.split('\n')
   .filter((l) => !l.includes('colour'))
   .join('\n')
+const FAILING_DEFINITIONS = FAILING
+  ? `provider "${FAILING.source}" {
+  versions  = ["${FAILING.version}"]
+  platforms = [${PLATFORMS.map((p) => `"${p}"`).join(', ')}]
+}
+`
+  : ''
 
 // ---- state and helpers ---------------------------------------------------------------------
 
@@ -328,6 +354,9 @@ async function aboutDuring(action, what) {
 /** Every request the page sent: "METHOD /path" (to check a refused form sent nothing). */
 const requestLog = []
 const sent = (method, path) => requestLog.filter((r) => r === `${method} ${path}`).length
+/** The same for every path matching `re` (e.g. /^\/api\/v1\/users\/\d+\/password$/). */
+const sentMatching = (method, re) =>
+  requestLog.filter((r) => r.startsWith(`${method} `) && re.test(r.slice(method.length + 1))).length
 
 /** Clicks and waits for the API answer that the click causes. */
 async function clickFor(locator, method, path, what) {
@@ -362,6 +391,21 @@ async function mirrorIndex() {
     }
   }
   return { status: res.status, versions, body: body.slice(0, 300) }
+}
+
+/** GET `path` of the admin API from Node with the browser's session: {status, json, body}. */
+async function apiAnswer(path) {
+  const token = (await readSession())?.token
+  check(token, `no session to ask GET ${path} with`)
+  const res = await fetchWithTimeout(`${BASE}${path}`, { headers: { Authorization: `Bearer ${token}` } })
+  const body = await res.text()
+  let json = null
+  try {
+    json = JSON.parse(body)
+  } catch {
+    // not JSON: reported as text
+  }
+  return { status: res.status, json, body: body.slice(0, 2000) }
 }
 
 async function readSession() {
@@ -483,6 +527,338 @@ const setupSteps = [
       await visible(tid('setup-admin-exists'), 'the "An admin exists already" message for the used link')
       check((await tid('setup-form').count()) === 0, 'the used setup link still shows the form')
       return `token removed from the address; empty form refused (${messages.username}); ${USER} created and logged in; the link is used up`
+    },
+  ],
+]
+
+/** The job page's items as shown: [{status, platform, attempts, error}]. */
+async function jobItemsShown() {
+  return tid('job-item').evaluateAll((rows) =>
+    rows.map((r) => {
+      const cell = (id) => (r.querySelector(`[data-testid="${id}"]`)?.textContent ?? '').replace(/\s+/g, ' ').trim()
+      return {
+        status: r.getAttribute('data-status'),
+        platform: cell('job-item-platform'),
+        attempts: cell('job-item-attempts'),
+        error: cell('job-item-error'),
+      }
+    }),
+  )
+}
+
+/** The job page's summary: {progress: "N of M items done", facts: {Succeeded: "0", …}}. */
+async function jobSummaryShown() {
+  return tid('job-summary').evaluate((card) => {
+    const squash = (t) => (t ?? '').replace(/\s+/g, ' ').trim()
+    const facts = {}
+    for (const d of card.querySelectorAll('dl > div')) facts[squash(d.querySelector('dt')?.textContent)] = squash(d.querySelector('dd')?.textContent)
+    return { progress: squash(card.querySelector('.progress-text')?.textContent), facts }
+  })
+}
+
+const CHECKSUM_ERROR = /checksum|sha-?256|mismatch|verif|signature|hash/i
+
+/** A job that goes wrong: retried and cancelled (only with TFM_FAILING_PROVIDER). */
+const failingJobSteps = [
+  [
+    'job counters after retry and cancel',
+    async () => {
+      const what = `${FAILING.source} ${FAILING.version}`
+      await tid('nav-load').click()
+      await atPath('/ui/load', 'the Load providers link')
+      const editor = tid('hcl-editor')
+      await visible(editor, 'the definitions editor')
+      await editor.fill(FAILING_DEFINITIONS)
+      const created = await clickFor(tid('enqueue'), 'POST', '/api/v1/definitions', `Enqueue of ${what}`)
+      check(created.status() === 201, `Enqueue of ${what} answered ${created.status()}: ${await created.text().catch(() => '')}`)
+      const id = (await created.json().catch(() => null))?.job?.id
+      check(Number.isInteger(id), `Enqueue of ${what} did not return a job id`)
+      await atPath(`/ui/jobs/${id}`, `Enqueue of ${what} should open the job page`)
+      await visible(tid('page-job'), `the page of job #${id}`)
+
+      // 1. The tampered package fails (permanently), the other one hangs in its download.
+      const failing = async (expectation) =>
+        eventually(
+          expectation,
+          async () => {
+            const items = await jobItemsShown()
+            const failed = items.filter((i) => i.status === 'failed')
+            const running = items.filter((i) => i.status === 'running')
+            return { ok: items.length === 2 && failed.length === 1 && running.length === 1, seen: items, failed: failed[0], running: running[0] }
+          },
+          JOB_MS,
+          250,
+        )
+      const first = await failing(`job #${id} should show one item failed and the other running`)
+      check(
+        JSON.stringify([first.failed.platform, first.running.platform].sort()) === JSON.stringify([...PLATFORMS].sort()),
+        `job #${id} has items for ${first.failed.platform} and ${first.running.platform}, expected ${PLATFORMS.join(' and ')}`,
+      )
+      const failedRow = page.locator('[data-testid="job-item"][data-status="failed"]')
+      await visible(failedRow.getByTestId('job-item-error'), `the error of the failed ${first.failed.platform} item`)
+      check(
+        CHECKSUM_ERROR.test(first.failed.error),
+        `the failed ${first.failed.platform} item says "${first.failed.error}", expected the checksum or verification failure`,
+      )
+      await screenshot('job-failing-1280px')
+
+      // 2. Retry: the failed item is queued again and fails again; the other one keeps running.
+      await visible(tid('retry'), 'the Retry button')
+      check(await tid('retry').isEnabled(), 'Retry is disabled for a job with a failed item')
+      const retried = await clickFor(tid('retry'), 'POST', `/api/v1/jobs/${id}/retry`, 'Retry failed')
+      check(retried.status() === 200, `Retry answered ${retried.status()}: ${await retried.text().catch(() => '')}`)
+      const retryAnswer = await retried.json().catch(() => null)
+      // Once the button is back, what the page shows was read after the retry.
+      await eventually('the Retry button should settle', async () => {
+        const t = await text(tid('retry'))
+        return { ok: t !== 'Retrying…', seen: t }
+      })
+      const second = await failing(`after Retry, the ${first.failed.platform} item should fail again while the other runs`)
+      check(second.failed.platform === first.failed.platform, `after Retry ${second.failed.platform} failed, expected ${first.failed.platform} again`)
+      check(CHECKSUM_ERROR.test(second.failed.error), `after Retry the failed item says "${second.failed.error}"`)
+
+      // 3. Cancel: the running item is cancelled.
+      await visible(tid('cancel-job'), 'the Cancel button')
+      await tid('cancel-job').click()
+      const dialog = tid('confirm-dialog')
+      await visible(dialog, 'the confirmation dialog for the cancel')
+      const cancelled = await clickFor(dialog.getByTestId('confirm'), 'POST', `/api/v1/jobs/${id}/cancel`, 'confirming the cancel')
+      check(cancelled.status() === 200, `Cancel answered ${cancelled.status()}: ${await cancelled.text().catch(() => '')}`)
+      const cancelAnswer = await cancelled.json().catch(() => null)
+      await hidden(dialog, 'the confirmation dialog for the cancel')
+      await eventually(
+        `job #${id} should show cancelled, with one item failed and one cancelled`,
+        async () => {
+          const status = await text(tid('job-status'))
+          const items = (await jobItemsShown()).map((i) => i.status).sort()
+          return { ok: status === 'cancelled' && JSON.stringify(items) === '["cancelled","failed"]', seen: { status, items } }
+        },
+        NAV_MS,
+        250,
+      )
+
+      // 4. What a user would notice on the job page, and what the server answered for it.
+      const detail = await apiAnswer(`/api/v1/jobs/${id}`)
+      const apiJob = detail.json?.job ?? null
+      const answered = () =>
+        `GET /api/v1/jobs/${id} answered ${detail.status} job ${JSON.stringify(apiJob)}; POST …/retry answered ${JSON.stringify(retryAnswer)}; POST …/cancel answered ${JSON.stringify(cancelAnswer)}`
+      const wrong = []
+      const shown = await jobSummaryShown()
+      const m = /^(\d+) of (\d+) items? done$/.exec(shown.progress)
+      if (!m) wrong.push(`the progress says "${shown.progress}"`)
+      else {
+        const [done, total] = [Number(m[1]), Number(m[2])]
+        if (total !== 2) wrong.push(`the progress counts ${total} items, expected 2 ("${shown.progress}")`)
+        if (done > total) wrong.push(`more items done than the job has: "${shown.progress}"`)
+        else if (done !== 2) wrong.push(`both items are finished (failed, cancelled) but the page says "${shown.progress}"`)
+      }
+      const expected = { Succeeded: '0', Skipped: '0', Failed: '1', Cancelled: '1', Pending: '0', Running: '0' }
+      for (const [k, v] of Object.entries(expected)) {
+        if (shown.facts[k] !== v) wrong.push(`${k} shows ${JSON.stringify(shown.facts[k] ?? null)}, expected ${v}`)
+      }
+      for (const [k, v] of Object.entries(shown.facts)) {
+        if (/\b(true|false|NaN|undefined|null)\b/.test(v)) wrong.push(`${k} shows "${v}"`)
+      }
+      const finishedTime = tid('job-finished').locator('time')
+      let finishedText = ''
+      if ((await finishedTime.count()) === 0) {
+        wrong.push(`no Finished time is shown (the summary shows ${JSON.stringify(shown.facts)})`)
+      } else {
+        const t = await text(finishedTime)
+        finishedText = t
+        const datetime = (await finishedTime.getAttribute('datetime')) ?? ''
+        if (!/^\d{4}-\d\d-\d\d \d\d:\d\d UTC([+-]\d{1,2}(:\d\d)?)?$/.test(t)) wrong.push(`the Finished time "${t}" does not say its zone`)
+        const at = Date.parse(datetime) / 1000
+        if (typeof apiJob?.finished_at !== 'number' || Math.abs(at - apiJob.finished_at) > 1) {
+          wrong.push(`the Finished time is ${datetime}, the server says finished_at ${apiJob?.finished_at}`)
+        }
+      }
+      const apiWrong = []
+      if (!apiJob || typeof apiJob.finished_at !== 'number') apiWrong.push('no finished_at for a finished job')
+      if (!apiJob || apiJob.failed !== 1 || apiJob.cancelled_items !== 1) apiWrong.push('not failed 1 and cancelled_items 1')
+      if (apiJob && apiJob.succeeded + apiJob.skipped + apiJob.failed + (apiJob.cancelled_items ?? 0) + apiJob.pending + apiJob.running !== apiJob.total) {
+        apiWrong.push('counts that do not add up to total')
+      }
+      await screenshots('job-retried-cancelled')
+
+      // 5. The jobs list says the same of this job.
+      await tid('nav-jobs').click()
+      await atPath('/ui/jobs', 'the Jobs link')
+      await visible(tid('page-jobs'), 'the Jobs page')
+      const row = await eventually(`the jobs list should show job #${id}`, async () => {
+        const rows = await tid('job-row').evaluateAll((trs) =>
+          trs.map((tr) => {
+            const cell = (sel) => (tr.querySelector(sel)?.textContent ?? '').replace(/\s+/g, ' ').trim()
+            return {
+              job: cell('td'),
+              status: cell('[data-testid="job-row-status"]'),
+              progress: cell('.progress-text'),
+              succeeded: cell('[data-testid="job-row-succeeded"]'),
+              failed: cell('[data-testid="job-row-failed"]'),
+              cancelled: cell('[data-testid="job-row-cancelled"]'),
+              text: (tr.textContent ?? '').replace(/\s+/g, ' ').trim(),
+            }
+          }),
+        )
+        const r = rows.find((x) => x.job === `#${id}`)
+        return { ok: !!r, seen: rows.map((x) => x.text), row: r }
+      })
+      const listed = row.row
+      const jobs = await apiAnswer('/api/v1/jobs?page=1&per_page=25')
+      const listedApi = jobs.json?.items?.find((j) => j.id === id) ?? null
+      const pageProgress = m ? `${m[1]}/${m[2]}` : shown.progress
+      if (listed.status !== 'cancelled') wrong.push(`the jobs list shows the status "${listed.status}", the job page "cancelled"`)
+      if (listed.progress !== pageProgress) wrong.push(`the jobs list shows progress "${listed.progress}", the job page "${shown.progress}"`)
+      if (listed.failed !== shown.facts.Failed) wrong.push(`the jobs list shows failed "${listed.failed}", the job page "${shown.facts.Failed}"`)
+      if (listed.cancelled !== shown.facts.Cancelled) wrong.push(`the jobs list shows cancelled "${listed.cancelled}", the job page "${shown.facts.Cancelled}"`)
+      if (/\b(true|false|NaN|undefined)\b/.test(listed.text)) wrong.push(`the jobs list row says "${listed.text}"`)
+      if (!listedApi || typeof listedApi.finished_at !== 'number' || listedApi.cancelled_items !== 1) {
+        apiWrong.push(`GET /api/v1/jobs lists it as ${JSON.stringify(listedApi)}`)
+      }
+      await screenshots('jobs-retried-cancelled')
+
+      if (apiWrong.length > 0) wrong.push(`the server's answer has ${apiWrong.join('; ')}: ${answered()}`)
+      check(wrong.length === 0, `job #${id} after Retry and Cancel:\n  - ${wrong.join('\n  - ')}`)
+      return `job #${id} (${what}): ${first.failed.platform} failed ("${first.failed.error.slice(0, 50)}…"), retried, failed again; ${first.running.platform} cancelled running; the page and the list say "${shown.progress}", failed ${shown.facts.Failed}, cancelled ${shown.facts.Cancelled}, finished ${finishedText}`
+    },
+  ],
+]
+
+/**
+ * Submits a form left empty (`submit`) and checks every field of `fields` ({input, error, says,
+ * name}, by data-testid) gets its message: shown, next to the field (just under it), named by
+ * its aria-describedby, the field marked aria-invalid; the first of them has the focus; and no
+ * request `method` to a path matching `path` left the page. Returns the messages.
+ */
+async function refusedEmpty(what, submit, method, path, fields) {
+  const before = sentMatching(method, path)
+  await submit()
+  const said = []
+  for (const f of fields) {
+    await visible(tid(f.error), `${what}: the message for the empty ${f.name}`)
+    const message = await text(tid(f.error))
+    check(f.says.test(message), `${what}: the empty ${f.name} is refused with "${message}"`)
+    const placed = await page.evaluate(
+      ([inputId, errorId]) => {
+        const input = document.querySelector(`[data-testid="${inputId}"]`)
+        const error = document.querySelector(`[data-testid="${errorId}"]`)
+        if (!input || !error) return { ok: false, why: 'the field or its message is missing' }
+        const described = (input.getAttribute('aria-describedby') ?? '').split(/\s+/)
+        if (!error.id || !described.includes(error.id)) return { ok: false, why: `aria-describedby="${input.getAttribute('aria-describedby')}" does not name the message (#${error.id})` }
+        if (input.getAttribute('aria-invalid') !== 'true') return { ok: false, why: 'the field is not marked aria-invalid' }
+        const a = input.getBoundingClientRect()
+        const b = error.getBoundingClientRect()
+        const below = b.top - a.bottom
+        const overlaps = b.left < a.right && b.right > a.left
+        if (below < -2 || below > 48 || !overlaps) return { ok: false, why: `the message is not next to the field (field ${Math.round(a.left)},${Math.round(a.bottom)}; message ${Math.round(b.left)},${Math.round(b.top)})` }
+        return { ok: true }
+      },
+      [f.input, f.error],
+    )
+    check(placed.ok, `${what}: the message "${message}" for the ${f.name}: ${placed.why}`)
+    said.push(message)
+  }
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName)
+  check(focused === fields[0].input, `${what}: the focus is on ${focused}, expected the first refused field (${fields[0].input})`)
+  // A request would have started at once; give it a moment to show up.
+  await new Promise((r) => setTimeout(r, 300))
+  const after = sentMatching(method, path)
+  check(after === before, `${what}: the empty form was sent (${after - before} × ${method} ${path})`)
+  return said
+}
+
+/** Every form of the app submitted empty: refused in the page, nothing sent. */
+const emptyFormSteps = [
+  [
+    "every form's empty submit",
+    async () => {
+      const checked = []
+
+      // Load providers: Preview and Enqueue of an empty editor.
+      await tid('nav-load').click()
+      await atPath('/ui/load', 'the Load providers link')
+      const editor = tid('hcl-editor')
+      await visible(editor, 'the definitions editor')
+      await editor.fill('')
+      const editorField = [{ name: 'definitions', input: 'hcl-editor', error: 'hcl-message', says: /^Write or load the definitions first/ }]
+      const definitions = /^\/api\/v1\/definitions$/
+      const [loadSays] = await refusedEmpty('Preview of an empty editor', () => tid('preview').click(), 'POST', definitions, editorField)
+      await refusedEmpty('Enqueue of an empty editor', () => tid('enqueue').click(), 'POST', definitions, editorField)
+      check((await tid('plan').count()) === 0, 'an empty editor shows a plan')
+      await screenshots('load-empty')
+      checked.push(`load (Preview, Enqueue: "${loadSays}")`)
+
+      // Users: a new user, a new API token, a password reset.
+      await tid('nav-users').click()
+      await atPath('/ui/users', 'the Users link')
+      await visible(tid('page-users'), 'the Users page')
+      await tid('new-username').fill('')
+      await tid('new-password').fill('')
+      const userSays = await refusedEmpty('the empty "New user" form', () => tid('create-user-submit').click(), 'POST', /^\/api\/v1\/users$/, [
+        { name: 'username', input: 'new-username', error: 'new-username-error', says: /^Enter a username\.$/ },
+        { name: 'password', input: 'new-password', error: 'new-password-error', says: /^Enter a password \(at least 12 characters\)\.$/ },
+      ])
+      checked.push(`new user ("${userSays.join('", "')}")`)
+
+      await tid('token-name').fill('')
+      await tid('token-days').fill('')
+      const tokenSays = await refusedEmpty('the empty "New API token" form', () => tid('create-token-submit').click(), 'POST', /^\/api\/v1\/tokens$/, [
+        { name: 'token name', input: 'token-name', error: 'token-name-error', says: /^Enter a name for the token\.$/ },
+        { name: 'expiry in days', input: 'token-days', error: 'token-days-error', says: /^Enter a whole number of days between 1 and 3650\.$/ },
+      ])
+      check((await tid('new-token').count()) === 0, 'an empty token form shows a new token')
+      await screenshots('users-empty')
+      checked.push(`new API token ("${tokenSays.join('", "')}")`)
+
+      await tid(`reset-${VIEWER}`).click()
+      const dialog = tid('confirm-dialog')
+      await visible(dialog, `the password reset dialog for ${VIEWER}`)
+      await visible(tid('reset-password'), 'the new password field')
+      const resetSays = await refusedEmpty(
+        `the empty password reset for ${VIEWER}`,
+        () => dialog.getByTestId('confirm').click(),
+        'POST',
+        /^\/api\/v1\/users\/\d+\/password$/,
+        [{ name: 'new password', input: 'reset-password', error: 'reset-password-error', says: /^Enter a new password \(at least 12 characters\)\.$/ }],
+      )
+      await visible(dialog, 'the password reset dialog after the refused submit')
+      await screenshots('reset-password-empty', () => visible(dialog, 'the password reset dialog at 390 px'))
+      await dialog.getByTestId('cancel').click()
+      await hidden(dialog, 'the password reset dialog')
+      checked.push(`password reset ("${resetSays[0]}")`)
+
+      // The search forms: empty means everything, so they are sent and show no error.
+      for (const [nav, path, pageId, field, rows] of [
+        ['nav-providers', '/ui/providers', 'page-providers', 'filter-q', 'provider-row'],
+        ['nav-audit', '/ui/audit', 'page-audit', 'filter-actor', 'audit-row'],
+      ]) {
+        await tid(nav).click()
+        await atPath(path, `the ${pageId} link`)
+        await visible(tid(pageId), `the ${pageId} page`)
+        await tid(field).fill('')
+        await tid(field).press('Enter')
+        await visible(tid(rows), `the ${pageId} page's rows after an empty search`)
+        const alerts = (await texts(page.locator('[role="alert"]'))).filter((t) => t)
+        check(alerts.length === 0, `an empty search on ${path} shows ${JSON.stringify(alerts)}`)
+      }
+      checked.push('providers and audit search (empty = everything: accepted, no error)')
+
+      // The login form, between logging out and logging in again.
+      await logOut()
+      await tid('login-username').fill('')
+      await tid('login-password').fill('')
+      const loginSays = await refusedEmpty('the empty login form', () => tid('login-submit').click(), 'POST', /^\/api\/v1\/auth\/login$/, [
+        { name: 'username', input: 'login-username', error: 'login-username-error', says: /^Enter your username\.$/ },
+        { name: 'password', input: 'login-password', error: 'login-password-error', says: /^Enter your password\.$/ },
+      ])
+      const loginError = (await tid('login-error').count()) ? await text(tid('login-error')) : ''
+      check(!loginError, `the empty login form also says "${loginError}"`)
+      await screenshots('login-empty')
+      checked.push(`login ("${loginSays.join('", "')}")`)
+      await logIn(USER, PASSWORD)
+      await atPath('/ui/', 'after logging in again the dashboard should be shown')
+      await visible(tid('page-dashboard'), 'the dashboard after logging in again')
+      return `refused without a request: ${checked.join('; ')}; setup is checked in its own step, the confirmation dialogs have no fields`
     },
   ],
 ]
@@ -818,6 +1194,8 @@ const mainSteps = [
       return `Jobs, Audit log (version.status), Settings, Users (+ viewer ${VIEWER}), Use this mirror (plain-HTTP warning), Not found; the menu at 390 px`
     },
   ],
+  ...(FAILING ? failingJobSteps : []),
+  ...emptyFormSteps,
   [
     'logout',
     async () => {

@@ -3,6 +3,7 @@ import { eventStream, json, mockFetch, mountApp, progressEvent, settle, type Cal
 import { jobDetail } from './fixtures'
 
 const EVENTS = 'GET /api/v1/jobs/7/events'
+const STATS = { providers: 0, versions: 0, packages: 0, bytes: 0, origins: [], top_providers: [], downloads_per_day: [], upstream: [] }
 
 /** No request may carry the session token anywhere but in its Authorization header. */
 function expectNoTokenInUrls(calls: Call[]) {
@@ -213,16 +214,15 @@ describe('job detail live progress', () => {
     expect(calls.filter((c) => c.method === 'POST').map((c) => c.path)).toEqual(['/api/v1/jobs/7/cancel'])
   })
 
-  it('never counts more items done than the job has, and never adds the cancelled flag', async () => {
-    // Retried and then cancelled: the server counts the cancelled item under `failed` and
-    // sends `cancelled` as a boolean; succeeded + skipped + failed exceeds total.
+  it('never counts more items done than the job has, and never shows the cancelled flag as a count', async () => {
+    // Counts that add up to more than the total (a server answering mid-update): capped.
     const d = jobDetail('cancelled', 'failed')
-    d.job = { ...d.job, total: 2, succeeded: 1, skipped: 0, failed: 2, cancelled: true, pending: 0, running: 0 }
+    d.job = { ...d.job, total: 2, succeeded: 1, skipped: 0, failed: 2, cancelled_items: 1, cancelled: true, pending: 0, running: 0 }
     d.items[1]!.status = 'cancelled'
     mockFetch({
       'GET /api/v1/jobs/7': d,
       'GET /api/v1/jobs': { page: 1, per_page: 25, total: 1, items: [d.job] },
-      'GET /api/v1/stats': { providers: 0, versions: 0, packages: 0, bytes: 0, origins: [], top_providers: [], downloads_per_day: [], upstream: [] },
+      'GET /api/v1/stats': STATS,
     })
     const { wrapper, router } = await mountApp('/jobs/7', 'admin')
     const summary = wrapper.find('.job-summary')
@@ -230,10 +230,7 @@ describe('job detail live progress', () => {
     const bar = summary.find('[role="progressbar"]')
     expect(bar.attributes('aria-valuenow')).toBe('2')
     expect(bar.attributes('aria-valuemax')).toBe('2')
-    expect(wrapper.find('[data-testid="count-failed"]').text()).toBe('2 incl. 1 cancelled')
     expect(summary.text()).not.toMatch(/true|false|NaN|undefined/)
-    // There is no finish time in the API: no empty "Finished".
-    expect(summary.findAll('dt').map((t) => t.text())).not.toContain('Finished')
     expect(summary.findAll('dd').every((dd) => dd.text().trim() !== '')).toBe(true)
 
     await router.push('/jobs')
@@ -242,6 +239,82 @@ describe('job detail live progress', () => {
     await router.push('/')
     await settle()
     expect(wrapper.find('[data-testid="recent-job"] .progress-text').text()).toBe('2/2')
+  })
+
+  it('after a retry and a cancel, counts failed and cancelled items apart, with the finish time', async () => {
+    vi.stubEnv('TZ', 'Europe/Berlin')
+    // One item failed verification again after the retry, the other was cancelled running.
+    const d = jobDetail('cancelled', 'failed')
+    d.job = {
+      ...d.job,
+      total: 2,
+      pending: 0,
+      running: 0,
+      succeeded: 0,
+      skipped: 0,
+      failed: 1,
+      cancelled_items: 1,
+      cancelled: true,
+      // 2026-01-01 00:05 UTC
+      finished_at: 1_767_225_900,
+    }
+    d.items[0]!.status = 'failed'
+    d.items[0]!.last_error = 'checksum mismatch: zh:aaaa expected, zh:bbbb received'
+    d.items[1]!.status = 'cancelled'
+    mockFetch({
+      'GET /api/v1/jobs/7': d,
+      'GET /api/v1/jobs': { page: 1, per_page: 25, total: 1, items: [d.job] },
+      'GET /api/v1/stats': STATS,
+    })
+    try {
+      const { wrapper, router } = await mountApp('/jobs/7', 'admin')
+      const summary = wrapper.find('.job-summary')
+      // Both items are finished: 2 of 2 (not 1 of 2 as if the cancelled one were still to do).
+      expect(summary.find('.progress-text').text()).toBe('2 of 2 items done')
+      expect(wrapper.find('[data-testid="count-failed"]').text()).toBe('1')
+      expect(wrapper.find('[data-testid="count-cancelled"]').text()).toBe('1')
+      expect(wrapper.find('[data-testid="count-succeeded"]').text()).toBe('0')
+      expect(summary.text()).not.toMatch(/true|false|NaN|undefined|incl\./)
+      const finished = wrapper.find('[data-testid="job-finished"] time')
+      expect(finished.text()).toBe('2026-01-01 01:05 UTC+1')
+      expect(finished.attributes('datetime')).toBe('2026-01-01T01:05:00+01:00')
+      expect(finished.attributes('title')).toBe('2026-01-01T01:05:00+01:00 (Europe/Berlin)')
+      // The server puts failed and cancelled items back in the queue alike.
+      expect(wrapper.find('[data-testid="retry"]').attributes('disabled')).toBeUndefined()
+      expect(wrapper.find('[data-testid="cancel-job"]').attributes('disabled')).toBeDefined()
+
+      // The jobs list says the same.
+      await router.push('/jobs')
+      await settle()
+      const row = wrapper.find('[data-testid="job-row"]')
+      expect(row.find('[data-testid="job-row-status"]').text()).toBe('cancelled')
+      expect(row.find('.progress-text').text()).toBe('2/2')
+      expect(row.find('[data-testid="job-row-failed"]').text()).toBe('1')
+      expect(row.find('[data-testid="job-row-cancelled"]').text()).toBe('1')
+      expect(row.text()).not.toMatch(/true|false|NaN|undefined/)
+    } finally {
+      vi.unstubAllEnvs()
+    }
+  })
+
+  it('offers Retry for a job whose only unfinished items were cancelled', async () => {
+    const d = jobDetail('cancelled', 'succeeded')
+    d.job = { ...d.job, succeeded: 1, failed: 0, cancelled_items: 1, running: 0, pending: 0 }
+    d.items[1]!.status = 'cancelled'
+    mockFetch({ 'GET /api/v1/jobs/7': d })
+    const { wrapper } = await mountApp('/jobs/7', 'admin')
+    expect(wrapper.find('[data-testid="count-failed"]').text()).toBe('0')
+    expect(wrapper.find('[data-testid="count-cancelled"]').text()).toBe('1')
+    expect(wrapper.find('.job-summary .progress-text').text()).toBe('2 of 2 items done')
+    expect(wrapper.find('[data-testid="retry"]').attributes('disabled')).toBeUndefined()
+  })
+
+  it('shows no finish time while the job runs', async () => {
+    mockFetch({ 'GET /api/v1/jobs/7': jobDetail('running'), [EVENTS]: () => eventStream().response })
+    const { wrapper } = await mountApp('/jobs/7', 'admin')
+    expect(wrapper.find('[data-testid="job-finished"]').exists()).toBe(false)
+    expect(wrapper.find('.job-summary').findAll('dt').map((t) => t.text())).not.toContain('Finished')
+    expect(wrapper.find('.job-summary').findAll('dd').every((dd) => dd.text().trim() !== '')).toBe(true)
   })
 
   it('shows a job being cancelled as such and offers no second cancel', async () => {

@@ -70,8 +70,10 @@ export function jobDetail(status: JobDetail['job']['status'], itemStatus: 'runni
       succeeded: 1,
       skipped: 0,
       failed: itemStatus === 'failed' ? 1 : 0,
+      cancelled_items: 0,
       cancelled: status === 'cancelled',
       bytes_done: 9_000_000,
+      finished_at: finished ? 1_767_225_900 : null,
     },
     items: [
       {

@@ -1627,17 +1627,21 @@ export interface components {
             created_by: string;
             /** @description Unix seconds. */
             created_at: number;
-            /** @description The job was cancelled (its cancelled items count as `failed`). */
+            /** @description The job was cancelled (a flag, not a count: see `cancelled_items`). */
             cancelled: boolean;
-            /** @description Items: pending + running + succeeded + skipped + failed. */
+            /** @description Items: pending + running + succeeded + skipped + failed + cancelled_items. */
             total: number;
             pending: number;
             running: number;
             succeeded: number;
             skipped: number;
-            /** @description Failed or cancelled items. */
+            /** @description Items that failed (permanently */
             failed: number;
+            /** @description Items stopped by a cancel. */
+            cancelled_items: number;
             bytes_done: number;
+            /** @description Unix seconds: when the last item finished, once none is pending or running. */
+            finished_at: number | null;
         };
         JobPage: {
             items: components["schemas"]["Job"][];

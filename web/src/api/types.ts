@@ -48,12 +48,17 @@ function count(n: unknown): number {
 }
 
 /**
- * Items done out of the job's total: succeeded + skipped + failed (cancelled items are counted
- * in `failed`; `cancelled` is the job's flag, not a count), never more than the total (a job
- * retried and then cancelled can count an item twice).
+ * Items done out of the job's total: succeeded + skipped + failed + cancelled_items (`cancelled`
+ * is the job's flag, not a count), never more than the total (counts read while the server
+ * updates them may add up to more).
  */
-export function jobItemsDone(job: Pick<Job, 'succeeded' | 'skipped' | 'failed' | 'total'>): number {
-  return Math.min(count(job.total), count(job.succeeded) + count(job.skipped) + count(job.failed))
+export function jobItemsDone(
+  job: Pick<Job, 'succeeded' | 'skipped' | 'failed' | 'cancelled_items' | 'total'>,
+): number {
+  return Math.min(
+    count(job.total),
+    count(job.succeeded) + count(job.skipped) + count(job.failed) + count(job.cancelled_items),
+  )
 }
 
 export function providerAddress(p: ProviderRef): string {
