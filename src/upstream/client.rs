@@ -130,15 +130,22 @@ struct Upstream {
     /// Requests sent, and those that failed (connection errors and non-2xx answers).
     fetches: std::sync::atomic::AtomicU64,
     failures: std::sync::atomic::AtomicU64,
+    /// The last minutes, for health: failures are no answer, a 5xx or a 429.
+    recent: super::health::RecentHealth,
 }
 
-/// Request counts of one upstream since the process started.
+/// Request counts of one upstream: since the process started, and over the last
+/// [`super::health::WINDOW_MINUTES`] minutes (what its health is judged on).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UpstreamStats {
     pub hostname: String,
     pub pull_through: bool,
     pub fetches: u64,
     pub failures: u64,
+    pub recent_requests: u64,
+    pub recent_failures: u64,
+    pub window_minutes: u64,
+    pub last_failure_at: Option<i64>,
 }
 
 /// The HTTP client settings every outbound request shares: the user agent, a connect
@@ -198,6 +205,7 @@ impl RegistryClient {
                     downloads: Arc::new(Semaphore::new(cfg.concurrency)),
                     fetches: Default::default(),
                     failures: Default::default(),
+                    recent: Default::default(),
                 },
             );
         }
@@ -214,11 +222,18 @@ impl RegistryClient {
         let mut out: Vec<UpstreamStats> = self
             .upstreams
             .iter()
-            .map(|(host, up)| UpstreamStats {
-                hostname: host.to_string(),
-                pull_through: up.config.pull_through,
-                fetches: up.fetches.load(Relaxed),
-                failures: up.failures.load(Relaxed),
+            .map(|(host, up)| {
+                let recent = up.recent.recent(crate::clock::now());
+                UpstreamStats {
+                    hostname: host.to_string(),
+                    pull_through: up.config.pull_through,
+                    fetches: up.fetches.load(Relaxed),
+                    failures: up.failures.load(Relaxed),
+                    recent_requests: recent.requests,
+                    recent_failures: recent.failures,
+                    window_minutes: super::health::WINDOW_MINUTES,
+                    last_failure_at: recent.last_failure_at,
+                }
             })
             .collect();
         out.sort_by(|a, b| a.hostname.cmp(&b.hostname));
@@ -282,9 +297,16 @@ impl RegistryClient {
         };
         let res = req.send().await.map_err(|e| {
             fail();
+            up.recent.record(crate::clock::now(), true);
             from_reqwest(what, e)
         })?;
         let status = res.status();
+        // For health, an answer is an answer (a 404 is the origin working); no answer, a
+        // server error or throttling is not.
+        up.recent.record(
+            crate::clock::now(),
+            status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
+        );
         if status.is_success() {
             return Ok(res);
         }

@@ -7,4 +7,6 @@ pub mod signature;
 pub mod verify;
 
 #[cfg(not(fuzzing))]
+pub mod health;
+
 pub use client::{RegistryClient, UpstreamError, outbound_client};

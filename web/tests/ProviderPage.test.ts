@@ -157,7 +157,18 @@ describe('provider detail', () => {
       [`GET ${PATH}`]: nullProvider,
       'GET /api/v1/stats': {
         ...stats,
-        upstream: [{ hostname: 'registry.terraform.io', pull_through: true, fetches: 1, failures: 0 }],
+        upstream: [
+          {
+            hostname: 'registry.terraform.io',
+            pull_through: true,
+            fetches: 1,
+            failures: 0,
+            recent_requests: 1,
+            recent_failures: 0,
+            window_minutes: 15,
+            last_failure_at: null,
+          },
+        ],
       },
     })
     const { wrapper } = await mountApp(PAGE, 'admin')

@@ -51,8 +51,27 @@ export const stats: Stats = {
     { day: '2026-01-03', downloads: 9 },
   ],
   upstream: [
-    { hostname: 'registry.terraform.io', pull_through: true, fetches: 100, failures: 0 },
-    { hostname: 'registry.opentofu.org', pull_through: false, fetches: 10, failures: 4 },
+    // Failed a lot since start, but recovered: healthy now.
+    {
+      hostname: 'registry.terraform.io',
+      pull_through: true,
+      fetches: 100,
+      failures: 60,
+      recent_requests: 20,
+      recent_failures: 0,
+      window_minutes: 15,
+      last_failure_at: 1_767_225_600,
+    },
+    {
+      hostname: 'registry.opentofu.org',
+      pull_through: false,
+      fetches: 10,
+      failures: 4,
+      recent_requests: 10,
+      recent_failures: 4,
+      window_minutes: 15,
+      last_failure_at: 1_767_229_200,
+    },
   ],
 }
 

@@ -40,8 +40,11 @@ describe('dashboard', () => {
     expect(Number(cols[2]!.attributes('height'))).toBeGreaterThan(Number(cols[0]!.attributes('height')))
     expect(wrapper.find('[data-testid="recent-job"]').text()).toContain('Job #7')
     const ups = wrapper.findAll('[data-testid="upstream-row"]')
-    expect(ups[0]!.text()).toContain('healthy')
+    // 60 of 100 failed since start, none lately: recovered, so healthy (the walk's defect was
+    // "failing" for ever).
+    expect(ups[0]!.find('[data-testid="upstream-health"]').text()).toBe('healthy · 0.0% failed')
     expect(ups[1]!.text()).toContain('failing · 40.0% failed')
+    expect(wrapper.find('[data-testid="upstream-window"]').text()).toContain('last 15 minutes')
   })
 })
 

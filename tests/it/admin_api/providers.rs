@@ -259,3 +259,38 @@ async fn a_package_upload_is_hashed_and_stored_like_an_import() {
         .count();
     assert_eq!(uploads, 1);
 }
+
+/// Upstream health is judged on the last minutes, and only on what says the origin is in
+/// trouble: a 404 (the origin answering "no such provider") is not a failure, a 503 is.
+#[tokio::test]
+async fn upstream_health_counts_recent_trouble_not_answers() {
+    use crate::common::fake_registry::{Fault, Target};
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    let app = app_upstream(&fake).await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    let registry = &app.state.registry;
+    let null = tfmirror::domain::ProviderAddress::new("registry.terraform.io", "hashicorp", "null")
+        .unwrap();
+    let nothing =
+        tfmirror::domain::ProviderAddress::new("registry.terraform.io", "nobody", "nothing")
+            .unwrap();
+    registry.versions(&null).await.expect("the versions");
+    assert!(registry.versions(&nothing).await.is_err(), "a 404");
+    let (_, stats) = get(&app, "/api/v1/stats", &admin).await;
+    let up = &stats["upstream"][0];
+    assert_eq!(up["hostname"], "registry.terraform.io");
+    assert_eq!(up["window_minutes"], 15);
+    assert_eq!(up["recent_failures"], 0, "a 404 is an answer: {up}");
+    assert_eq!(up["last_failure_at"], Value::Null);
+    let requests = up["recent_requests"].as_u64().unwrap();
+    assert!(requests >= 3, "discovery and two version lists: {up}");
+
+    fake.inject(Target::versions("hashicorp", "null"), Fault::Status(503), 1);
+    assert!(registry.versions(&null).await.is_err());
+    let (_, stats) = get(&app, "/api/v1/stats", &admin).await;
+    let up = &stats["upstream"][0];
+    assert_eq!(up["recent_failures"], 1, "{up}");
+    assert_eq!(up["recent_requests"].as_u64().unwrap(), requests + 1);
+    assert!(up["last_failure_at"].as_i64().unwrap() >= tfmirror::clock::now() - 60);
+}

@@ -1693,8 +1693,17 @@ export interface components {
             upstream: {
                 hostname: string;
                 pull_through: boolean;
+                /** @description Requests since the process started. */
                 fetches: number;
+                /** @description Of those, not answered with a 2xx. */
                 failures: number;
+                /** @description Requests in the last `window_minutes` (health is judged on these). */
+                recent_requests: number;
+                /** @description Of those, unanswered, 5xx or 429. */
+                recent_failures: number;
+                window_minutes: number;
+                /** @description Unix seconds. */
+                last_failure_at: number | null;
             }[];
         };
         AuditEntry: {
