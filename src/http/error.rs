@@ -20,6 +20,10 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("{0}")]
     Unavailable(String),
+    /// An origin registry could not answer (down, unreachable, throttling): nothing wrong
+    /// with the request, and the message says where and why.
+    #[error("{0}")]
+    UpstreamUnavailable(String),
     /// A fault of ours. The cause chain is logged once, at the edge; the client sees a
     /// generic message.
     #[error("internal error: {0:#}")]
@@ -94,6 +98,7 @@ impl AppError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
+            Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::Internal(_) => "internal",
             Self::BadRequest(_) => "bad_request",
             Self::Validation { .. } => "invalid_definitions",
@@ -165,6 +170,7 @@ impl ResponseError for AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BadRequest(_) | Self::Validation { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,

@@ -57,20 +57,41 @@ impl UpstreamError {
 }
 
 fn from_reqwest(what: &str, e: reqwest::Error) -> UpstreamError {
-    // Redact URLs' query strings (presigned tokens) from messages.
+    // Where it went, without the query (presigned tokens) or credentials; then every cause
+    // (reqwest's own message, "error sending request", says neither).
+    let place = e
+        .url()
+        .map(|u| {
+            let mut u = u.clone();
+            u.set_query(None);
+            u.set_fragment(None);
+            format!(" ({})", crate::config::mask_url_credentials(u.as_str()))
+        })
+        .unwrap_or_default();
     let e = e.without_url();
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !causes.contains(&text) {
+            causes.push(text);
+        }
+        source = s.source();
+    }
+    let cause = if causes.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", causes.join(": "))
+    };
     if e.is_timeout() {
-        UpstreamError::transient(format!("{what}: timed out"))
+        UpstreamError::transient(format!("{what}{place}: timed out"))
     } else if e.is_connect() {
-        UpstreamError::transient(format!("{what}: cannot connect: {e}"))
+        UpstreamError::transient(format!("{what}{place}: cannot connect{cause}"))
     } else if e.is_builder() || e.is_redirect() {
-        UpstreamError::permanent(format!("{what}: {e}"))
+        UpstreamError::permanent(format!("{what}{place}: {e}{cause}"))
     } else {
         // Body and protocol errors: a connection cut mid-body is the usual cause.
-        let cause = std::error::Error::source(&e)
-            .map(|s| format!(": {s}"))
-            .unwrap_or_default();
-        UpstreamError::transient(format!("{what}: {e}{cause}"))
+        UpstreamError::transient(format!("{what}{place}: {e}{cause}"))
     }
 }
 

@@ -820,6 +820,26 @@ async fn every_documented_operation_answers_as_the_document_says() {
     assert_eq!(api.expect(not_utf8, 400).await["code"], "bad_request");
     api.definitions(&admin, false, &"#".repeat(MAX_DEFINITIONS_BYTES + 1), 413)
         .await;
+    // An origin that cannot answer is its fault, not the file's: 502, naming it.
+    fake.publish("hashicorp", "flaky", "1.0.0", &["linux_amd64"]);
+    fake.inject(
+        crate::common::fake_registry::Target::versions("hashicorp", "flaky"),
+        crate::common::fake_registry::Fault::Status(503),
+        100,
+    );
+    let flaky = api
+        .definitions(
+            &admin,
+            true,
+            "provider \"hashicorp/flaky\" {\n  versions  = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n}\n",
+            502,
+        )
+        .await;
+    assert_eq!(flaky["code"], "upstream_unavailable", "{flaky}");
+    assert!(
+        flaky["message"].as_str().unwrap().contains("503"),
+        "{flaky}"
+    );
     let created = api.definitions(&admin, false, defs, 201).await;
     let job = created["job"]["id"].as_i64().unwrap();
 

@@ -56,7 +56,13 @@ async fn definitions(
     })?;
     let plan = crate::jobs::plan(&state.registry, &defs)
         .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        .map_err(|e| {
+            if e.source.is_transient() {
+                AppError::UpstreamUnavailable(e.to_string())
+            } else {
+                AppError::BadRequest(e.to_string())
+            }
+        })?;
     let plan_json = plan_json(&plan);
     if q.dry_run.unwrap_or(false) {
         return Ok(HttpResponse::Ok().json(plan_json));

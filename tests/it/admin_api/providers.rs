@@ -294,3 +294,49 @@ async fn upstream_health_counts_recent_trouble_not_answers() {
     assert_eq!(up["recent_requests"].as_u64().unwrap(), requests + 1);
     assert!(up["last_failure_at"].as_i64().unwrap() >= tfmirror::clock::now() - 60);
 }
+
+/// The walk's defect: "service discovery: cannot connect: error sending request", with
+/// neither the address nor the cause. The message names both (and no credentials).
+#[tokio::test]
+async fn an_unreachable_upstream_is_named_with_its_address_and_the_cause() {
+    // A loopback port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = app_with(move |c| {
+        c.upstream.insert(
+            "registry.terraform.io".into(),
+            UpstreamConfig {
+                url: Some(format!("http://deploy:hunter2@127.0.0.1:{port}/")),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/definitions?dry_run=true"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/plain")
+        .body("provider \"hashicorp/null\" {\n  versions  = [\"3.2.1\"]\n  platforms = [\"linux_amd64\"]\n}\n")
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.contains("\"code\":\"upstream_unavailable\""), "{body}");
+    assert!(
+        body.contains(&format!("127.0.0.1:{port}/.well-known/terraform.json")),
+        "the address: {body}"
+    );
+    assert!(body.contains("cannot connect"), "{body}");
+    assert!(
+        body.to_lowercase().contains("connection refused"),
+        "the cause: {body}"
+    );
+    assert!(!body.contains("hunter2"), "no credentials: {body}");
+}

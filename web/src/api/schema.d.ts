@@ -606,6 +606,15 @@ export interface paths {
                 401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 413: components["responses"]["Error"];
+                /** @description An origin could not list the versions (`upstream_unavailable`); nothing was enqueued. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -1453,7 +1462,7 @@ export interface components {
          * @description Stable error codes; the message is for people.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "invalid_path" | "invalid_definitions" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "too_large" | "throttled" | "request_timeout" | "internal" | "unavailable";
+        ErrorCode: "bad_request" | "invalid_path" | "invalid_definitions" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "too_large" | "throttled" | "request_timeout" | "internal" | "unavailable" | "upstream_unavailable";
         Error: {
             code: components["schemas"]["ErrorCode"];
             message: string;
