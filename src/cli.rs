@@ -255,7 +255,8 @@ async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow
     let registry = RegistryClient::new(config)?;
     let defs = match crate::jobs::validate(&text, &registry) {
         Ok(d) => d,
-        Err(errors) => {
+        Err(invalid) => {
+            let errors = invalid.problems();
             for e in errors.iter() {
                 eprintln!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message);
             }

@@ -14,12 +14,29 @@ use crate::definitions::{self, DefinitionError, Definitions, Problems};
 use crate::domain::{ItemStatus, Platform, ProviderAddress, Version};
 use crate::upstream::{RegistryClient, UpstreamError};
 
+/// Why a definitions file cannot be planned: the file itself, or the configuration (an
+/// origin the file names has no upstream). Both carry line and column.
+#[derive(Debug)]
+pub enum Invalid {
+    File(Problems),
+    Origins(Problems),
+}
+
+impl Invalid {
+    pub fn problems(&self) -> &Problems {
+        match self {
+            Invalid::File(p) | Invalid::Origins(p) => p,
+        }
+    }
+}
+
 /// Parses a definitions file and checks that every origin it names is a configured upstream.
-/// Every problem is reported, each with its line and column.
+/// Every problem is reported, each with its line and column; problems of the file come
+/// first (origins are checked only in a file that parses).
 /// CPU-bound and linear in the text: callers on the async executor run it on the blocking
 /// pool.
-pub fn validate(text: &str, client: &RegistryClient) -> Result<Definitions, Problems> {
-    let defs = definitions::parse_definitions(text)?;
+pub fn validate(text: &str, client: &RegistryClient) -> Result<Definitions, Invalid> {
+    let defs = definitions::parse_definitions(text).map_err(Invalid::File)?;
     let mut problems = Problems::default();
     for p in defs
         .providers
@@ -35,7 +52,7 @@ pub fn validate(text: &str, client: &RegistryClient) -> Result<Definitions, Prob
     if problems.total == 0 {
         Ok(defs)
     } else {
-        Err(problems)
+        Err(Invalid::Origins(problems))
     }
 }
 

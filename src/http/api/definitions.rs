@@ -41,18 +41,34 @@ async fn definitions(
     })
     .await
     .or_internal("validating a definitions file")?;
-    let defs = validated.map_err(|problems| AppError::Validation {
-        message: format!("the definitions file has {}", problems.summary()),
-        total: problems.total,
-        errors: problems
-            .listed
-            .into_iter()
-            .map(|e| FieldError {
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            })
-            .collect(),
+    let defs = validated.map_err(|invalid| match invalid {
+        crate::jobs::Invalid::File(problems) => AppError::Validation {
+            message: format!("the definitions file has {}", problems.summary()),
+            total: problems.total,
+            errors: problems
+                .listed
+                .into_iter()
+                .map(|e| FieldError {
+                    line: e.line,
+                    column: e.column,
+                    message: e.message,
+                })
+                .collect(),
+        },
+        // The file is fine; the server's configuration is not: a plain error (the UI shows
+        // it above the editor, not as a red line).
+        crate::jobs::Invalid::Origins(problems) => {
+            let mut seen = Vec::new();
+            for e in problems.iter() {
+                if !seen.contains(&e.message) {
+                    seen.push(e.message.clone());
+                }
+            }
+            AppError::BadRequest(format!(
+                "the tfmirror configuration does not allow this file: {}",
+                seen.join("; ")
+            ))
+        }
     })?;
     let plan = crate::jobs::plan(&state.registry, &defs)
         .await

@@ -340,3 +340,47 @@ async fn an_unreachable_upstream_is_named_with_its_address_and_the_cause() {
     );
     assert!(!body.contains("hunter2"), "no credentials: {body}");
 }
+
+/// The walk's defect: with no upstream for an origin, the Load page marked a valid line red.
+/// The file is fine and the configuration is not, so the answer is a plain error saying what
+/// to add, not a problem at a line of the file.
+#[tokio::test]
+async fn an_origin_without_an_upstream_is_a_configuration_problem_not_a_file_error() {
+    let app = app_with(|_| {}).await;
+    let admin = token(&app, "alice", ADMIN_PASSWORD).await;
+    let post = |body: &'static str| {
+        app.client
+            .post(app.url("/api/v1/definitions?dry_run=true"))
+            .bearer_auth(&admin)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+    };
+    let res = post("provider \"hashicorp/null\" {\n  versions  = [\"3.2.1\"]\n  platforms = [\"linux_amd64\"]\n}\n")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "bad_request", "{body}");
+    assert!(body.get("errors").is_none(), "no line is blamed: {body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("no upstream is configured for registry.terraform.io")
+            && message.contains("upstream \"registry.terraform.io\" {}"),
+        "{message}"
+    );
+    // A file with a real mistake is still reported at its line, first.
+    let res = post("provider \"hashicorp/null\" {\n  colour = \"blue\"\n}\n")
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_definitions", "{body}");
+    assert!(
+        body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["line"] == 2 && e["message"].as_str().unwrap().contains("colour")),
+        "{body}"
+    );
+}
