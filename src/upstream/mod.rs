@@ -2,11 +2,11 @@
 
 #[cfg(not(fuzzing))]
 pub mod client;
+#[cfg(not(fuzzing))]
+pub mod health;
 pub mod signature;
 #[cfg(not(fuzzing))]
 pub mod verify;
 
 #[cfg(not(fuzzing))]
-pub mod health;
-
 pub use client::{RegistryClient, UpstreamError, outbound_client};

@@ -92,16 +92,26 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
         .clone()
         .expect("a fresh server has a setup link")
         .replace("http://localhost:", "http://127.0.0.1:");
-    // A second server on the same database, as behind a TLS-terminating proxy at a public
-    // address: its "Use this mirror" page must hand out that address.
+    // A second server on the same database, over HTTPS and with a public address (as behind
+    // a load balancer): its "Use this mirror" page must hand out that address.
     let public_url = "https://mirror.example.test/";
     let data_dir = app.state.config.data_dir.clone();
     let behind_proxy = TestApp::spawn_with(Store::Local, |c| {
+        let tls = tfmirror::tls::ensure_self_signed(&data_dir, &[]).expect("a certificate");
+        c.server.tls = Some(tfmirror::config::TlsConfig {
+            cert_file: tls.cert,
+            key_file: tls.key,
+        });
         c.data_dir = data_dir;
         c.worker.enabled = false;
         c.server.public_url = Some(public_url.into());
     })
     .await;
+    assert!(
+        behind_proxy.base.starts_with("https://"),
+        "{}",
+        behind_proxy.base
+    );
 
     let screenshots = web.join("e2e/screenshots");
     let base = app.base.clone();

@@ -1241,7 +1241,10 @@ const mainSteps = [
   ],
 ]
 
-/** "Use this mirror" on the second server, whose server.public_url is https (only with TFM_PUBLIC_BASE_URL). */
+/**
+ * "Use this mirror" on the second server, served over HTTPS and with an https
+ * server.public_url (only with TFM_PUBLIC_BASE_URL).
+ */
 const publicUrlSteps = [
   [
     'public_url',
@@ -1552,6 +1555,9 @@ async function main() {
       args: ARGS,
       viewport: VIEWPORT,
       timeout: 30_000,
+      // The second server (TFM_PUBLIC_BASE_URL) speaks HTTPS with the test's self-signed
+      // certificate on loopback.
+      ignoreHTTPSErrors: true,
     })
   } catch (e) {
     console.error(`FAIL setup: Chromium (${CHROMIUM}) did not start: ${e instanceof Error ? e.message : e}`)
