@@ -79,11 +79,7 @@ fn log_upstreams(config: &Config) {
         .upstream
         .iter()
         .map(|(host, up)| {
-            let url = up
-                .url
-                .as_deref()
-                .map(crate::config::mask_url_credentials)
-                .unwrap_or_else(|| format!("https://{host}/"));
+            let url = crate::config::mask_url_credentials(&up.api_base(host));
             let mode = if up.pull_through {
                 "pull-through"
             } else {

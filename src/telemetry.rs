@@ -12,6 +12,22 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogConfig, LogFormat};
 
+/// An error's causes (its `source` chain), each once, as `": cause: cause"`; empty when it
+/// has none. Library errors often say only "error sending request" and keep the reason
+/// ("Connection refused") in a source.
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !seen.contains(&text) {
+            seen.push(text);
+        }
+        source = s.source();
+    }
+    seen.iter().map(|c| format!(": {c}")).collect()
+}
+
 pub fn init(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.level))

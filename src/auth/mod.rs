@@ -172,16 +172,19 @@ pub fn token_hash(secret: &str) -> String {
 /// How long the setup link `serve` prints stays valid.
 pub const SETUP_LINK_MINUTES: i64 = 60;
 
-/// A fresh one-time setup token (stored hashed, like API tokens).
-pub fn new_setup_secret() -> String {
+/// 256 random bits, in hex.
+fn random_hex() -> String {
     let mut s = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut s);
     hex::encode(s)
 }
 
+/// A fresh one-time setup token (stored hashed, like API tokens).
+pub fn new_setup_secret() -> String {
+    random_hex()
+}
+
 /// A fresh API token secret.
 pub fn new_token_secret() -> String {
-    let mut s = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut s);
-    format!("{TOKEN_PREFIX}{}", hex::encode(s))
+    format!("{TOKEN_PREFIX}{}", random_hex())
 }

@@ -197,7 +197,7 @@ impl Oidc {
             .timeout(Duration::from_secs(10))
             .send()
             .await
-            .map_err(|e| provider(format!("the token endpoint cannot be reached: {e}")))?;
+            .map_err(|e| unreachable("the token endpoint", &e))?;
         let status = res.status();
         let body: Value = read_json(res).await?;
         if !status.is_success() {
@@ -242,7 +242,7 @@ impl Oidc {
             .timeout(Duration::from_secs(10))
             .send()
             .await
-            .map_err(|e| provider(format!("the userinfo endpoint cannot be reached: {e}")))?;
+            .map_err(|e| unreachable("the userinfo endpoint", &e))?;
         if !res.status().is_success() {
             return Err(provider(format!(
                 "the userinfo endpoint answered {}",
@@ -275,7 +275,7 @@ impl Oidc {
             .timeout(Duration::from_secs(10))
             .send()
             .await
-            .map_err(|e| provider(format!("{url} cannot be reached: {}", error_chain(&e))))?;
+            .map_err(|e| unreachable(url, &e))?;
         if !res.status().is_success() {
             return Err(provider(format!("{url} answered {}", res.status())));
         }
@@ -283,15 +283,12 @@ impl Oidc {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+/// `what` could not be reached, and why (every cause).
+fn unreachable(what: &str, e: &reqwest::Error) -> OidcError {
+    provider(format!(
+        "{what} cannot be reached: {e}{}",
+        crate::telemetry::causes(e)
+    ))
 }
 
 /// A JSON body of at most [`MAX_DOCUMENT_BYTES`].

@@ -292,6 +292,18 @@ pub struct UpstreamConfig {
     pub metadata_deadline_ms: u64,
 }
 
+impl UpstreamConfig {
+    /// Where service discovery starts for `host`: `url`, else `https://HOST/`, with a
+    /// trailing slash.
+    pub fn api_base(&self, host: &str) -> String {
+        match &self.url {
+            Some(u) if u.ends_with('/') => u.clone(),
+            Some(u) => format!("{u}/"),
+            None => format!("https://{host}/"),
+        }
+    }
+}
+
 /// `url` with the password (or a lone user name, often a token) replaced by `********`; a
 /// URL that does not parse is masked whole, since nothing can say which part is secret.
 pub fn mask_url_credentials(url: &str) -> String {

@@ -88,10 +88,6 @@ fn check_log_level(level: &str) -> Result<(), String> {
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), Refusal> {
-        self.validate_inner()
-    }
-
-    fn validate_inner(&self) -> Result<(), Refusal> {
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return refuse(
                 &["server", "listen"],
@@ -99,15 +95,10 @@ impl Config {
             );
         }
         if let Some(url) = &self.server.public_url {
-            let parsed = url::Url::parse(url).ok();
-            let fine = parsed.as_ref().is_some_and(|u| {
-                matches!(u.scheme(), "http" | "https")
-                    && u.host().is_some()
-                    && u.username().is_empty()
-                    && u.password().is_none()
-                    && u.query().is_none()
-                    && u.fragment().is_none()
-            });
+            let fine = url::Url::parse(url)
+                .ok()
+                .filter(plain_http_url)
+                .is_some_and(|u| u.username().is_empty() && u.password().is_none());
             if !fine {
                 return refuse(
                     &["server", "public_url"],
@@ -117,19 +108,13 @@ impl Config {
         }
         if let Some(oidc) = &self.auth.oidc {
             let at = |key: &'static str| vec!["auth", "oidc", key];
-            let issuer = url::Url::parse(&oidc.issuer).ok();
-            if !issuer.as_ref().is_some_and(|u| {
-                matches!(u.scheme(), "http" | "https")
-                    && u.host().is_some()
-                    && u.query().is_none()
-                    && u.fragment().is_none()
-            }) {
+            let Some(issuer) = url::Url::parse(&oidc.issuer).ok().filter(plain_http_url) else {
                 return refuse(
                     &at("issuer"),
                     "must be the provider's issuer URL, e.g. https://login.example.com/realms/main",
                 );
-            }
-            if issuer.is_some_and(|u| u.scheme() == "http") && !oidc_loopback(&oidc.issuer) {
+            };
+            if issuer.scheme() == "http" && !is_loopback(&issuer) {
                 return refuse(
                     &at("issuer"),
                     "must be https:// (plain http is accepted on loopback only, for testing)",
@@ -385,12 +370,21 @@ impl Config {
     }
 }
 
+/// An http:// or https:// URL with a host and no query or fragment: an address to show
+/// users or to start discovery at.
+fn plain_http_url(u: &url::Url) -> bool {
+    matches!(u.scheme(), "http" | "https")
+        && u.host().is_some()
+        && u.query().is_none()
+        && u.fragment().is_none()
+}
+
 /// Whether a URL's host is a loopback address or `localhost`.
-fn oidc_loopback(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| match u.host() {
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    })
+    }
 }

@@ -69,20 +69,7 @@ fn from_reqwest(what: &str, e: reqwest::Error) -> UpstreamError {
         })
         .unwrap_or_default();
     let e = e.without_url();
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !causes.contains(&text) {
-            causes.push(text);
-        }
-        source = s.source();
-    }
-    let cause = if causes.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", causes.join(": "))
-    };
+    let cause = crate::telemetry::causes(&e);
     if e.is_timeout() {
         UpstreamError::transient(format!("{what}{place}: timed out"))
     } else if e.is_connect() {
@@ -208,15 +195,7 @@ impl RegistryClient {
         let mut upstreams = HashMap::new();
         for (host, cfg) in &config.upstream {
             let hostname = Hostname::parse(host)?;
-            let base = cfg
-                .url
-                .clone()
-                .unwrap_or_else(|| format!("https://{hostname}/"));
-            let base = if base.ends_with('/') {
-                base
-            } else {
-                format!("{base}/")
-            };
+            let base = cfg.api_base(hostname.as_str());
             upstreams.insert(
                 hostname,
                 Upstream {

@@ -28,6 +28,20 @@ struct LoginBody {
 
 const BAD_LOGIN: &str = "invalid username or password";
 
+/// 429 while any key of `attempt` is locked out after too many `failures`.
+fn not_throttled(state: &AppState, attempt: &Attempt, failures: &str) -> Result<(), AppError> {
+    match state.throttle.wait(attempt) {
+        Some(wait) => {
+            let secs = wait.as_secs().max(1);
+            Err(AppError::Throttled {
+                message: format!("too many {failures}; try again in {secs} s"),
+                retry_after: secs,
+            })
+        }
+        None => Ok(()),
+    }
+}
+
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -40,13 +54,7 @@ async fn login(
         return Err(AppError::Unauthorized(BAD_LOGIN.into()));
     }
     let attempt = Attempt::new(&username, addr.as_deref());
-    if let Some(wait) = state.throttle.wait(&attempt) {
-        let secs = wait.as_secs().max(1);
-        return Err(AppError::Throttled {
-            message: format!("too many failed logins; try again in {secs} s"),
-            retry_after: secs,
-        });
-    }
+    not_throttled(&state, &attempt, "failed logins")?;
     let pool = &state.db;
     let found = users::credentials(pool, &username).await?;
     // Unknown users are checked against a dummy hash: same answer, similar time.
@@ -132,6 +140,8 @@ struct SetupBody {
     password: String,
 }
 
+const ADMIN_EXISTS: &str = "an admin exists already: log in, or ask an admin for an account";
+
 const BAD_SETUP_TOKEN: &str = "this setup link is invalid, expired or already used: restart \
     `tfmirror serve` for a new one, or run `tfmirror create-admin --username NAME`";
 
@@ -144,17 +154,10 @@ async fn setup(
     let body = body.into_inner();
     let addr = crate::http::caller::client_addr(&req);
     let attempt = Attempt::new("setup link", addr.as_deref());
-    if let Some(wait) = state.throttle.wait(&attempt) {
-        let secs = wait.as_secs().max(1);
-        return Err(AppError::Throttled {
-            message: format!("too many invalid setup links; try again in {secs} s"),
-            retry_after: secs,
-        });
-    }
+    not_throttled(&state, &attempt, "invalid setup links")?;
+    // Checked again in the transaction; here, so a late link costs no password hash.
     if users::count_admins(&state.db).await? > 0 {
-        return Err(AppError::Conflict(
-            "an admin exists already: log in, or ask an admin for an account".into(),
-        ));
+        return Err(AppError::Conflict(ADMIN_EXISTS.into()));
     }
     let username = body.username.trim();
     let hash = super::users::new_account_hash(username, body.password).await?;
@@ -163,11 +166,7 @@ async fn setup(
     let user = match users::create_first_admin(&state.db, &token_hash, username, &hash, now).await?
     {
         users::FirstAdmin::Created(user) => user,
-        users::FirstAdmin::AdminExists => {
-            return Err(AppError::Conflict(
-                "an admin exists already: log in, or ask an admin for an account".into(),
-            ));
-        }
+        users::FirstAdmin::AdminExists => return Err(AppError::Conflict(ADMIN_EXISTS.into())),
         users::FirstAdmin::BadToken => {
             state.throttle.failed(&attempt);
             return Err(AppError::Forbidden(BAD_SETUP_TOKEN.into()));
