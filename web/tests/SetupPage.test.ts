@@ -1,15 +1,10 @@
 // The first admin: the setup link (`/ui/setup#token=…`) and the login page's "no admin yet" notice.
 import { flushPromises, mount, type DOMWrapper } from '@vue/test-utils'
-import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createWebHistory } from 'vue-router'
-import App from '../src/App.vue'
 import type { About } from '../src/api'
-import { installAuth } from '../src/auth'
-import { createAppRouter } from '../src/router'
 import { SESSION_STORAGE_KEY, useSession } from '../src/stores/session'
 import { dropFragment, fragmentParam } from '../src/utils/fragment'
-import { json, mockFetch, mountApp, settle, user, type Call } from './helpers'
+import { json, mockFetch, mountApp, openAddress, settle, user, type Call } from './helpers'
 import { stats } from './fixtures'
 
 const TOKEN = 'Zk9_setup-TOKEN+42'
@@ -57,16 +52,9 @@ async function submit(wrapper: ReturnType<typeof mount>) {
 describe('the setup link', () => {
   it('reads the token from the fragment and takes it out of the address bar and the history', async () => {
     // As the browser opens the link: the real (web) history, the token only in the fragment.
-    window.history.replaceState(null, '', `/ui/setup#token=${encodeURIComponent(TOKEN)}`)
     const entries = window.history.length
     const { calls } = mockFetch({ 'GET /api/v1/about': about(), 'POST /api/v1/setup': json(201, login()), ...dashboard })
-    const pinia = createPinia()
-    setActivePinia(pinia)
-    const router = createAppRouter(createWebHistory('/ui/'))
-    installAuth(router)
-    const wrapper = mount(App, { global: { plugins: [pinia, router] }, attachTo: document.body })
-    await router.isReady()
-    await settle()
+    const { wrapper, router } = await openAddress(`/ui/setup#token=${encodeURIComponent(TOKEN)}`)
 
     expect(router.currentRoute.value.name).toBe('setup')
     expect(document.title).toBe('Create the first admin · tfmirror')

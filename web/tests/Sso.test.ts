@@ -1,16 +1,10 @@
 // Single sign-on: the login page's "Log in with …" button and `sso_error`, and the page the
 // server sends the browser to afterwards (`/ui/sso#token=…&expires_at=…&redirect=…`).
-import { mount } from '@vue/test-utils'
-import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createWebHistory } from 'vue-router'
-import App from '../src/App.vue'
 import type { About } from '../src/api'
-import { installAuth } from '../src/auth'
-import { createAppRouter } from '../src/router'
 import { SESSION_STORAGE_KEY, useSession } from '../src/stores/session'
 import { addressOf, browser, routerPathOf, ssoLoginHref } from '../src/utils/sso'
-import { json, mockFetch, mountApp, settle, user, type Call } from './helpers'
+import { json, mockFetch, mountApp, openAddress, settle, user, type Call } from './helpers'
 import { stats } from './fixtures'
 
 const SSO = { name: 'Test SSO', login_url: '/api/v1/auth/oidc/login' }
@@ -27,19 +21,6 @@ const emptyPage = { page: 1, per_page: 50, total: 0, items: [] }
 const emptyJobs = { page: 1, per_page: 8, total: 0, items: [] }
 const dashboard = { 'GET /api/v1/stats': stats, 'GET /api/v1/jobs': emptyJobs }
 const meCalls = (calls: Call[]) => calls.filter((c) => c.path === '/api/v1/auth/me')
-
-/** Mounts the app on the real (web) history at `address`, as the browser opens it. */
-async function openAddress(address: string) {
-  window.history.replaceState(null, '', address)
-  const pinia = createPinia()
-  setActivePinia(pinia)
-  const router = createAppRouter(createWebHistory('/ui/'))
-  installAuth(router)
-  const wrapper = mount(App, { global: { plugins: [pinia, router] }, attachTo: document.body })
-  await router.isReady()
-  await settle()
-  return { wrapper, router }
-}
 
 beforeEach(() => localStorage.clear())
 afterEach(() => {

@@ -1,7 +1,7 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia, type Pinia } from 'pinia'
 import { vi } from 'vitest'
-import { createMemoryHistory, type Router } from 'vue-router'
+import { createMemoryHistory, createWebHistory, type Router } from 'vue-router'
 import App from '../src/App.vue'
 import type { Role, User } from '../src/api'
 import { installAuth } from '../src/auth'
@@ -130,4 +130,17 @@ export async function mountApp(path: string, role: Role | null): Promise<Mounted
 export async function settle() {
   await flushPromises()
   await flushPromises()
+}
+
+/** Mounts the app on the real (web) history at `address`, as the browser opens a link. */
+export async function openAddress(address: string) {
+  window.history.replaceState(null, '', address)
+  const pinia = createPinia()
+  setActivePinia(pinia)
+  const router = createAppRouter(createWebHistory('/ui/'))
+  installAuth(router)
+  const wrapper = mount(App, { global: { plugins: [pinia, router] }, attachTo: document.body })
+  await router.isReady()
+  await settle()
+  return { wrapper, router }
 }
