@@ -364,9 +364,22 @@ impl Catalog {
         }))
     }
 
-    /// Drops the rendered metadata of a provider after any change to it.
+    /// Drops the rendered metadata of a provider after any change to it, here and (on
+    /// PostgreSQL) on every other replica.
     pub async fn invalidate(&self, address: &ProviderAddress) {
         self.views.invalidate(address).await;
+        db::notify::publish(&self.pool, &db::notify::Change::Provider(address.clone())).await;
+    }
+
+    /// Drops a provider's rendered metadata because another replica changed it.
+    pub async fn invalidate_local(&self, address: &ProviderAddress) {
+        self.views.invalidate(address).await;
+    }
+
+    /// Drops every cached document: after the connection to the other replicas' changes was
+    /// lost, any of them may be stale.
+    pub fn invalidate_all(&self) {
+        self.views.invalidate_all();
     }
 
     /// The rendered metadata of a provider, from memory when fresh. Concurrent misses for the

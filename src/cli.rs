@@ -171,7 +171,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             open_services(&config).await?;
             println!(
                 "database {} is up to date",
-                config.database_path().display()
+                crate::startup::database_name(&config)
             );
             Ok(0)
         }

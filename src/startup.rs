@@ -43,10 +43,9 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
     // The data directory holds the database and the secrets: private when we create it.
     crate::fsutil::create_private_dir(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let db_path = config.database_path();
-    let pool = db::connect(&db_path, &config.database)
+    let pool = db::open(config)
         .await
-        .with_context(|| format!("opening database {}", db_path.display()))?;
+        .with_context(|| format!("opening database {}", database_name(config)))?;
     db::migrate(&pool)
         .await
         .context("applying database migrations")?;
@@ -60,6 +59,74 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
         metrics,
         catalog,
     })
+}
+
+/// The database for messages: the SQLite file, or the PostgreSQL server and database
+/// without credentials.
+pub fn database_name(config: &Config) -> String {
+    if config.database.is_postgres() {
+        match url::Url::parse(config.database.url.expose()) {
+            Ok(u) => format!(
+                "postgres://{}:{}{}",
+                u.host_str().unwrap_or(""),
+                u.port().unwrap_or(5432),
+                u.path()
+            ),
+            Err(_) => "(the PostgreSQL URL does not parse)".into(),
+        }
+    } else {
+        config.database_path().display().to_string()
+    }
+}
+
+/// On PostgreSQL: hears what the other replicas change and acts on it here: a provider's
+/// cached documents are dropped, new work wakes the worker, and after a lost connection
+/// (notifications may have been missed) every cached document is dropped. The metadata
+/// TTL stays the backstop.
+async fn spawn_change_listener(state: &AppState, worker: Option<Arc<Worker>>) {
+    use crate::db::notify::{Change, Listener};
+    if !matches!(state.db, db::Pool::Postgres(_)) {
+        return;
+    }
+    let pool = state.db.clone();
+    let catalog = state.catalog.clone();
+    tokio::spawn(async move {
+        let mut connected_before = false;
+        loop {
+            let mut listener = match Listener::connect(&pool).await {
+                Ok(Some(l)) => l,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for other replicas' changes; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if connected_before {
+                // Changes made while the connection was down were never heard.
+                tracing::info!("listening for other replicas' changes again; caches dropped");
+                catalog.invalidate_all();
+                if let Some(w) = &worker {
+                    w.wake();
+                }
+            }
+            connected_before = true;
+            loop {
+                match listener.recv().await {
+                    Ok(Change::Jobs) => {
+                        if let Some(w) = &worker {
+                            w.wake();
+                        }
+                    }
+                    Ok(Change::Provider(address)) => catalog.invalidate_local(&address).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the other replicas' changes; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Says at start which origins may be contacted, or that none will be.
@@ -245,6 +312,7 @@ impl Application {
             .worker
             .enabled
             .then(|| Worker::new(config, state.db.clone(), fetcher).spawn());
+        spawn_change_listener(&state, worker.as_ref().map(WorkerHandle::waker)).await;
         Ok(Self {
             port,
             https,

@@ -20,6 +20,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TFM_TLS_CERT_FILE", "server.tls.cert_file"),
     ("TFM_TLS_KEY_FILE", "server.tls.key_file"),
     ("TFM_DATABASE_PATH", "database.path"),
+    ("TFM_DATABASE_URL", "database.url"),
     ("TFM_STORAGE_PATH", "storage.local.path"),
     ("TFM_S3_BUCKET", "storage.s3.bucket"),
     ("TFM_S3_REGION", "storage.s3.region"),

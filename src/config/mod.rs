@@ -387,7 +387,7 @@ impl Default for WorkerConfig {
             max_attempts: 5,
             backoff_base_ms: 2_000,
             backoff_max_ms: 300_000,
-            stale_after_seconds: 120,
+            stale_after_seconds: 30,
             poll_interval_ms: 1_000,
         }
     }
@@ -448,20 +448,36 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
+    /// PostgreSQL (`postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=require`), for several
+    /// replicas; unset means the SQLite file at `path`.
+    pub url: Secret,
     /// SQLite file; defaults to `DATA_DIR/tfmirror.db`.
     pub path: Option<PathBuf>,
     pub max_connections: u32,
-    /// How long a writer waits for a lock before giving up, in milliseconds.
+    /// SQLite: how long a writer waits for a lock before giving up, in milliseconds.
     pub busy_timeout_ms: u64,
+    /// PostgreSQL: how long a request waits for a connection before it is answered 503.
+    pub acquire_timeout_ms: u64,
+    /// PostgreSQL: the longest any statement may run.
+    pub statement_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
+            url: Secret::default(),
             path: None,
             max_connections: 8,
             busy_timeout_ms: 5_000,
+            acquire_timeout_ms: 3_000,
+            statement_timeout_ms: 5_000,
         }
+    }
+}
+
+impl DatabaseConfig {
+    pub fn is_postgres(&self) -> bool {
+        !self.url.is_empty()
     }
 }
 

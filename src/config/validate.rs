@@ -179,6 +179,35 @@ impl Config {
             i32::MAX as u64,
             "",
         )?;
+        within(
+            &["database", "acquire_timeout_ms"],
+            self.database.acquire_timeout_ms,
+            100,
+            60_000,
+            "",
+        )?;
+        within(
+            &["database", "statement_timeout_ms"],
+            self.database.statement_timeout_ms,
+            100,
+            3_600_000,
+            "",
+        )?;
+        if self.database.is_postgres() {
+            let url = self.database.url.expose();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return refuse(
+                    &["database", "url"],
+                    "must be a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)",
+                );
+            }
+            if self.database.path.is_some() {
+                return refuse(
+                    &["database"],
+                    "url (PostgreSQL) and path (SQLite) cannot both be set",
+                );
+            }
+        }
         if let Some(s3) = self.storage.s3() {
             if s3.bucket.is_empty() {
                 return refuse(&["storage", "s3", "bucket"], "is required for S3 storage");

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{DbError, Pool};
+use super::{DbError, Pool, on_pool};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
@@ -29,7 +29,7 @@ pub async fn record(
     client_addr: Option<&str>,
     details: &serde_json::Value,
 ) -> Result<(), DbError> {
-    sqlx::query(
+    on_pool!(pool, p => sqlx::query(
         "INSERT INTO audit_log (at, actor, action, target, client_addr, details)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -39,8 +39,7 @@ pub async fn record(
     .bind(target)
     .bind(client_addr)
     .bind(details.to_string())
-    .execute(pool)
-    .await?;
+    .execute(p).await?.rows_affected());
     Ok(())
 }
 
@@ -53,7 +52,7 @@ pub async fn page(
     offset: i64,
 ) -> Result<(Vec<AuditEntry>, i64), DbError> {
     const FILTER: &str = "WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2)";
-    let items = sqlx::query_as(&format!(
+    let items = on_pool!(pool, p => sqlx::query_as(&format!(
         "SELECT id, at, actor, action, target, client_addr, details FROM audit_log {FILTER}
          ORDER BY id DESC LIMIT $3 OFFSET $4"
     ))
@@ -61,12 +60,10 @@ pub async fn page(
     .bind(action)
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM audit_log {FILTER}"))
+    .fetch_all(p).await?);
+    let total = on_pool!(pool, p => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM audit_log {FILTER}"))
         .bind(actor)
         .bind(action)
-        .fetch_one(pool)
-        .await?;
+        .fetch_one(p).await?);
     Ok((items, total))
 }

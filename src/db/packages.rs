@@ -1,8 +1,6 @@
 //! Providers, versions and stored package archives.
 
-use sqlx::Row;
-
-use super::{DbError, Pool};
+use super::{DbError, Pool, WriteTx, on_pool};
 use crate::domain::{Evidence, PackageSource, Platform, ProviderAddress, Version, VersionStatus};
 
 /// A package about to be recorded; its blob is already in storage.
@@ -49,7 +47,7 @@ pub struct StoredBlob {
 
 /// Every stored package with its blob key and recorded hash.
 pub async fn stored_blobs(pool: &Pool) -> Result<Vec<StoredBlob>, DbError> {
-    Ok(sqlx::query_as(
+    Ok(on_pool!(pool, p => sqlx::query_as(
         "SELECT p.hostname || '/' || p.namespace || '/' || p.type || ' ' || v.version || ' '
                 || pk.os || '_' || pk.arch AS package,
                 pk.storage_key, pk.sha256, pk.size_bytes
@@ -58,16 +56,14 @@ pub async fn stored_blobs(pool: &Pool) -> Result<Vec<StoredBlob>, DbError> {
          JOIN providers p ON p.id = v.provider_id
          ORDER BY pk.id",
     )
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(p).await?))
 }
 
 /// Whether any package's row points at this blob.
 pub async fn storage_key_referenced(pool: &Pool, key: &str) -> Result<bool, DbError> {
-    let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packages WHERE storage_key = $1")
+    let used: i64 = on_pool!(pool, p => sqlx::query_scalar("SELECT COUNT(*) FROM packages WHERE storage_key = $1")
         .bind(key)
-        .fetch_one(pool)
-        .await?;
+        .fetch_one(p).await?);
     Ok(used > 0)
 }
 
@@ -78,7 +74,7 @@ pub async fn find_package_sha256(
     version: &Version,
     platform: &Platform,
 ) -> Result<Option<String>, DbError> {
-    let row = sqlx::query(
+    Ok(on_pool!(pool, p => sqlx::query_scalar(
         "SELECT pk.sha256 FROM packages pk
          JOIN provider_versions v ON v.id = pk.version_id
          JOIN providers p ON p.id = v.provider_id
@@ -91,30 +87,29 @@ pub async fn find_package_sha256(
     .bind(version.to_string())
     .bind(&platform.os)
     .bind(&platform.arch)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|r| r.get(0)))
+    .fetch_optional(p).await?))
 }
 
 /// Records a package, creating its provider and version rows as needed, in one transaction.
 /// A unique violation means another writer recorded the same platform first.
-pub async fn insert_package(pool: &Pool, p: &NewPackage<'_>) -> Result<(), DbError> {
-    let mut tx = super::write_tx(pool).await?;
+pub async fn insert_package(pool: &Pool, pkg: &NewPackage<'_>) -> Result<(), DbError> {
+    on_pool!(pool, p => {
+    let mut tx = p.write_tx().await?;
     sqlx::query(
         "INSERT INTO providers (hostname, namespace, type) VALUES ($1, $2, $3)
          ON CONFLICT (hostname, namespace, type) DO NOTHING",
     )
-    .bind(p.address.hostname.as_str())
-    .bind(p.address.namespace.as_str())
-    .bind(p.address.provider_type.as_str())
+    .bind(pkg.address.hostname.as_str())
+    .bind(pkg.address.namespace.as_str())
+    .bind(pkg.address.provider_type.as_str())
     .execute(&mut *tx)
     .await?;
     let provider_id: i64 = sqlx::query_scalar(
         "SELECT id FROM providers WHERE hostname = $1 AND namespace = $2 AND type = $3",
     )
-    .bind(p.address.hostname.as_str())
-    .bind(p.address.namespace.as_str())
-    .bind(p.address.provider_type.as_str())
+    .bind(pkg.address.hostname.as_str())
+    .bind(pkg.address.namespace.as_str())
+    .bind(pkg.address.provider_type.as_str())
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(
@@ -122,17 +117,17 @@ pub async fn insert_package(pool: &Pool, p: &NewPackage<'_>) -> Result<(), DbErr
          ON CONFLICT (provider_id, version) DO NOTHING",
     )
     .bind(provider_id)
-    .bind(p.version.to_string())
+    .bind(pkg.version.to_string())
     .execute(&mut *tx)
     .await?;
     let version_id: i64 = sqlx::query_scalar(
         "SELECT id FROM provider_versions WHERE provider_id = $1 AND version = $2",
     )
     .bind(provider_id)
-    .bind(p.version.to_string())
+    .bind(pkg.version.to_string())
     .fetch_one(&mut *tx)
     .await?;
-    if let Some(e) = p.evidence {
+    if let Some(e) = pkg.evidence {
         sqlx::query(
             "INSERT INTO version_evidence
                (version_id, shasums, shasums_signature, signing_key_id, signing_key_armor, protocols, recorded_at)
@@ -156,19 +151,20 @@ pub async fn insert_package(pool: &Pool, p: &NewPackage<'_>) -> Result<(), DbErr
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(version_id)
-    .bind(&p.platform.os)
-    .bind(&p.platform.arch)
-    .bind(p.filename)
-    .bind(p.size as i64)
-    .bind(p.sha256)
-    .bind(p.h1)
-    .bind(p.storage_key)
-    .bind(p.source.as_str())
-    .bind(p.source_detail)
-    .bind(p.evidence.and_then(|e| e.signing_key_id.as_deref()))
+    .bind(&pkg.platform.os)
+    .bind(&pkg.platform.arch)
+    .bind(pkg.filename)
+    .bind(pkg.size as i64)
+    .bind(pkg.sha256)
+    .bind(pkg.h1)
+    .bind(pkg.storage_key)
+    .bind(pkg.source.as_str())
+    .bind(pkg.source_detail)
+    .bind(pkg.evidence.and_then(|e| e.signing_key_id.as_deref()))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    });
     Ok(())
 }
 
@@ -177,7 +173,7 @@ pub async fn servable_packages(
     pool: &Pool,
     address: &ProviderAddress,
 ) -> Result<Vec<PackageRow>, DbError> {
-    Ok(sqlx::query_as::<_, PackageRow>(
+    Ok(on_pool!(pool, p => sqlx::query_as::<_, PackageRow>(
         "SELECT pk.id, v.version, v.status, pk.os, pk.arch, pk.filename, pk.size_bytes,
                 pk.sha256, pk.h1, pk.storage_key
          FROM packages pk
@@ -189,8 +185,7 @@ pub async fn servable_packages(
     .bind(address.hostname.as_str())
     .bind(address.namespace.as_str())
     .bind(address.provider_type.as_str())
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(p).await?))
 }
 
 /// Sets a version's status; false when there is no such version.
@@ -200,7 +195,7 @@ pub async fn set_version_status(
     version: &Version,
     status: VersionStatus,
 ) -> Result<bool, DbError> {
-    let done = sqlx::query(
+    let done = on_pool!(pool, p => sqlx::query(
         "UPDATE provider_versions SET status = $1
          WHERE version = $2 AND provider_id =
            (SELECT id FROM providers WHERE hostname = $3 AND namespace = $4 AND type = $5)",
@@ -210,9 +205,8 @@ pub async fn set_version_status(
     .bind(address.hostname.as_str())
     .bind(address.namespace.as_str())
     .bind(address.provider_type.as_str())
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    .execute(p).await?.rows_affected());
+    Ok(done > 0)
 }
 
 /// The versions of a provider an operator blocked: never served, never fetched.
@@ -220,7 +214,7 @@ pub async fn blocked_versions(
     pool: &Pool,
     address: &ProviderAddress,
 ) -> Result<Vec<String>, DbError> {
-    Ok(sqlx::query_scalar(
+    Ok(on_pool!(pool, p => sqlx::query_scalar(
         "SELECT v.version FROM provider_versions v
          JOIN providers p ON p.id = v.provider_id
          WHERE p.hostname = $1 AND p.namespace = $2 AND p.type = $3 AND v.status = 'blocked'",
@@ -228,8 +222,7 @@ pub async fn blocked_versions(
     .bind(address.hostname.as_str())
     .bind(address.namespace.as_str())
     .bind(address.provider_type.as_str())
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(p).await?))
 }
 
 /// Records `now` as the first sighting of each version not seen before, and returns when
@@ -240,7 +233,8 @@ pub async fn versions_first_seen(
     versions: &[String],
     now: i64,
 ) -> Result<std::collections::HashMap<String, i64>, DbError> {
-    let mut tx = super::write_tx(pool).await?;
+    on_pool!(pool, p => {
+    let mut tx = p.write_tx().await?;
     for v in versions {
         sqlx::query(
             "INSERT INTO upstream_versions_seen (hostname, namespace, type, version, first_seen)
@@ -255,15 +249,15 @@ pub async fn versions_first_seen(
         .await?;
     }
     tx.commit().await?;
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    });
+    let rows: Vec<(String, i64)> = on_pool!(pool, p => sqlx::query_as(
         "SELECT version, first_seen FROM upstream_versions_seen
          WHERE hostname = $1 AND namespace = $2 AND type = $3",
     )
     .bind(address.hostname.as_str())
     .bind(address.namespace.as_str())
     .bind(address.provider_type.as_str())
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p).await?);
     Ok(rows.into_iter().collect())
 }
 
@@ -282,7 +276,7 @@ pub async fn version_evidence(
     address: &ProviderAddress,
     version: &str,
 ) -> Result<Option<Evidence>, DbError> {
-    let row: Option<EvidenceRow> = sqlx::query_as(
+    let row: Option<EvidenceRow> = on_pool!(pool, p => sqlx::query_as(
         "SELECT e.shasums, e.shasums_signature, e.signing_key_id, e.signing_key_armor,
                     e.protocols
              FROM version_evidence e
@@ -294,8 +288,7 @@ pub async fn version_evidence(
     .bind(address.namespace.as_str())
     .bind(address.provider_type.as_str())
     .bind(version)
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(p).await?);
     Ok(
         row.map(|(shasums, signature, key_id, armor, protocols)| Evidence {
             shasums,

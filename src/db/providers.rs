@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::Row;
 
-use super::{DbError, Pool};
+use super::{DbError, Pool, WriteTx, on_pool};
 use crate::domain::{ProviderAddress, Version, VersionStatus};
 
 #[derive(Debug, Clone, Serialize)]
@@ -21,6 +20,20 @@ pub struct ProviderSummary {
     pub latest_version: Option<String>,
     pub blocked_versions: i64,
     pub downloads: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    hostname: String,
+    namespace: String,
+    #[sqlx(rename = "type")]
+    provider_type: String,
+    versions: i64,
+    blocked_versions: i64,
+    version_list: Option<String>,
+    packages: i64,
+    bytes: i64,
+    downloads: i64,
 }
 
 #[derive(Debug, Default)]
@@ -58,19 +71,19 @@ pub async fn providers_page(
                                      WHERE s.provider_id = p.id AND s.status = $4))
           AND EXISTS (SELECT 1 FROM provider_versions e WHERE e.provider_id = p.id)";
     let q = f.q.map(like_pattern);
-    let rows = sqlx::query(&format!(
+    let rows: Vec<SummaryRow> = on_pool!(pool, p => sqlx::query_as(&format!(
         "SELECT p.hostname, p.namespace, p.type,
                 (SELECT COUNT(*) FROM provider_versions v WHERE v.provider_id = p.id) AS versions,
                 (SELECT COUNT(*) FROM provider_versions v
                    WHERE v.provider_id = p.id AND v.status = 'blocked') AS blocked_versions,
-                (SELECT GROUP_CONCAT(v.version) FROM provider_versions v
+                (SELECT string_agg(v.version, ',') FROM provider_versions v
                    WHERE v.provider_id = p.id) AS version_list,
                 (SELECT COUNT(*) FROM packages pk JOIN provider_versions v ON v.id = pk.version_id
                    WHERE v.provider_id = p.id) AS packages,
-                (SELECT COALESCE(SUM(pk.size_bytes), 0) FROM packages pk
+                (SELECT CAST(COALESCE(SUM(pk.size_bytes), 0) AS BIGINT) FROM packages pk
                    JOIN provider_versions v ON v.id = pk.version_id
                    WHERE v.provider_id = p.id) AS bytes,
-                (SELECT COALESCE(SUM(d.downloads), 0) FROM download_counts d
+                (SELECT CAST(COALESCE(SUM(d.downloads), 0) AS BIGINT) FROM download_counts d
                    JOIN packages pk ON pk.id = d.package_id
                    JOIN provider_versions v ON v.id = pk.version_id
                    WHERE v.provider_id = p.id) AS downloads
@@ -83,35 +96,33 @@ pub async fn providers_page(
     .bind(f.status)
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM providers p {FILTER}"))
+    .fetch_all(p).await?);
+    let total: i64 = on_pool!(pool, p => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM providers p {FILTER}"))
         .bind(&q)
         .bind(f.hostname)
         .bind(f.namespace)
         .bind(f.status)
-        .fetch_one(pool)
-        .await?;
+        .fetch_one(p).await?);
     let items = rows
-        .iter()
+        .into_iter()
         .map(|r| {
-            let list: Option<String> = r.get("version_list");
-            let latest = list
+            let latest = r
+                .version_list
                 .unwrap_or_default()
                 .split(',')
                 .filter_map(|v| Version::parse(v).ok())
                 .max()
                 .map(|v| v.to_string());
             ProviderSummary {
-                hostname: r.get("hostname"),
-                namespace: r.get("namespace"),
-                provider_type: r.get("type"),
-                versions: r.get("versions"),
-                packages: r.get("packages"),
-                bytes: r.get("bytes"),
+                hostname: r.hostname,
+                namespace: r.namespace,
+                provider_type: r.provider_type,
+                versions: r.versions,
+                packages: r.packages,
+                bytes: r.bytes,
                 latest_version: latest,
-                blocked_versions: r.get("blocked_versions"),
-                downloads: r.get("downloads"),
+                blocked_versions: r.blocked_versions,
+                downloads: r.downloads,
             }
         })
         .collect();
@@ -151,7 +162,7 @@ pub async fn provider_detail(
     pool: &Pool,
     address: &ProviderAddress,
 ) -> Result<Option<Vec<VersionDetail>>, DbError> {
-    let versions: Vec<(String, VersionStatus, String)> = sqlx::query_as(
+    let versions: Vec<(String, VersionStatus, String)> = on_pool!(pool, p => sqlx::query_as(
         "SELECT v.version, v.status, v.created_at FROM provider_versions v
          JOIN providers p ON p.id = v.provider_id
          WHERE p.hostname = $1 AND p.namespace = $2 AND p.type = $3",
@@ -159,15 +170,14 @@ pub async fn provider_detail(
     .bind(address.hostname.as_str())
     .bind(address.namespace.as_str())
     .bind(address.provider_type.as_str())
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p).await?);
     if versions.is_empty() {
         return Ok(None);
     }
-    let packages: Vec<PackageDetail> = sqlx::query_as(
+    let packages: Vec<PackageDetail> = on_pool!(pool, p => sqlx::query_as(
         "SELECT v.version, pk.os, pk.arch, pk.filename, pk.size_bytes, pk.sha256, pk.h1,
                 pk.source, pk.source_detail, pk.signing_key_id, pk.created_at,
-                (SELECT COALESCE(SUM(d.downloads), 0) FROM download_counts d
+                (SELECT CAST(COALESCE(SUM(d.downloads), 0) AS BIGINT) FROM download_counts d
                   WHERE d.package_id = pk.id) AS downloads
          FROM packages pk JOIN provider_versions v ON v.id = pk.version_id
          JOIN providers p ON p.id = v.provider_id
@@ -177,8 +187,7 @@ pub async fn provider_detail(
     .bind(address.hostname.as_str())
     .bind(address.namespace.as_str())
     .bind(address.provider_type.as_str())
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p).await?);
     let mut by_version: HashMap<String, Vec<PackageDetail>> = HashMap::new();
     for mut p in packages {
         p.zh = crate::hashes::zh(&p.sha256);
@@ -208,8 +217,9 @@ pub async fn delete(
     address: &ProviderAddress,
     version: Option<&Version>,
 ) -> Result<Option<Vec<String>>, DbError> {
-    let mut tx = super::write_tx(pool).await?;
     let version = version.map(|v| v.to_string());
+    on_pool!(pool, p => {
+    let mut tx = p.write_tx().await?;
     let keys: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT pk.storage_key FROM packages pk
          JOIN provider_versions v ON v.id = pk.version_id
@@ -232,8 +242,9 @@ pub async fn delete(
     .bind(address.provider_type.as_str())
     .bind(&version)
     .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
+    .await?
+    .rows_affected();
+    if done == 0 {
         return Ok(None);
     }
     sqlx::query(
@@ -257,6 +268,7 @@ pub async fn delete(
     }
     tx.commit().await?;
     Ok(Some(orphans))
+    })
 }
 
 #[cfg(test)]

@@ -5,17 +5,19 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{DbError, Pool};
+use super::{DbError, Pool, WriteTx, on_pool};
 use crate::domain::ItemStatus;
 
 /// Adds downloads counted in memory to today's rows.
 pub async fn add_downloads(pool: &Pool, day: &str, counts: &[(i64, u64)]) -> Result<(), DbError> {
-    let mut tx = super::write_tx(pool).await?;
+    on_pool!(pool, p => {
+    let mut tx = p.write_tx().await?;
     for (package_id, n) in counts {
         sqlx::query(
             "INSERT INTO download_counts (package_id, day, downloads)
              SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM packages WHERE id = $1)
-             ON CONFLICT (package_id, day) DO UPDATE SET downloads = downloads + excluded.downloads",
+             ON CONFLICT (package_id, day)
+             DO UPDATE SET downloads = download_counts.downloads + excluded.downloads",
         )
         .bind(package_id)
         .bind(day)
@@ -24,6 +26,7 @@ pub async fn add_downloads(pool: &Pool, day: &str, counts: &[(i64, u64)]) -> Res
         .await?;
     }
     tx.commit().await?;
+    });
     Ok(())
 }
 
@@ -39,33 +42,29 @@ pub struct Stats {
 }
 
 pub async fn stats(pool: &Pool, since_day: &str) -> Result<Stats, DbError> {
-    let (providers, versions, packages, bytes): (i64, i64, i64, i64) = sqlx::query_as(
+    let (providers, versions, packages, bytes): (i64, i64, i64, i64) = on_pool!(pool, p => sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM providers), (SELECT COUNT(*) FROM provider_versions),
-                (SELECT COUNT(*) FROM packages), (SELECT COALESCE(SUM(size_bytes), 0) FROM packages)",
+                (SELECT COUNT(*) FROM packages), (SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM packages)",
     )
-    .fetch_one(pool)
-    .await?;
-    let origins: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT p.hostname, COUNT(pk.id), COALESCE(SUM(pk.size_bytes), 0)
+    .fetch_one(p).await?);
+    let origins: Vec<(String, i64, i64)> = on_pool!(pool, p => sqlx::query_as(
+        "SELECT p.hostname, COUNT(pk.id), CAST(COALESCE(SUM(pk.size_bytes), 0) AS BIGINT)
          FROM packages pk JOIN provider_versions v ON v.id = pk.version_id
          JOIN providers p ON p.id = v.provider_id GROUP BY p.hostname ORDER BY p.hostname",
     )
-    .fetch_all(pool)
-    .await?;
-    let top: Vec<(String, i64, i64)> = sqlx::query_as(
+    .fetch_all(p).await?);
+    let top: Vec<(String, i64, i64)> = on_pool!(pool, p => sqlx::query_as(
         "SELECT p.hostname || '/' || p.namespace || '/' || p.type, COUNT(pk.id),
-                COALESCE(SUM(pk.size_bytes), 0) AS bytes
+                CAST(COALESCE(SUM(pk.size_bytes), 0) AS BIGINT) AS bytes
          FROM packages pk JOIN provider_versions v ON v.id = pk.version_id
          JOIN providers p ON p.id = v.provider_id GROUP BY p.id ORDER BY bytes DESC LIMIT 10",
     )
-    .fetch_all(pool)
-    .await?;
-    let days: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT day, SUM(downloads) FROM download_counts WHERE day >= $1 GROUP BY day ORDER BY day",
+    .fetch_all(p).await?);
+    let days: Vec<(String, i64)> = on_pool!(pool, p => sqlx::query_as(
+        "SELECT day, CAST(SUM(downloads) AS BIGINT) FROM download_counts WHERE day >= $1 GROUP BY day ORDER BY day",
     )
     .bind(since_day)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p).await?);
     Ok(Stats {
         providers,
         versions,
@@ -94,14 +93,10 @@ pub struct Gauges {
 }
 
 pub async fn gauges(pool: &Pool) -> Result<Gauges, DbError> {
-    let items: Vec<(ItemStatus, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM job_items GROUP BY status")
-            .fetch_all(pool)
-            .await?;
-    let (packages, bytes): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM packages")
-            .fetch_one(pool)
-            .await?;
+    let items: Vec<(ItemStatus, i64)> = on_pool!(pool, p => sqlx::query_as("SELECT status, COUNT(*) FROM job_items GROUP BY status")
+            .fetch_all(p).await?);
+    let (packages, bytes): (i64, i64) = on_pool!(pool, p => sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM packages")
+            .fetch_one(p).await?);
     Ok(Gauges {
         items: items.into_iter().collect(),
         packages,

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{DbError, Pool};
+use super::{DbError, Pool, TxLock, WriteTx, on_pool};
 use crate::domain::Role;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -41,11 +41,8 @@ pub struct ApiToken {
 const USER_COLUMNS: &str = "id, username, role, disabled != 0 AS disabled, created_at";
 
 pub async fn count_admins(pool: &Pool) -> Result<i64, DbError> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
-            .fetch_one(pool)
-            .await?,
-    )
+    Ok(on_pool!(pool, p => sqlx::query_scalar(COUNT_ADMINS)
+            .fetch_one(p).await?))
 }
 
 /// Creates a user; `Ok(None)` when the name is taken.
@@ -56,47 +53,43 @@ pub async fn create_user(
     role: Role,
     now: i64,
 ) -> Result<Option<User>, DbError> {
-    let done = sqlx::query(
+    let id: Option<i64> = on_pool!(pool, p => sqlx::query_scalar(
         "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(username)
     .bind(password_hash)
     .bind(role)
     .bind(now)
-    .execute(pool)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(None);
+    .fetch_optional(p).await?);
+    match id {
+        Some(id) => get_user(pool, id).await,
+        None => Ok(None),
     }
-    get_user(pool, done.last_insert_rowid()).await
 }
 
 pub async fn get_user(pool: &Pool, id: i64) -> Result<Option<User>, DbError> {
     Ok(
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        on_pool!(pool, p => sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
-            .fetch_optional(pool)
-            .await?,
+            .fetch_optional(p).await?),
     )
 }
 
 pub async fn list_users(pool: &Pool) -> Result<Vec<User>, DbError> {
-    Ok(sqlx::query_as(&format!(
+    Ok(on_pool!(pool, p => sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS} FROM users ORDER BY username"
     ))
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(p).await?))
 }
 
 pub async fn credentials(pool: &Pool, username: &str) -> Result<Option<Credentials>, DbError> {
-    Ok(sqlx::query_as(
+    Ok(on_pool!(pool, p => sqlx::query_as(
         "SELECT id, username, password_hash, role, disabled != 0 AS disabled
          FROM users WHERE lower(username) = lower($1)",
     )
     .bind(username)
-    .fetch_optional(pool)
-    .await?)
+    .fetch_optional(p).await?))
 }
 
 /// What [`update_user`] did.
@@ -118,33 +111,42 @@ pub async fn update_user(
     disabled: Option<bool>,
     now: i64,
 ) -> Result<UserUpdate, DbError> {
-    let mut tx = super::write_tx(pool).await?;
-    if let Some(role) = role {
-        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-            .bind(role)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if let Some(disabled) = disabled {
-        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-            .bind(disabled)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if disabled {
-            revoke_sessions_in(&mut tx, id, now).await?;
+    let last_admin = on_pool!(pool, p => {
+        let mut tx = p.write_tx().await?;
+        tx.serialize_on(super::LOCK_USERS).await?;
+        if let Some(role) = role {
+            sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                .bind(role)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
-    }
-    let admins: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
-            .fetch_one(&mut *tx)
-            .await?;
-    if admins == 0 {
-        tx.rollback().await?;
+        if let Some(disabled) = disabled {
+            sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+                .bind(i64::from(disabled))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if disabled {
+                sqlx::query(REVOKE_SESSIONS)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let admins: i64 = sqlx::query_scalar(COUNT_ADMINS).fetch_one(&mut *tx).await?;
+        if admins == 0 {
+            tx.rollback().await?;
+            true
+        } else {
+            tx.commit().await?;
+            false
+        }
+    });
+    if last_admin {
         return Ok(UserUpdate::LastAdmin);
     }
-    tx.commit().await?;
     Ok(match get_user(pool, id).await? {
         Some(user) => UserUpdate::Updated(user),
         None => UserUpdate::NoSuchUser,
@@ -158,34 +160,36 @@ pub async fn set_password(
     password_hash: &str,
     now: i64,
 ) -> Result<bool, DbError> {
-    let mut tx = super::write_tx(pool).await?;
-    let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(password_hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    revoke_sessions_in(&mut tx, id, now).await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() > 0)
+    Ok(on_pool!(pool, p => {
+        let mut tx = p.write_tx().await?;
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(REVOKE_SESSIONS)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        done > 0
+    }))
 }
 
-async fn revoke_sessions_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    user_id: i64,
-    now: i64,
-) -> Result<(), DbError> {
-    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
+const REVOKE_SESSIONS: &str =
+    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL";
+
+const COUNT_ADMINS: &str = "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0";
 
 pub async fn revoke_sessions(pool: &Pool, user_id: i64, now: i64) -> Result<(), DbError> {
-    let mut tx = super::write_tx(pool).await?;
-    revoke_sessions_in(&mut tx, user_id, now).await?;
-    tx.commit().await?;
+    on_pool!(pool, p => sqlx::query(REVOKE_SESSIONS)
+        .bind(now)
+        .bind(user_id)
+        .execute(p)
+        .await?
+        .rows_affected());
     Ok(())
 }
 
@@ -197,7 +201,7 @@ pub async fn create_session(
     expires_at: i64,
     client_addr: Option<&str>,
 ) -> Result<(), DbError> {
-    sqlx::query(
+    on_pool!(pool, p => sqlx::query(
         "INSERT INTO sessions (id, user_id, created_at, expires_at, client_addr)
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -206,17 +210,15 @@ pub async fn create_session(
     .bind(now)
     .bind(expires_at)
     .bind(client_addr)
-    .execute(pool)
-    .await?;
+    .execute(p).await?.rows_affected());
     Ok(())
 }
 
 pub async fn revoke_session(pool: &Pool, id: &str, now: i64) -> Result<(), DbError> {
-    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+    on_pool!(pool, p => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(id)
-        .execute(pool)
-        .await?;
+        .execute(p).await?.rows_affected());
     Ok(())
 }
 
@@ -227,7 +229,7 @@ pub async fn find_session_user(
     user_id: i64,
     now: i64,
 ) -> Result<Option<User>, DbError> {
-    Ok(sqlx::query_as(
+    Ok(on_pool!(pool, p => sqlx::query_as(
         "SELECT u.id, u.username, u.role, u.disabled != 0 AS disabled, u.created_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
@@ -236,8 +238,7 @@ pub async fn find_session_user(
     .bind(session_id)
     .bind(user_id)
     .bind(now)
-    .fetch_optional(pool)
-    .await?)
+    .fetch_optional(p).await?))
 }
 
 pub async fn create_api_token(
@@ -249,9 +250,9 @@ pub async fn create_api_token(
     now: i64,
     expires_at: i64,
 ) -> Result<ApiToken, DbError> {
-    let done = sqlx::query(
+    let id: i64 = on_pool!(pool, p => sqlx::query_scalar(
         "INSERT INTO api_tokens (name, role, token_hash, created_by, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(name)
     .bind(role)
@@ -259,22 +260,20 @@ pub async fn create_api_token(
     .bind(created_by)
     .bind(now)
     .bind(expires_at)
-    .execute(pool)
-    .await?;
+    .fetch_one(p).await?);
     Ok(list_api_tokens(pool)
         .await?
         .into_iter()
-        .find(|t| t.id == done.last_insert_rowid())
+        .find(|t| t.id == id)
         .expect("the token just inserted"))
 }
 
 pub async fn list_api_tokens(pool: &Pool) -> Result<Vec<ApiToken>, DbError> {
-    let mut tokens: Vec<ApiToken> = sqlx::query_as(
+    let mut tokens: Vec<ApiToken> = on_pool!(pool, p => sqlx::query_as(
         "SELECT id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at
          FROM api_tokens ORDER BY id DESC",
     )
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p).await?);
     for t in &mut tokens {
         t.revoked = t.revoked_at.is_some();
     }
@@ -283,13 +282,11 @@ pub async fn list_api_tokens(pool: &Pool) -> Result<Vec<ApiToken>, DbError> {
 
 /// Revokes a token; false if there is no such live token.
 pub async fn revoke_api_token(pool: &Pool, id: i64, now: i64) -> Result<bool, DbError> {
-    let done =
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+    let done = on_pool!(pool, p => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(id)
-            .execute(pool)
-            .await?;
-    Ok(done.rows_affected() > 0)
+            .execute(p).await?.rows_affected());
+    Ok(done > 0)
 }
 
 /// A live (not revoked, not expired) token by the hash of its secret.
@@ -298,27 +295,25 @@ pub async fn find_api_token(
     token_hash: &str,
     now: i64,
 ) -> Result<Option<ApiToken>, DbError> {
-    Ok(sqlx::query_as(
+    Ok(on_pool!(pool, p => sqlx::query_as(
         "SELECT id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at
          FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(token_hash)
     .bind(now)
-    .fetch_optional(pool)
-    .await?)
+    .fetch_optional(p).await?))
 }
 
 /// Records use, at most once a minute per token (no write per request).
 pub async fn touch_api_token(pool: &Pool, id: i64, now: i64) -> Result<(), DbError> {
-    sqlx::query(
+    on_pool!(pool, p => sqlx::query(
         "UPDATE api_tokens SET last_used_at = $1
          WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
     )
     .bind(now)
     .bind(id)
     .bind(now - 60)
-    .execute(pool)
-    .await?;
+    .execute(p).await?.rows_affected());
     Ok(())
 }
 
@@ -330,20 +325,22 @@ pub async fn create_setup_token(
     now: i64,
     expires_at: i64,
 ) -> Result<(), DbError> {
-    let mut tx = super::write_tx(pool).await?;
-    sqlx::query("DELETE FROM setup_tokens WHERE expires_at <= $1")
+    on_pool!(pool, p => {
+        let mut tx = p.write_tx().await?;
+        sqlx::query("DELETE FROM setup_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash)
         .bind(now)
+        .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .bind(expires_at)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+        tx.commit().await?;
+    });
     Ok(())
 }
 
@@ -366,41 +363,41 @@ pub async fn create_first_admin(
     password_hash: &str,
     now: i64,
 ) -> Result<FirstAdmin, DbError> {
-    let mut tx = super::write_tx(pool).await?;
-    let admins: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
-            .fetch_one(&mut *tx)
-            .await?;
-    if admins > 0 {
-        return Ok(FirstAdmin::AdminExists);
-    }
-    let valid: Option<i64> = sqlx::query_scalar(
-        "SELECT expires_at FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if valid.is_none() {
-        return Ok(FirstAdmin::BadToken);
-    }
-    let done = sqlx::query(
-        "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, 'admin', $3)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(username)
-    .bind(password_hash)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(FirstAdmin::NameTaken);
-    }
-    let id = done.last_insert_rowid();
-    sqlx::query("DELETE FROM setup_tokens")
-        .execute(&mut *tx)
+    let id = on_pool!(pool, p => {
+        let mut tx = p.write_tx().await?;
+        tx.serialize_on(super::LOCK_USERS).await?;
+        let admins: i64 = sqlx::query_scalar(COUNT_ADMINS).fetch_one(&mut *tx).await?;
+        if admins > 0 {
+            return Ok(FirstAdmin::AdminExists);
+        }
+        let valid: Option<i64> = sqlx::query_scalar(
+            "SELECT expires_at FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
         .await?;
-    tx.commit().await?;
+        if valid.is_none() {
+            return Ok(FirstAdmin::BadToken);
+        }
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO users (username, password_hash, role, created_at)
+             VALUES ($1, $2, 'admin', $3) ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(FirstAdmin::NameTaken);
+        };
+        sqlx::query("DELETE FROM setup_tokens")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        id
+    });
     Ok(match get_user(pool, id).await? {
         Some(user) => FirstAdmin::Created(user),
         None => FirstAdmin::NameTaken,
@@ -425,40 +422,43 @@ pub async fn upsert_sso_user(
     role: Role,
     now: i64,
 ) -> Result<SsoUser, DbError> {
-    let mut tx = super::write_tx(pool).await?;
-    let found: Option<(i64, bool)> =
-        sqlx::query_as("SELECT id, disabled != 0 FROM users WHERE oidc_subject = $1")
-            .bind(subject)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let id = match found {
-        Some((_, true)) => return Ok(SsoUser::Disabled),
-        Some((id, false)) => {
-            sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-                .bind(role)
-                .bind(id)
-                .execute(&mut *tx)
+    let id = on_pool!(pool, p => {
+        let mut tx = p.write_tx().await?;
+        let found: Option<(i64, bool)> =
+            sqlx::query_as("SELECT id, disabled != 0 FROM users WHERE oidc_subject = $1")
+                .bind(subject)
+                .fetch_optional(&mut *tx)
                 .await?;
-            id
-        }
-        None => {
-            let done = sqlx::query(
-                "INSERT INTO users (username, password_hash, role, created_at, oidc_subject)
-                 VALUES ($1, '!', $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(username)
-            .bind(role)
-            .bind(now)
-            .bind(subject)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Ok(SsoUser::NameTaken);
+        let id = match found {
+            Some((_, true)) => return Ok(SsoUser::Disabled),
+            Some((id, false)) => {
+                sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                    .bind(role)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                id
             }
-            done.last_insert_rowid()
-        }
-    };
-    tx.commit().await?;
+            None => {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO users (username, password_hash, role, created_at, oidc_subject)
+                     VALUES ($1, '!', $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(username)
+                .bind(role)
+                .bind(now)
+                .bind(subject)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match id {
+                    Some(id) => id,
+                    None => return Ok(SsoUser::NameTaken),
+                }
+            }
+        };
+        tx.commit().await?;
+        id
+    });
     Ok(match get_user(pool, id).await? {
         Some(user) => SsoUser::Ready(user),
         None => SsoUser::NameTaken,

@@ -43,6 +43,9 @@ impl From<UpstreamError> for Failure {
 
 pub struct Worker {
     db: Pool,
+    /// This worker's lease id: the items it claims are leased to it, and heartbeat, finish
+    /// and retry succeed only while the lease is still its own.
+    owner: String,
     fetcher: Arc<Fetcher>,
     config: WorkerConfig,
     tmp_dir: PathBuf,
@@ -62,8 +65,14 @@ impl WorkerHandle {
         self.worker.wake.notify_one();
     }
 
-    /// Stops claiming items; running items are abandoned in `running` state and redone by
-    /// the next start.
+    /// A handle on the worker's wake-up, for the listener that hears of new work on other
+    /// replicas.
+    pub fn waker(&self) -> Arc<Worker> {
+        self.worker.clone()
+    }
+
+    /// Stops claiming items and aborts running attempts; their leases are given back, so
+    /// another replica's worker (or the next start) takes them at once.
     pub async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.task.await;
@@ -74,11 +83,17 @@ impl Worker {
     pub fn new(config: &Config, db: Pool, fetcher: Arc<Fetcher>) -> Self {
         Self {
             db,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             fetcher,
             config: config.worker.clone(),
             tmp_dir: config.data_dir.join("tmp").join("downloads"),
             wake: Notify::new(),
         }
+    }
+
+    /// Wakes the worker now (new work was announced).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// Starts the worker loop on the current runtime.
@@ -102,7 +117,7 @@ impl Worker {
         let mut last_reclaim = now();
         loop {
             while running.len() < self.config.concurrency {
-                match jobs::claim_next(&self.db).await {
+                match jobs::claim_next(&self.db, &self.owner).await {
                     Ok(Some(item)) => {
                         let me = self.clone();
                         running.spawn(async move { me.process(item).await });
@@ -116,8 +131,7 @@ impl Worker {
             }
             if now() - last_reclaim >= (self.config.stale_after_seconds / 2).max(1) as i64 {
                 last_reclaim = now();
-                let stale_before = now() - self.config.stale_after_seconds as i64;
-                match jobs::reclaim_stale(&self.db, stale_before).await {
+                match jobs::reclaim_stale(&self.db, self.config.stale_after_seconds as i64).await {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(items = n, "reclaimed items whose heartbeat stopped"),
                     Err(e) => tracing::error!(error = %e, "cannot reclaim stale items"),
@@ -136,8 +150,13 @@ impl Worker {
                 _ = tokio::time::sleep(sleep) => {}
             }
         }
-        // Abort what runs: those items stay `running` and the next start redoes them.
+        // Abort what runs and give the leases back: another worker takes the items at once.
         running.shutdown().await;
+        match jobs::release(&self.db, &self.owner).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(items = n, "gave back the leases of interrupted items"),
+            Err(e) => tracing::warn!(error = %e, "cannot give back leases; they expire instead"),
+        }
         tracing::info!("download worker stopped");
     }
 
@@ -149,12 +168,13 @@ impl Worker {
         }
     }
 
-    /// At start: everything left `running` by a crash is queued again and partial downloads
-    /// are deleted.
+    /// At start: items whose lease holder stopped heart-beating are queued again (live
+    /// leases, held by other replicas' workers, are left alone) and this process's partial
+    /// downloads are deleted.
     async fn recover(&self) -> anyhow::Result<()> {
-        let n = jobs::reclaim_stale(&self.db, i64::MAX).await?;
+        let n = jobs::reclaim_stale(&self.db, self.config.stale_after_seconds as i64).await?;
         if n > 0 {
-            tracing::warn!(items = n, "re-queued items interrupted by a previous stop");
+            tracing::warn!(items = n, "re-queued items whose worker stopped");
         }
         if self.tmp_dir.exists() {
             tokio::fs::remove_dir_all(&self.tmp_dir).await?;
@@ -173,7 +193,8 @@ impl Worker {
         let id = match package_id(&item) {
             Ok(id) => id,
             Err(e) => {
-                let _ = jobs::finish_item(pool, item.id, ItemStatus::Failed, Some(&e)).await;
+                let _ = jobs::finish_item(pool, item.id, &self.owner, ItemStatus::Failed, Some(&e))
+                    .await;
                 return;
             }
         };
@@ -188,37 +209,45 @@ impl Worker {
         };
         let outcome = match result {
             Ok(Fetched::Stored) => {
-                jobs::finish_item(pool, item.id, ItemStatus::Succeeded, None).await
+                jobs::finish_item(pool, item.id, &self.owner, ItemStatus::Succeeded, None).await
             }
             Ok(Fetched::AlreadyStored) => {
                 jobs::finish_item(
                     pool,
                     item.id,
+                    &self.owner,
                     ItemStatus::Skipped,
                     Some("already stored with matching hashes"),
                 )
                 .await
             }
-            Err(Failure::Abandoned) => Ok(()),
+            Err(Failure::Abandoned) => Ok(true),
             Err(Failure::Fatal(msg)) => {
                 tracing::warn!(error = %msg, "item failed");
-                jobs::finish_item(pool, item.id, ItemStatus::Failed, Some(&msg)).await
+                jobs::finish_item(pool, item.id, &self.owner, ItemStatus::Failed, Some(&msg)).await
             }
             Err(Failure::Retry(msg, retry_after)) => {
                 if item.attempts >= i64::from(self.config.max_attempts) {
                     let msg = format!("gave up after {} attempts: {msg}", item.attempts);
                     tracing::warn!(error = %msg, "item failed");
-                    jobs::finish_item(pool, item.id, ItemStatus::Failed, Some(&msg)).await
+                    jobs::finish_item(pool, item.id, &self.owner, ItemStatus::Failed, Some(&msg))
+                        .await
                 } else {
                     let delay = self.backoff(item.attempts, retry_after);
                     tracing::info!(error = %msg, retry_in_ms = delay.as_millis() as u64, "will retry");
                     let due = now_ms() + delay.as_millis() as i64;
-                    jobs::retry_later(pool, item.id, &msg, due).await
+                    jobs::retry_later(pool, item.id, &self.owner, &msg, due).await
                 }
             }
         };
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, "cannot record the item's outcome; it will be redone");
+        match outcome {
+            Ok(true) => {}
+            // Reclaimed while this attempt ran (the heartbeat could not reach the database):
+            // the item is another worker's now, and this attempt's outcome is discarded.
+            Ok(false) => tracing::warn!("the item's lease was lost; its outcome is discarded"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record the item's outcome; it will be redone")
+            }
         }
     }
 
@@ -251,7 +280,7 @@ impl Worker {
             Ok(Fetched::Stored) => {
                 // The whole archive, as the item's final progress.
                 let size = progress.done.load(Ordering::Relaxed);
-                let _ = jobs::heartbeat(&self.db, item.id, size, Some(size)).await;
+                let _ = jobs::heartbeat(&self.db, item.id, &self.owner, size, Some(size)).await;
                 Ok(Fetched::Stored)
             }
             other => Ok(other?),
@@ -267,7 +296,14 @@ impl Worker {
             tick.tick().await;
             let total = progress.total.load(Ordering::Relaxed);
             let done = progress.done.load(Ordering::Relaxed);
-            match jobs::heartbeat(&self.db, item_id, done, (total > 0).then_some(total)).await {
+            let beat = jobs::heartbeat(
+                &self.db,
+                item_id,
+                &self.owner,
+                done,
+                (total > 0).then_some(total),
+            );
+            match beat.await {
                 Ok(true) => {}
                 Ok(false) => {
                     lost.cancel();

@@ -142,18 +142,18 @@ async fn two_admins_disabling_each_other_at_once_leave_an_active_admin() {
             tokens.push(body["token"].as_str().unwrap().to_owned());
         }
         // Only this round's two are active admins.
-        sqlx::query("UPDATE users SET disabled = 1 WHERE username NOT IN ($1, $2)")
+        on_db!(&app.state.db, p => sqlx::query("UPDATE users SET disabled = 1 WHERE username NOT IN ($1, $2)")
             .bind(&names[0])
             .bind(&names[1])
-            .execute(&app.state.db)
-            .await
+            .execute(p)
+            .await.map(drop))
             .unwrap();
         let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM users WHERE username IN ($1, $2) ORDER BY username")
+            on_db!(&app.state.db, p => sqlx::query_scalar("SELECT id FROM users WHERE username IN ($1, $2) ORDER BY username")
                 .bind(&names[0])
                 .bind(&names[1])
-                .fetch_all(&app.state.db)
-                .await
+                .fetch_all(p)
+                .await)
                 .unwrap();
         let disable = |token: String, id: i64| {
             let app = &app;

@@ -154,20 +154,21 @@ provider "registry.terraform.io/hashicorp/random" {
     }
 
     // The evidence is kept: SHA256SUMS, its signature and the key that verified it.
-    let (key_id, sums, sig): (Option<String>, String, Option<Vec<u8>>) = sqlx::query_as(
+    let (key_id, sums, sig): (Option<String>, String, Option<Vec<u8>>) =
+        on_db!(&app.state.db, p => sqlx::query_as(
         "SELECT e.signing_key_id, e.shasums, e.shasums_signature FROM version_evidence e
          JOIN provider_versions v ON v.id = e.version_id WHERE v.version = '3.6.0'",
     )
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
+    .fetch_one(p)
+    .await)
+        .unwrap();
     assert_eq!(key_id.as_deref(), Some(fake.key_id().as_str()));
     assert!(sums.contains("terraform-provider-random_3.6.0_linux_amd64.zip"));
     assert!(sig.is_some_and(|s| !s.is_empty()));
     let signed_by: Option<String> =
-        sqlx::query_scalar("SELECT signing_key_id FROM packages LIMIT 1")
-            .fetch_one(&app.state.db)
-            .await
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT signing_key_id FROM packages LIMIT 1")
+            .fetch_one(p)
+            .await)
             .unwrap();
     assert_eq!(signed_by.as_deref(), Some(fake.key_id().as_str()));
 }
@@ -317,9 +318,10 @@ async fn unsigned_packages_need_allow_unsigned() {
     let job = load(&app, NULL_DEF).await;
     let (summary, items) = wait_for(&app, job).await;
     assert_eq!(summary.succeeded, 1, "{items:#?}");
-    let key: Option<String> = sqlx::query_scalar("SELECT signing_key_id FROM packages")
-        .fetch_one(&app.state.db)
-        .await
+    let key: Option<String> =
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT signing_key_id FROM packages")
+        .fetch_one(p)
+        .await)
         .unwrap();
     assert_eq!(key, None, "recorded as unsigned");
 }

@@ -1,6 +1,7 @@
 //! Every black-box test in one binary (one link instead of one per file): each module starts
 //! the real server (or the real CLI) and speaks to it as a client would.
 
+#[macro_use]
 mod common;
 
 mod admin_api;

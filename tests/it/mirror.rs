@@ -631,11 +631,11 @@ async fn a_version_row_without_packages_is_never_listed() {
         app.add("hashicorp/null", "1.0.0", "linux_amd64", &provider_zip("a"))
             .await,
     );
-    sqlx::query(
+    on_db!(&app.state.db, p => sqlx::query(
         "INSERT INTO provider_versions (provider_id, version) SELECT id, '5.0.0' FROM providers",
     )
-    .execute(&app.state.db)
-    .await
+    .execute(p)
+    .await.map(drop))
     .unwrap();
     app.state
         .catalog

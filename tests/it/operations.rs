@@ -342,41 +342,40 @@ async fn sigterm_during_a_job_stops_the_worker_and_the_job_resumes_after_restart
         std::fs::read_to_string(&log).unwrap()
     );
 
-    let pool = tfmirror::db::connect(&dir.path().join("data/tfmirror.db"), &Default::default())
-        .await
-        .unwrap();
-    let (item_status,): (String,) = sqlx::query_as("SELECT status FROM job_items")
-        .fetch_one(&pool)
-        .await
+    let pool = crate::common::open_test_db(&dir.path().join("data")).await;
+    let (item_status,): (String,) =
+        on_db!(&pool, p => sqlx::query_as("SELECT status FROM job_items")
+        .fetch_one(p)
+        .await)
         .unwrap();
     assert!(
         item_status == "running" || item_status == "pending",
         "left resumable: {item_status}"
     );
-    let packages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packages")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let packages: i64 = on_db!(&pool, p => sqlx::query_scalar("SELECT COUNT(*) FROM packages")
+        .fetch_one(p)
+        .await)
+    .unwrap();
     assert_eq!(packages, 0, "nothing half-stored");
 
     let log2 = dir.path().join("server2.log");
     let _server = start(&config, port, &log2, false).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (s,): (String,) = sqlx::query_as("SELECT status FROM job_items")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let (s,): (String,) = on_db!(&pool, p => sqlx::query_as("SELECT status FROM job_items")
+            .fetch_one(p)
+            .await)
+        .unwrap();
         if s == "succeeded" {
             break;
         }
         assert!(Instant::now() < deadline, "the job did not resume: {s}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let packages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packages")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let packages: i64 = on_db!(&pool, p => sqlx::query_scalar("SELECT COUNT(*) FROM packages")
+        .fetch_one(p)
+        .await)
+    .unwrap();
     assert_eq!(packages, 1);
     assert_eq!(
         fake.hits(archive),

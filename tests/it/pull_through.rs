@@ -49,10 +49,10 @@ async fn json(app: &TestApp, path: &str) -> Value {
 }
 
 async fn source_of(app: &TestApp) -> Vec<String> {
-    sqlx::query_scalar("SELECT source FROM packages")
-        .fetch_all(&app.state.db)
-        .await
-        .unwrap()
+    on_db!(&app.state.db, p => sqlx::query_scalar("SELECT source FROM packages")
+        .fetch_all(p)
+        .await)
+    .unwrap()
 }
 
 /// A loopback URL nothing listens on.
@@ -260,9 +260,9 @@ async fn a_hostname_without_an_upstream_block_never_leaves_the_process() {
         );
     }
     assert_eq!(fake.hits(Target::Any), 0);
-    let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upstream_versions_seen")
-        .fetch_one(&app.state.db)
-        .await
+    let seen: i64 = on_db!(&app.state.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM upstream_versions_seen")
+        .fetch_one(p)
+        .await)
         .unwrap();
     assert_eq!(seen, 0, "no upstream was consulted");
 }

@@ -99,9 +99,10 @@ async fn a_pulled_package_is_served_with_the_origins_signed_checksums() {
         let archive = fetch(&app, doc["download_url"].as_str().unwrap()).await;
         assert_eq!(sha256_hex(&archive), sha256_hex(&zip), "{round}");
     }
-    let source: String = sqlx::query_scalar("SELECT source FROM packages")
-        .fetch_one(&app.state.db)
-        .await
+    let source: String =
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT source FROM packages")
+        .fetch_one(p)
+        .await)
         .unwrap();
     assert_eq!(source, "pull-through");
 }

@@ -397,9 +397,10 @@ async fn terraform_installs_a_provider_that_arrived_through_a_job() {
         assert!(std::time::Instant::now() < deadline, "job did not finish");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let source: String = sqlx::query_scalar("SELECT source FROM packages")
-        .fetch_one(&app.state.db)
-        .await
+    let source: String =
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT source FROM packages")
+        .fetch_one(p)
+        .await)
         .unwrap();
     assert_eq!(
         source, "job",
@@ -456,10 +457,10 @@ async fn terraform_pulls_through_on_demand_and_installs_through_the_registry_pro
         &dummy_zip,
     )
     .await;
-    let stored = |pool: sqlx::SqlitePool| async move {
-        sqlx::query_scalar::<_, String>("SELECT source FROM packages ORDER BY id")
-            .fetch_all(&pool)
-            .await
+    let stored = |pool: tfmirror::db::Pool| async move {
+        on_db!(&pool, p => sqlx::query_scalar::<_, String>("SELECT source FROM packages ORDER BY id")
+            .fetch_all(p)
+            .await)
             .unwrap()
     };
     assert_eq!(stored(app.state.db.clone()).await, vec!["upload"]);

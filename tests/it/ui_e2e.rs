@@ -147,18 +147,18 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
     println!("{log}");
 
     // What the browser did reached the server.
-    let status: String = sqlx::query_scalar(
+    let status: String = on_db!(&app.state.db, p => sqlx::query_scalar(
         "SELECT v.status FROM provider_versions v JOIN providers p ON p.id = v.provider_id
          WHERE p.namespace = 'hashicorp' AND p.type = 'null' AND v.version = '3.2.1'",
     )
-    .fetch_one(&app.state.db)
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     assert_eq!(status, "blocked");
     let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'user:operator'")
-            .fetch_all(&app.state.db)
-            .await
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'user:operator'")
+            .fetch_all(p)
+            .await)
             .unwrap();
     for a in [
         "user.create",
@@ -172,9 +172,9 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
     // Single sign-on made accounts for the two users in an allowed group, with their roles,
     // keyed by the provider's subject; the one in no group got none, and was audited.
     let sso: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT username, role, oidc_subject FROM users ORDER BY username")
-            .fetch_all(&app.state.db)
-            .await
+        on_db!(&app.state.db, p => sqlx::query_as("SELECT username, role, oidc_subject FROM users ORDER BY username")
+            .fetch_all(p)
+            .await)
             .unwrap();
     let of = |name: &str| sso.iter().find(|(u, _, _)| u == name).cloned();
     assert_eq!(
@@ -183,11 +183,11 @@ async fn an_operator_loads_watches_finds_and_blocks_a_provider_in_the_browser() 
     );
     assert_eq!(of("bob").map(|(_, r, _)| r), Some("viewer".into()));
     assert_eq!(of("eve"), None, "{sso:?}");
-    let refused: Vec<String> = sqlx::query_scalar(
+    let refused: Vec<String> = on_db!(&app.state.db, p => sqlx::query_scalar(
         "SELECT details FROM audit_log WHERE action = 'auth.login_failed' AND actor LIKE 'sso:%'",
     )
-    .fetch_all(&app.state.db)
-    .await
+    .fetch_all(p)
+    .await)
     .unwrap();
     for reason in ["none of the groups", "signature", "expired"] {
         assert!(

@@ -7,11 +7,11 @@ use crate::common::child::{start_worker, tfmirror, write_config};
 use crate::common::fake_registry::{FakeRegistry, Fault, Target};
 use crate::common::{Store, TestApp, sha256_hex};
 
-async fn item_status(pool: &sqlx::SqlitePool) -> (String, i64) {
-    sqlx::query_as("SELECT status, attempts FROM job_items")
-        .fetch_one(pool)
+async fn item_status(pool: &tfmirror::db::Pool) -> (String, i64) {
+    crate::on_db!(pool, p => sqlx::query_as("SELECT status, attempts FROM job_items")
+        .fetch_one(p)
         .await
-        .unwrap()
+        .unwrap())
 }
 
 // Multi-threaded: the fake registry must keep answering while this thread waits on children.
@@ -33,7 +33,7 @@ async fn a_killed_worker_resumes_without_duplicates_or_partial_files() {
         dir.path(),
         &fake.base_url,
         "  timeout_seconds = 120\n",
-        "worker {\n  poll_interval_ms = 50\n  backoff_base_ms = 100\n}\n",
+        "worker {\n  poll_interval_ms = 50\n  backoff_base_ms = 100\n  stale_after_seconds = 5\n}\n",
     );
     let defs = dir.path().join("providers.hcl");
     std::fs::write(
@@ -65,9 +65,7 @@ async fn a_killed_worker_resumes_without_duplicates_or_partial_files() {
     std::fs::write(spool.join("item-1-leftover.zip"), b"PK\x03\x04 half").unwrap();
     drop(first); // SIGKILL, mid-download
 
-    let pool = tfmirror::db::connect(&data.join("tfmirror.db"), &Default::default())
-        .await
-        .unwrap();
+    let pool = crate::common::open_test_db(&data).await;
     assert_eq!(
         item_status(&pool).await.0,
         "running",
@@ -95,10 +93,10 @@ async fn a_killed_worker_resumes_without_duplicates_or_partial_files() {
         !spool.join("item-1-leftover.zip").exists(),
         "partial temp files are removed at start"
     );
-    let packages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packages")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let packages: i64 = on_db!(&pool, p => sqlx::query_scalar("SELECT COUNT(*) FROM packages")
+        .fetch_one(p)
+        .await)
+    .unwrap();
     assert_eq!(packages, 1, "exactly one package row");
 
     let expected = fake.zip_bytes("hashicorp", "big", "1.0.0", "linux_amd64");

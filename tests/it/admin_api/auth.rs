@@ -284,9 +284,10 @@ async fn api_tokens_are_shown_once_stored_hashed_and_revocable() {
         !list.to_string().contains(&secret),
         "the secret is never listed"
     );
-    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
-        .fetch_all(&app.state.db)
-        .await
+    let stored: Vec<String> =
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT token_hash FROM api_tokens")
+        .fetch_all(p)
+        .await)
         .unwrap();
     assert_eq!(stored, vec![tfmirror::auth::token_hash(&secret)]);
 
@@ -347,9 +348,10 @@ async fn passwords_are_argon2id_and_appear_nowhere_in_plain_text() {
     .await;
     assert_eq!(dup.status(), StatusCode::CONFLICT);
 
-    let hashes: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_all(&app.state.db)
-        .await
+    let hashes: Vec<String> =
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_all(p)
+        .await)
         .unwrap();
     assert_eq!(hashes.len(), 3);
     assert!(
@@ -357,10 +359,10 @@ async fn passwords_are_argon2id_and_appear_nowhere_in_plain_text() {
         "{hashes:?}"
     );
     // Checkpoint the WAL, then no file of the data directory holds a password.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    on_db!(&app.state.db, p => sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(p)
+        .await.map(drop))
+    .unwrap();
     for entry in walk(app.dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         for secret in [ADMIN_PASSWORD, VIEWER_PASSWORD, new_password] {

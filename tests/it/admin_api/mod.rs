@@ -98,10 +98,10 @@ pub(super) async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, 
 }
 
 pub(super) async fn audit_actions(app: &TestApp) -> Vec<String> {
-    sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
-        .fetch_all(&app.state.db)
-        .await
-        .unwrap()
+    on_db!(&app.state.db, p => sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+        .fetch_all(p)
+        .await)
+    .unwrap()
 }
 
 pub(super) fn urlencode(s: &str) -> String {

@@ -203,10 +203,10 @@ async fn bad_input_gets_the_right_4xx_and_changes_nothing() {
     }
     let (_, page) = get(&app, "/api/v1/providers", &admin).await;
     assert_eq!(page["total"], 1, "nothing was dropped");
-    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let jobs: i64 = on_db!(&app.state.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
+        .fetch_one(p)
+        .await)
+    .unwrap();
     assert_eq!(jobs, 0, "no job from bad definitions");
     assert_eq!(
         audit_actions(&app).await.len(),

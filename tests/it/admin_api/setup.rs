@@ -25,10 +25,10 @@ async fn setup(app: &TestApp, token: &str, username: &str, password: &str) -> re
 }
 
 async fn users(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+    on_db!(&app.state.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(p)
+        .await)
+    .unwrap()
 }
 
 async fn about(app: &TestApp) -> Value {
@@ -103,15 +103,16 @@ async fn the_setup_link_creates_the_first_admin_once_and_logs_them_in() {
     let res = setup(&app, &token, "mallory", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(users(&app).await, 1);
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM setup_tokens")
-        .fetch_one(&app.state.db)
-        .await
+    let left: i64 =
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM setup_tokens")
+        .fetch_one(p)
+        .await)
         .unwrap();
     assert_eq!(left, 0, "using a link spends every link");
     let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'user:root' ORDER BY id")
-            .fetch_all(&app.state.db)
-            .await
+        on_db!(&app.state.db, p => sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'user:root' ORDER BY id")
+            .fetch_all(p)
+            .await)
             .unwrap();
     assert!(
         actions.starts_with(&["user.create".to_owned(), "auth.login".to_owned()]),

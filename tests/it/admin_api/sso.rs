@@ -74,20 +74,20 @@ async fn sso_accounts_follow_their_groups_and_never_take_over_local_ones() {
     );
 
     // Disabled by an admin: stays out whatever the groups say.
-    sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
+    on_db!(db, p => sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
         .bind(first.id)
-        .execute(db)
-        .await
-        .unwrap();
+        .execute(p)
+        .await.map(drop))
+    .unwrap();
     assert!(matches!(
         upsert_sso_user(db, SUBJECT, "alice", Role::Admin, 4)
             .await
             .unwrap(),
         SsoUser::Disabled
     ));
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db)
-        .await
-        .unwrap();
+    let users: i64 = on_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(p)
+        .await)
+    .unwrap();
     assert_eq!(users, 2, "alice and root, nothing else");
 }

@@ -4,14 +4,32 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// `tfmirror --config CONFIG`, with no inherited `TFM_CONFIG`.
+/// `tfmirror --config CONFIG`, with no inherited `TFM_CONFIG`. In the PostgreSQL pass the
+/// process gets the database of the config's `data_dir` (`TFM_DATABASE_URL`).
 pub fn tfmirror(config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tfmirror"));
     c.arg("--config")
         .arg(config)
         .env_remove("TFM_CONFIG")
+        .env_remove("TFM_DATABASE_URL")
         .env("RUST_LOG", "info");
+    if let Some(url) = data_dir_of(config).and_then(|d| super::database_url_for(&d)) {
+        c.env("TFM_DATABASE_URL", url);
+    }
     c
+}
+
+/// The `data_dir = "..."` line of a test's config file.
+fn data_dir_of(config: &Path) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(config).ok()?;
+    text.lines().find_map(|l| {
+        let rest = l
+            .trim()
+            .strip_prefix("data_dir")?
+            .trim()
+            .strip_prefix('=')?;
+        Some(rest.trim().trim_matches('"').into())
+    })
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped.

@@ -17,6 +17,83 @@ use tfmirror::domain::{PackageId, PackageSource, Platform, ProviderAddress, Vers
 use tfmirror::startup::Application;
 use tfmirror::state::AppState;
 
+/// Runs `$body` with `$p` bound to the concrete pool behind a `tfmirror::db::Pool`, for
+/// tests that read the database directly (the same SQL on both backends).
+#[macro_export]
+macro_rules! on_db {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            tfmirror::db::Pool::Sqlite($p) => $body,
+            tfmirror::db::Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// The PostgreSQL server of this run (`TFM_TEST_POSTGRES_URL`, set by `scripts/test.sh` for
+/// the suite's PostgreSQL pass), or `None` for the SQLite pass.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TFM_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// In the PostgreSQL pass, the database of a data directory: one per directory (so a
+/// restart on the same directory finds the same database, as it finds the same SQLite
+/// file), created on first use.
+pub fn database_url_for(data_dir: &Path) -> Option<String> {
+    use sqlx::migrate::MigrateDatabase;
+    let server = postgres_server()?;
+    let name = format!(
+        "t_{}",
+        &sha256_hex(data_dir.as_os_str().as_encoded_bytes())[..24]
+    );
+    let url = format!("{}/{name}", server.trim_end_matches('/'));
+    let create = url.clone();
+    // Called from sync code inside the tests' runtime: its own thread and runtime.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            if !sqlx::Postgres::database_exists(&create).await.unwrap() {
+                // Two tests on one directory may race; the loser finds it made.
+                if let Err(e) = sqlx::Postgres::create_database(&create).await {
+                    assert!(
+                        sqlx::Postgres::database_exists(&create).await.unwrap(),
+                        "creating {create}: {e}"
+                    );
+                }
+            }
+        })
+    })
+    .join()
+    .unwrap();
+    Some(url)
+}
+
+/// Points `config` at this pass's database for its data directory (PostgreSQL pass only).
+pub fn use_test_database(config: &mut Config) {
+    if config.database.url.is_empty()
+        && config.database.path.is_none()
+        && let Some(url) = database_url_for(&config.data_dir)
+    {
+        config.database.url = Secret::new(url);
+    }
+}
+
+/// Opens the database a test server with data directory `data_dir` uses.
+pub async fn open_test_db(data_dir: &Path) -> tfmirror::db::Pool {
+    match database_url_for(data_dir) {
+        Some(url) => tfmirror::db::connect_postgres(&url, &Default::default())
+            .await
+            .unwrap(),
+        None => tfmirror::db::connect(&data_dir.join("tfmirror.db"), &Default::default())
+            .await
+            .unwrap(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
     Local,
@@ -77,7 +154,8 @@ impl TestApp {
         Self::spawn_config(config, dir).await
     }
 
-    pub async fn spawn_config(config: Config, dir: tempfile::TempDir) -> Self {
+    pub async fn spawn_config(mut config: Config, dir: tempfile::TempDir) -> Self {
+        use_test_database(&mut config);
         let tls = config.server.tls.clone();
         let app = Application::build(config).await.expect("server starts");
         let port = app.port();
