@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one command that runs every check and test (the README's test command; .ci/run calls it).
-# Installs what the tests need (into .tools/, web/node_modules, and Debian's chromium), builds
-# and unit-tests the web UI, starts a throwaway SeaweedFS S3 server on loopback, runs fmt,
-# clippy, the Helm checks, every fuzz target for 20 s and the whole nextest suite, and stops the
-# server by its PID.
+# Installs what the tests need (into .tools/, web/node_modules, and Debian's chromium and,
+# when missing, PostgreSQL), builds and unit-tests the web UI, starts a throwaway SeaweedFS S3
+# server and a PostgreSQL server on loopback, runs fmt, clippy, the Helm checks, every fuzz
+# target for 20 s and the whole nextest suite on SQLite and again on PostgreSQL, and stops
+# the servers by their PIDs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,12 +25,26 @@ echo "== web: npm ci, API types current, build, unit tests"
 S3_PORT=${TFM_TEST_S3_PORT:-18333}
 S3_DIR=$(mktemp -d "$PWD/.tools/s3run.XXXXXX")
 S3_PID=$(scripts/s3-server.sh "$S3_DIR")
+# A throwaway PostgreSQL server on loopback for the suite's second pass (installed with apt
+# when its binaries are missing; a server that does not start fails the run).
+PG_PORT=${TFM_TEST_PG_PORT:-15432}
+PG_DIR=$(mktemp -d /tmp/tfmirror-pg.XXXXXX)
+PG_PID=""
 cleanup() {
   kill "$S3_PID" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$S3_PID" 2>/dev/null || break; sleep 0.1; done
-  rm -rf "$S3_DIR"
+  if [ -n "$PG_PID" ]; then kill -INT "$PG_PID" 2>/dev/null || true; fi
+  for _ in $(seq 1 100); do
+    alive=0
+    kill -0 "$S3_PID" 2>/dev/null && alive=1
+    if [ -n "$PG_PID" ] && kill -0 "$PG_PID" 2>/dev/null; then alive=1; fi
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  rm -rf "$S3_DIR" "$PG_DIR"
 }
 trap cleanup EXIT
+echo "== PostgreSQL on 127.0.0.1:$PG_PORT"
+PG_PID=$(scripts/pg-server.sh "$PG_DIR" "$PG_PORT")
 export TFM_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 
 echo "== cargo fmt --check"
@@ -52,5 +67,12 @@ TFM_BIN="$TARGET_DIR/debug/tfmirror" scripts/check-helm.sh
 # parsers (src/lib.rs), so this adds about 5 minutes.
 echo "== fuzz (${TFM_FUZZ_SECONDS:-20} s per target)"
 scripts/fuzz.sh "${TFM_FUZZ_SECONDS:-20}"
-echo "== cargo nextest"
-cargo nextest run --locked --no-fail-fast
+# The suite runs twice: on SQLite, then with every test server on its own PostgreSQL
+# database (tests/it/common: TFM_TEST_POSTGRES_URL). Both passes always run.
+status=0
+echo "== cargo nextest (SQLite)"
+cargo nextest run --locked --no-fail-fast || status=1
+echo "== cargo nextest (PostgreSQL)"
+TFM_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT" \
+  cargo nextest run --locked --no-fail-fast || status=1
+exit $status

@@ -7,12 +7,29 @@ use crate::common::{Store, TestApp, h1_reference, provider_zip};
 use reqwest::StatusCode;
 use serde_json::json;
 
+/// `tfmirror --data-dir DIR ARGS` (in the PostgreSQL pass, on that directory's database).
 fn tfmirror(data_dir: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tfmirror"));
+    c.arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("TFM_CONFIG")
+        .env_remove("TFM_DATABASE_URL")
+        .env("RUST_LOG", "warn");
+    if let Some(url) = crate::common::database_url_for(data_dir) {
+        c.env("TFM_DATABASE_URL", url);
+    }
+    c.output().expect("tfmirror runs")
+}
+
+/// `tfmirror --data-dir DIR ARGS` on the SQLite file in DIR, in either pass.
+fn tfmirror_sqlite(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tfmirror"))
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("TFM_CONFIG")
+        .env_remove("TFM_DATABASE_URL")
         .env("RUST_LOG", "warn")
         .output()
         .expect("tfmirror runs")
@@ -520,9 +537,19 @@ fn migrate_creates_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let out = tfmirror(dir.path(), &["migrate"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(dir.path().join("tfmirror.db").exists());
+    if crate::common::postgres_server().is_some() {
+        // Named without its credentials.
+        assert!(
+            stdout(&out).contains("database postgres://127.0.0.1:"),
+            "{}",
+            stdout(&out)
+        );
+        assert!(!dir.path().join("tfmirror.db").exists());
+    } else {
+        assert!(dir.path().join("tfmirror.db").exists());
+    }
     let again = tfmirror(dir.path(), &["migrate"]);
-    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
 }
 
 fn mode(path: &Path) -> u32 {
@@ -538,7 +565,7 @@ fn mode(path: &Path) -> u32 {
 fn the_database_and_the_data_directory_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = tfmirror(&data, &["migrate"]);
+    let out = tfmirror_sqlite(&data, &["migrate"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(mode(&data), 0o700, "the data directory tfmirror created");
     let mut db_files = Vec::new();

@@ -156,6 +156,12 @@ async fn a_hundred_concurrent_cold_requests_share_one_upstream_download() {
         );
     }
     assert_eq!(fake.hits(archive_target()), 1, "exactly one upstream fetch");
+    // The row is recorded once the verified blob is stored, just after the last byte.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while source_of(&app).await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(source_of(&app).await.len(), 1);
 }
 

@@ -216,13 +216,16 @@ async fn terraform_installs_through_the_mirror_and_refuses_tampered_archives() {
 
     // Import with the real CLI, then serve over HTTPS with a generated CA.
     let data = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfmirror"))
+    let mut import = Command::new(env!("CARGO_BIN_EXE_tfmirror"));
+    import
         .arg("--data-dir")
         .arg(data.path())
         .arg("import")
-        .arg(src.path())
-        .output()
-        .unwrap();
+        .arg(src.path());
+    if let Some(url) = crate::common::database_url_for(data.path()) {
+        import.env("TFM_DATABASE_URL", url);
+    }
+    let out = import.output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
