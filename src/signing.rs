@@ -51,6 +51,24 @@ impl MirrorKey {
         Self::from_secret(key)
     }
 
+    /// A key from its ASCII-armored secret key (as several replicas share it).
+    pub fn from_armor(armor: &str) -> anyhow::Result<Self> {
+        let (secret, _) = SignedSecretKey::from_string(armor)
+            .context("the stored signing key is not an ASCII-armored OpenPGP secret key")?;
+        Self::from_secret(secret)
+    }
+
+    /// A new key, ASCII-armored: the data directory's key file when there is one (a node
+    /// moving to PostgreSQL keeps its key), else a fresh key.
+    pub fn local_or_new_armor(config: &Config) -> anyhow::Result<String> {
+        let path = config.data_dir.join("signing-key.asc");
+        if path.exists() {
+            return std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the signing key {}", path.display()));
+        }
+        Ok(generate("tfmirror <tfmirror@localhost>")?.to_armored_string(ArmorOptions::default())?)
+    }
+
     fn from_secret(secret: SignedSecretKey) -> anyhow::Result<Self> {
         let armored_public = secret
             .to_public_key()

@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use sha2::Digest;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -77,6 +78,70 @@ pub fn database_name(config: &Config) -> String {
     } else {
         config.database_path().display().to_string()
     }
+}
+
+/// The mirror's signing key and the session keys. On SQLite they are files in the data
+/// directory (or configured). On PostgreSQL every replica must use the same ones: generated
+/// keys are kept in the database (the first replica to start stores its own, or the data
+/// directory's from before the move), and configured ones are compared by fingerprint, so
+/// replicas configured differently refuse to start rather than reject each other's sessions.
+async fn shared_keys(
+    config: &Config,
+    pool: &db::Pool,
+) -> anyhow::Result<(crate::signing::MirrorKey, crate::auth::Keys)> {
+    use crate::auth::Keys;
+    use crate::signing::MirrorKey;
+    if !config.database.is_postgres() {
+        return Ok((
+            MirrorKey::load_or_generate(config).context("loading the mirror's signing key")?,
+            Keys::load_or_generate(config).context("loading the session signing secret")?,
+        ));
+    }
+    let signing_key = if config.registry.signing_key_file.is_some() {
+        let key =
+            MirrorKey::load_or_generate(config).context("loading the mirror's signing key")?;
+        agree(pool, "registry.signing_key_file", &key.key_id).await?;
+        key
+    } else {
+        let armor = match db::secrets::get(pool, "signing_key").await? {
+            Some(a) => a,
+            None => {
+                let mine = MirrorKey::local_or_new_armor(config)?;
+                db::secrets::insert_or_get(pool, "signing_key", &mine).await?
+            }
+        };
+        MirrorKey::from_armor(&armor)?
+    };
+    let secret = if config.auth.jwt_secret.is_empty() {
+        let mine = Keys::local_secret(config)
+            .and_then(|s| String::from_utf8(s).ok())
+            .unwrap_or_else(Keys::new_secret);
+        db::secrets::insert_or_get(pool, "jwt_secret", &mine).await?
+    } else {
+        let secret = config.auth.jwt_secret.expose();
+        agree(
+            pool,
+            "auth.jwt_secret",
+            &hex::encode(sha2::Sha256::digest(secret)),
+        )
+        .await?;
+        secret.to_owned()
+    };
+    Ok((signing_key, Keys::from_secret(config, secret.as_bytes())))
+}
+
+/// Records the fingerprint of a configured secret, or checks it against the one the first
+/// replica recorded.
+async fn agree(pool: &db::Pool, what: &str, fingerprint: &str) -> anyhow::Result<()> {
+    let name = format!("{what} fingerprint");
+    let stored = db::secrets::insert_or_get(pool, &name, fingerprint).await?;
+    if stored != fingerprint {
+        anyhow::bail!(
+            "{what} differs from the one the other replicas on this database use: give every \
+             replica the same {what}"
+        );
+    }
+    Ok(())
 }
 
 /// On PostgreSQL: hears what the other replicas change and acts on it here: a provider's
@@ -199,14 +264,8 @@ impl Application {
         ));
         pull.clear_spool()
             .context("clearing the pull-through spool directory")?;
-        let signing_key = Arc::new(
-            crate::signing::MirrorKey::load_or_generate(&config)
-                .context("loading the mirror's signing key")?,
-        );
-        let auth_keys = Arc::new(
-            crate::auth::Keys::load_or_generate(&config)
-                .context("loading the session signing secret")?,
-        );
+        let (signing_key, auth_keys) = shared_keys(&config, &db).await?;
+        let (signing_key, auth_keys) = (Arc::new(signing_key), Arc::new(auth_keys));
         let throttle = Arc::new(crate::auth::throttle::Throttle::new(&config.auth));
         let oidc = match &config.auth.oidc {
             Some(o) => {

@@ -84,30 +84,47 @@ impl Keys {
             config.auth.jwt_secret.expose().as_bytes().to_vec()
         } else {
             let path = config.data_dir.join("jwt-secret");
-            match std::fs::read(&path) {
-                Ok(s) if s.len() >= 32 => s,
-                _ => {
-                    let mut s = [0u8; 48];
-                    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut s);
-                    let s = hex::encode(s).into_bytes();
+            match Self::local_secret(config) {
+                Some(s) => s,
+                None => {
+                    let s = Self::new_secret().into_bytes();
                     crate::fsutil::write_private(&path, &s)?;
                     s
                 }
             }
         };
+        Ok(Self::from_secret(config, &secret))
+    }
+
+    /// The secret generated earlier in the data directory, if any.
+    pub fn local_secret(config: &Config) -> Option<Vec<u8>> {
+        std::fs::read(config.data_dir.join("jwt-secret"))
+            .ok()
+            .filter(|s| s.len() >= 32)
+    }
+
+    /// 48 random bytes, hex.
+    pub fn new_secret() -> String {
+        let mut s = [0u8; 48];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut s);
+        hex::encode(s)
+    }
+
+    /// The keys derived from a session secret.
+    pub fn from_secret(config: &Config, secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
-        Ok(Self {
-            encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
             validation,
             session_seconds: (config.auth.session_minutes * 60) as i64,
-            urls: signed_url::UrlSigner::new(&secret, config.auth.signed_url_seconds),
-        })
+            urls: signed_url::UrlSigner::new(secret, config.auth.signed_url_seconds),
+        }
     }
 
     pub fn issue(

@@ -14,25 +14,19 @@
 //! clears its pair and its username (only the right password does that, so nobody can clear
 //! another's record), never the address: an attacker with an account of their own cannot
 //! launder a spray of guesses through it.
+//!
+//! The records live in the database (`db::throttle`), so every replica counts the same
+//! failures: three replicas give an attacker no more attempts than one.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use crate::config::AuthConfig;
+use crate::db::{self, DbError, Pool, throttle::Record};
 
 /// How much more the username and address limits allow than the pair's.
 pub const SPREAD: u32 = 4;
-
-/// Records kept at most; past it, records that no longer lock anything are forgotten first.
-const MAX_RECORDS: usize = 100_000;
-
-#[derive(Debug)]
-struct Record {
-    failures: u32,
-    last_failure: Instant,
-    locked_until: Option<Instant>,
-}
 
 /// One login attempt: who, from where.
 #[derive(Debug, Clone)]
@@ -42,33 +36,39 @@ pub struct Attempt {
     addr: String,
 }
 
+/// What is counted, as stored: the sha256 of the counted name (bounded, and no user name or
+/// address in the table).
+fn key(what: &str) -> String {
+    hex::encode(Sha256::digest(what.as_bytes()))
+}
+
 impl Attempt {
     /// `username` is compared case-insensitively.
     pub fn new(username: &str, client_addr: Option<&str>) -> Self {
         let user = username.to_lowercase();
         let addr = client_addr.unwrap_or("?");
         Self {
-            pair: format!("pair:{addr}|{user}"),
-            user: format!("user:{user}"),
-            addr: format!("addr:{addr}"),
+            pair: key(&format!("pair:{addr}|{user}")),
+            user: key(&format!("user:{user}")),
+            addr: key(&format!("addr:{addr}")),
         }
     }
 
-    fn keys(&self, max_failures: u32) -> [(&str, u32); 3] {
+    fn keys(&self) -> [String; 3] {
+        [self.pair.clone(), self.user.clone(), self.addr.clone()]
+    }
+
+    fn limits(max_failures: u32) -> [u32; 3] {
         let spread = max_failures.saturating_mul(SPREAD);
-        [
-            (&self.pair, max_failures),
-            (&self.user, spread),
-            (&self.addr, spread),
-        ]
+        [max_failures, spread, spread]
     }
 }
 
+/// The policy: limits, lockout growth and the window; the counts are in the database.
 pub struct Throttle {
     max_failures: u32,
     max_lockout: Duration,
     window: Duration,
-    records: Mutex<HashMap<String, Record>>,
 }
 
 impl Throttle {
@@ -77,64 +77,67 @@ impl Throttle {
             max_failures: config.max_failures.max(1),
             max_lockout: Duration::from_secs(config.lockout_max_seconds.max(1)),
             window: Duration::from_secs(config.failure_window_seconds.max(1)),
-            records: Mutex::new(HashMap::new()),
         }
     }
 
     /// How long the caller must wait, if any key of the attempt is locked out.
-    pub fn wait(&self, attempt: &Attempt) -> Option<Duration> {
-        let now = Instant::now();
-        let records = self.records.lock().expect("throttle lock");
-        attempt
-            .keys(self.max_failures)
-            .iter()
-            .filter_map(|(k, _)| records.get(*k)?.locked_until)
-            .filter(|until| *until > now)
-            .map(|until| until - now)
-            .max()
+    pub async fn wait(&self, pool: &Pool, attempt: &Attempt) -> Result<Option<Duration>, DbError> {
+        let now = crate::clock::now_ms();
+        let until = db::throttle::locked_until(pool, &attempt.keys()).await?;
+        Ok(until
+            .filter(|u| *u > now)
+            .map(|u| Duration::from_millis((u - now) as u64)))
     }
 
-    pub fn failed(&self, attempt: &Attempt) {
-        let now = Instant::now();
-        let mut records = self.records.lock().expect("throttle lock");
-        if records.len() > MAX_RECORDS {
-            // Bounded memory under a spray of usernames: forget what no longer matters.
-            let window = self.window;
-            records.retain(|_, r| {
-                r.locked_until.is_some_and(|u| u > now) || now - r.last_failure < window
-            });
-        }
-        for (key, limit) in attempt.keys(self.max_failures) {
-            let r = records.entry(key.to_owned()).or_insert(Record {
-                failures: 0,
-                last_failure: now,
-                locked_until: None,
-            });
-            if now - r.last_failure >= self.window {
-                r.failures = 0;
-                r.locked_until = None;
-            }
-            r.failures += 1;
-            r.last_failure = now;
-            if r.failures >= limit {
-                let exp = (r.failures - limit).min(20);
-                let delay = Duration::from_secs(1u64 << exp).min(self.max_lockout);
-                r.locked_until = Some(now + delay);
-            }
-        }
+    pub async fn failed(&self, pool: &Pool, attempt: &Attempt) -> Result<(), DbError> {
+        let now = crate::clock::now_ms();
+        let limits = Attempt::limits(self.max_failures);
+        let next = |i: usize, old: Option<Record>| self.next(old, now, limits[i]);
+        let forget_before = now - self.window.as_millis() as i64;
+        db::throttle::record_failure(pool, &attempt.keys(), forget_before, &next).await
     }
 
     /// The right password: the pair's and the username's records are cleared.
-    pub fn succeeded(&self, attempt: &Attempt) {
-        let mut records = self.records.lock().expect("throttle lock");
-        records.remove(&attempt.pair);
-        records.remove(&attempt.user);
+    pub async fn succeeded(&self, pool: &Pool, attempt: &Attempt) -> Result<(), DbError> {
+        db::throttle::clear(pool, &[attempt.pair.clone(), attempt.user.clone()]).await
+    }
+
+    /// A key's record after one more failure at `now` (unix milliseconds).
+    fn next(&self, old: Option<Record>, now: i64, limit: u32) -> Record {
+        let window = self.window.as_millis() as i64;
+        let mut r = match old {
+            Some(r) if now - r.last_failure_ms < window => r,
+            _ => Record {
+                failures: 0,
+                last_failure_ms: now,
+                locked_until_ms: None,
+            },
+        };
+        r.failures += 1;
+        r.last_failure_ms = now;
+        let limit = i64::from(limit);
+        if r.failures >= limit {
+            let exp = (r.failures - limit).min(20) as u32;
+            let delay = Duration::from_secs(1u64 << exp).min(self.max_lockout);
+            r.locked_until_ms = Some(now + delay.as_millis() as i64);
+        }
+        r
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A migrated SQLite database in a temporary directory (kept alive by the guard).
+    async fn database() -> (Pool, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = db::connect(&dir.path().join("t.db"), &Default::default())
+            .await
+            .unwrap();
+        db::migrate(&pool).await.unwrap();
+        (pool, dir)
+    }
 
     fn throttle(window_seconds: u64) -> Throttle {
         Throttle::new(&AuthConfig {
@@ -145,67 +148,107 @@ mod tests {
         })
     }
 
-    #[test]
-    fn lockout_starts_after_the_allowed_failures_and_doubles() {
+    #[tokio::test]
+    async fn lockout_starts_after_the_allowed_failures_and_doubles() {
         let t = throttle(900);
+        let (db, _dir) = database().await;
         let alice = Attempt::new("Alice", Some("10.0.0.1"));
-        t.failed(&alice);
-        t.failed(&alice);
-        assert!(t.wait(&alice).is_none(), "two failures are free");
-        t.failed(&alice);
-        let first = t.wait(&alice).expect("locked after the third");
+        t.failed(&db, &alice).await.unwrap();
+        t.failed(&db, &alice).await.unwrap();
+        assert!(
+            t.wait(&db, &alice).await.unwrap().is_none(),
+            "two failures are free"
+        );
+        t.failed(&db, &alice).await.unwrap();
+        let first = t
+            .wait(&db, &alice)
+            .await
+            .unwrap()
+            .expect("locked after the third");
         assert!(first <= Duration::from_secs(1));
-        t.failed(&alice);
-        let second = t.wait(&alice).unwrap();
+        t.failed(&db, &alice).await.unwrap();
+        let second = t.wait(&db, &alice).await.unwrap().unwrap();
         assert!(second > Duration::from_secs(1) && second <= Duration::from_secs(2));
         for _ in 0..10 {
-            t.failed(&alice);
+            t.failed(&db, &alice).await.unwrap();
         }
-        assert!(t.wait(&alice).unwrap() <= Duration::from_secs(5), "capped");
         assert!(
-            t.wait(&Attempt::new("bob", Some("10.0.0.2"))).is_none(),
+            t.wait(&db, &alice).await.unwrap().unwrap() <= Duration::from_secs(5),
+            "capped"
+        );
+        assert!(
+            t.wait(&db, &Attempt::new("bob", Some("10.0.0.2")))
+                .await
+                .unwrap()
+                .is_none(),
             "per key"
         );
-        t.succeeded(&alice);
+        t.succeeded(&db, &alice).await.unwrap();
         assert!(
-            t.wait(&Attempt::new("alice", Some("10.0.0.9"))).is_none(),
+            t.wait(&db, &Attempt::new("alice", Some("10.0.0.9")))
+                .await
+                .unwrap()
+                .is_none(),
             "success clears the username"
         );
     }
 
-    #[test]
-    fn one_address_guessing_does_not_lock_the_owner_out_elsewhere() {
+    #[tokio::test]
+    async fn one_address_guessing_does_not_lock_the_owner_out_elsewhere() {
         let t = throttle(900);
+        let (db, _dir) = database().await;
         let attacker = Attempt::new("alice", Some("203.0.113.9"));
         for _ in 0..3 {
-            t.failed(&attacker);
+            t.failed(&db, &attacker).await.unwrap();
         }
-        assert!(t.wait(&attacker).is_some());
-        assert!(t.wait(&Attempt::new("alice", Some("10.0.0.1"))).is_none());
+        assert!(t.wait(&db, &attacker).await.unwrap().is_some());
+        assert!(
+            t.wait(&db, &Attempt::new("alice", Some("10.0.0.1")))
+                .await
+                .unwrap()
+                .is_none()
+        );
         // Many addresses guessing one account do lock it, at the higher limit.
         for i in 0..12 {
-            t.failed(&Attempt::new("alice", Some(&format!("198.51.100.{i}"))));
+            t.failed(
+                &db,
+                &Attempt::new("alice", Some(&format!("198.51.100.{i}"))),
+            )
+            .await
+            .unwrap();
         }
-        assert!(t.wait(&Attempt::new("alice", Some("10.0.0.1"))).is_some());
+        assert!(
+            t.wait(&db, &Attempt::new("alice", Some("10.0.0.1")))
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 
-    #[test]
-    fn a_success_does_not_reset_the_address_and_counts_decay() {
+    #[tokio::test]
+    async fn a_success_does_not_reset_the_address_and_counts_decay() {
         let t = throttle(1);
+        let (db, _dir) = database().await;
         for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"] {
-            t.failed(&Attempt::new(name, Some("192.0.2.7")));
+            t.failed(&db, &Attempt::new(name, Some("192.0.2.7")))
+                .await
+                .unwrap();
         }
         let mine = Attempt::new("mallory", Some("192.0.2.7"));
-        t.succeeded(&mine);
-        t.failed(&Attempt::new("l", Some("192.0.2.7")));
+        t.succeeded(&db, &mine).await.unwrap();
+        t.failed(&db, &Attempt::new("l", Some("192.0.2.7")))
+            .await
+            .unwrap();
         assert!(
-            t.wait(&mine).is_some(),
+            t.wait(&db, &mine).await.unwrap().is_some(),
             "12 failures from one address lock it, whatever succeeded in between"
         );
-        std::thread::sleep(Duration::from_millis(1_100));
-        t.failed(&Attempt::new("m", Some("192.0.2.7")));
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        t.failed(&db, &Attempt::new("m", Some("192.0.2.7")))
+            .await
+            .unwrap();
         assert!(
-            t.wait(&mine).is_none(),
+            t.wait(&db, &mine).await.unwrap().is_none(),
             "after a quiet window the count starts again"
         );
     }

@@ -5,7 +5,9 @@ pub mod jobs;
 pub mod notify;
 pub mod packages;
 pub mod providers;
+pub mod secrets;
 pub mod stats;
+pub mod throttle;
 mod types;
 pub mod users;
 

@@ -135,10 +135,14 @@ impl From<CatalogError> for AppError {
 }
 
 /// The one place database errors meet HTTP: a missing row is a 404, a unique violation a
-/// 409 (someone created it first), everything else a fault.
+/// 409 (someone created it first), a database that does not answer a 503 with
+/// `Retry-After` (the pool gives up after `database.acquire_timeout_ms`, well inside a
+/// client's patience), everything else a fault.
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
-        if e.is_unique_violation() {
+        if e.is_unavailable() {
+            Self::Unavailable(format!("the database does not answer: {e}"))
+        } else if e.is_unique_violation() {
             Self::Conflict("it already exists".into())
         } else if e.is_not_found() {
             Self::NotFound("no such resource".into())

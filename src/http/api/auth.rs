@@ -29,8 +29,12 @@ struct LoginBody {
 const BAD_LOGIN: &str = "invalid username or password";
 
 /// 429 while any key of `attempt` is locked out after too many `failures`.
-fn not_throttled(state: &AppState, attempt: &Attempt, failures: &str) -> Result<(), AppError> {
-    match state.throttle.wait(attempt) {
+async fn not_throttled(
+    state: &AppState,
+    attempt: &Attempt,
+    failures: &str,
+) -> Result<(), AppError> {
+    match state.throttle.wait(&state.db, attempt).await? {
         Some(wait) => {
             let secs = wait.as_secs().max(1);
             Err(AppError::Throttled {
@@ -54,7 +58,7 @@ async fn login(
         return Err(AppError::Unauthorized(BAD_LOGIN.into()));
     }
     let attempt = Attempt::new(&username, addr.as_deref());
-    not_throttled(&state, &attempt, "failed logins")?;
+    not_throttled(&state, &attempt, "failed logins").await?;
     let pool = &state.db;
     let found = users::credentials(pool, &username).await?;
     // Unknown users are checked against a dummy hash: same answer, similar time.
@@ -66,7 +70,7 @@ async fn login(
     let user = match found {
         Some(c) if valid && !c.disabled => c,
         _ => {
-            state.throttle.failed(&attempt);
+            state.throttle.failed(&state.db, &attempt).await?;
             db::audit::record(
                 pool,
                 &format!("user:{username}"),
@@ -79,7 +83,7 @@ async fn login(
             return Err(AppError::Unauthorized(BAD_LOGIN.into()));
         }
     };
-    state.throttle.succeeded(&attempt);
+    state.throttle.succeeded(&state.db, &attempt).await?;
     let profile = users::get_user(pool, user.id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("user vanished during login")))?;
@@ -154,7 +158,7 @@ async fn setup(
     let body = body.into_inner();
     let addr = crate::http::caller::client_addr(&req);
     let attempt = Attempt::new("setup link", addr.as_deref());
-    not_throttled(&state, &attempt, "invalid setup links")?;
+    not_throttled(&state, &attempt, "invalid setup links").await?;
     // Checked again in the transaction; here, so a late link costs no password hash.
     if users::count_admins(&state.db).await? > 0 {
         return Err(AppError::Conflict(ADMIN_EXISTS.into()));
@@ -168,7 +172,7 @@ async fn setup(
         users::FirstAdmin::Created(user) => user,
         users::FirstAdmin::AdminExists => return Err(AppError::Conflict(ADMIN_EXISTS.into())),
         users::FirstAdmin::BadToken => {
-            state.throttle.failed(&attempt);
+            state.throttle.failed(&state.db, &attempt).await?;
             return Err(AppError::Forbidden(BAD_SETUP_TOKEN.into()));
         }
         users::FirstAdmin::NameTaken => {
@@ -177,7 +181,7 @@ async fn setup(
             )));
         }
     };
-    state.throttle.succeeded(&attempt);
+    state.throttle.succeeded(&state.db, &attempt).await?;
     db::audit::record(
         &state.db,
         &format!("user:{}", user.username),
