@@ -53,6 +53,14 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy this node's SQLite database (packages, evidence, jobs, users, tokens, sessions,
+    /// audit log, and the generated session secret and signing key) into an empty
+    /// PostgreSQL database, checking every table's count: the move to several replicas.
+    CopyDb {
+        /// The PostgreSQL database to fill (`postgres://USER:PASSWORD@HOST:PORT/DB`).
+        #[arg(long, env = "TFM_COPY_DB_TO", hide_env_values = true)]
+        to: String,
+    },
     /// Validate the configuration and print the effective settings, secrets masked.
     CheckConfig,
     /// Import a directory written by `terraform providers mirror`.
@@ -167,6 +175,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             app.run_until_stopped().await?;
             Ok(0)
         }
+        Command::CopyDb { to } => copy_db(&config, &to).await,
         Command::Migrate => {
             open_services(&config).await?;
             println!(
@@ -307,6 +316,56 @@ async fn load(config: &Config, file: &Path, dry_run: bool, wait: bool) -> anyhow
         }
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
+}
+
+/// `tfmirror copy-db --to URL`.
+async fn copy_db(config: &Config, to: &str) -> anyhow::Result<i32> {
+    if config.database.is_postgres() {
+        anyhow::bail!(crate::db::copy::CopyError::SourceNotSqlite);
+    }
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        anyhow::bail!(crate::db::copy::CopyError::TargetNotPostgres);
+    }
+    let services = open_services(config).await?;
+    let mut target_config = config.clone();
+    target_config.database.url = crate::config::Secret::new(to);
+    target_config.database.path = None;
+    let target = db::open(&target_config).await.with_context(|| {
+        format!(
+            "connecting to {}",
+            crate::startup::database_name(&target_config)
+        )
+    })?;
+    db::migrate(&target)
+        .await
+        .context("creating the schema in the target database")?;
+    // The generated secrets travel too: sessions stay valid and the mirror keeps its key.
+    let mut secrets = Vec::new();
+    if config.auth.jwt_secret.is_empty()
+        && let Some(s) =
+            crate::auth::Keys::local_secret(config).and_then(|s| String::from_utf8(s).ok())
+    {
+        secrets.push(("jwt_secret", s));
+    }
+    let key_file = config.data_dir.join("signing-key.asc");
+    if config.registry.signing_key_file.is_none() && key_file.exists() {
+        secrets.push((
+            "signing_key",
+            std::fs::read_to_string(&key_file)
+                .with_context(|| format!("reading {}", key_file.display()))?,
+        ));
+    }
+    let report = db::copy::sqlite_to_postgres(&services.db, &target, &secrets).await?;
+    println!(
+        "copied {} into {}:",
+        crate::startup::database_name(config),
+        crate::startup::database_name(&target_config)
+    );
+    for (table, rows) in report {
+        println!("  {table:<24} {rows:>9} rows");
+    }
+    println!("every count matches; point the replicas at it with database.url (TFM_DATABASE_URL)");
+    Ok(0)
 }
 
 async fn jobs_command(pool: &db::Pool, action: JobsAction) -> anyhow::Result<i32> {

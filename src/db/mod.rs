@@ -1,6 +1,7 @@
 //! All SQL lives under this module, so a second database backend touches nothing else.
 
 pub mod audit;
+pub mod copy;
 pub mod jobs;
 pub mod notify;
 pub mod packages;

@@ -18,6 +18,7 @@ mod jobs;
 mod load_cli;
 mod mirror;
 mod operations;
+mod postgres;
 mod proxy;
 mod pull_through;
 mod read_access;

@@ -29,24 +29,44 @@ macro_rules! on_db {
     };
 }
 
-/// The PostgreSQL server of this run (`TFM_TEST_POSTGRES_URL`, set by `scripts/test.sh` for
-/// the suite's PostgreSQL pass), or `None` for the SQLite pass.
-pub fn postgres_server() -> Option<String> {
-    std::env::var("TFM_TEST_POSTGRES_URL")
+/// The PostgreSQL server `scripts/test.sh` started (`TFM_TEST_PG_SERVER`). Tests that need
+/// PostgreSQL fail without it, never skip.
+pub fn pg_server() -> String {
+    std::env::var("TFM_TEST_PG_SERVER")
         .ok()
         .filter(|u| !u.is_empty())
+        .expect("TFM_TEST_PG_SERVER: the PostgreSQL server scripts/test.sh starts")
+}
+
+/// The PostgreSQL server when this is the suite's PostgreSQL pass
+/// (`TFM_TEST_BACKEND=postgres`), or `None` for the SQLite pass.
+pub fn postgres_server() -> Option<String> {
+    (std::env::var("TFM_TEST_BACKEND").as_deref() == Ok("postgres")).then(pg_server)
+}
+
+/// A new, empty database on the test server; its URL.
+pub fn new_pg_database() -> String {
+    database_on(
+        &pg_server(),
+        &format!("t_{}", uuid::Uuid::new_v4().simple()),
+    )
 }
 
 /// In the PostgreSQL pass, the database of a data directory: one per directory (so a
 /// restart on the same directory finds the same database, as it finds the same SQLite
 /// file), created on first use.
 pub fn database_url_for(data_dir: &Path) -> Option<String> {
-    use sqlx::migrate::MigrateDatabase;
     let server = postgres_server()?;
     let name = format!(
         "t_{}",
         &sha256_hex(data_dir.as_os_str().as_encoded_bytes())[..24]
     );
+    Some(database_on(&server, &name))
+}
+
+/// `SERVER/NAME`, created unless it exists.
+fn database_on(server: &str, name: &str) -> String {
+    use sqlx::migrate::MigrateDatabase;
     let url = format!("{}/{name}", server.trim_end_matches('/'));
     let create = url.clone();
     // Called from sync code inside the tests' runtime: its own thread and runtime.
@@ -69,7 +89,7 @@ pub fn database_url_for(data_dir: &Path) -> Option<String> {
     })
     .join()
     .unwrap();
-    Some(url)
+    url
 }
 
 /// Points `config` at this pass's database for its data directory (PostgreSQL pass only).
