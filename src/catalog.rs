@@ -26,6 +26,9 @@ pub enum CatalogError {
     Storage(#[from] StorageError),
     #[error("background task failed: {0}")]
     Task(String),
+    /// The database did not answer (kept apart from `Task` so it stays a 503).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Why a package was not stored. These are the user's problem, not faults.
@@ -411,7 +414,13 @@ impl Catalog {
         self.views
             .try_get_with(address.clone(), load)
             .await
-            .map_err(|e: Arc<CatalogError>| CatalogError::Task(e.to_string()))
+            .map_err(|e: Arc<CatalogError>| match &*e {
+                CatalogError::Db(d) if d.is_unavailable() => {
+                    CatalogError::Unavailable(d.to_string())
+                }
+                CatalogError::Unavailable(m) => CatalogError::Unavailable(m.clone()),
+                other => CatalogError::Task(other.to_string()),
+            })
     }
 }
 

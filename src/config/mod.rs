@@ -594,6 +594,9 @@ pub struct LimitsConfig {
     pub max_definitions_bytes: usize,
     /// Largest JSON body the admin API accepts, in bytes.
     pub max_json_bytes: usize,
+    /// With several replicas: how long an archive request waits for the package another
+    /// replica is pulling through before it is answered 503 with `Retry-After`.
+    pub follower_wait_seconds: u64,
 }
 
 impl Default for LimitsConfig {
@@ -604,6 +607,7 @@ impl Default for LimitsConfig {
             max_zip_entries: 10_000,
             max_definitions_bytes: 1 << 20,
             max_json_bytes: 64 << 10,
+            follower_wait_seconds: 60,
         }
     }
 }

@@ -213,7 +213,8 @@ pub async fn heartbeat(
 }
 
 /// Final state of an attempt: succeeded, skipped or failed. False (nothing changed) when
-/// the lease is no longer `owner`'s: the item belongs to whoever holds it now.
+/// the lease is no longer `owner`'s: the item belongs to whoever holds it now. The finished
+/// item keeps `owner` as the worker that did it.
 pub async fn finish_item(
     pool: &Pool,
     item_id: i64,
@@ -222,8 +223,7 @@ pub async fn finish_item(
     note: Option<&str>,
 ) -> Result<bool, DbError> {
     let done = on_pool!(pool, p => sqlx::query(
-        "UPDATE job_items SET status = $1, last_error = $2, finished_at = $3, heartbeat_at = NULL,
-                lease_owner = NULL
+        "UPDATE job_items SET status = $1, last_error = $2, finished_at = $3, heartbeat_at = NULL
          WHERE id = $4 AND status = 'running' AND lease_owner = $5",
     )
     .bind(status)

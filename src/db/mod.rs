@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod copy;
+pub mod flights;
 pub mod jobs;
 pub mod notify;
 pub mod packages;
@@ -77,6 +78,13 @@ impl DbError {
     /// A query that must return a row found none.
     pub fn is_not_found(&self) -> bool {
         matches!(self, DbError::Sqlx(sqlx::Error::RowNotFound))
+    }
+
+    /// The database refused a value as data (SQLSTATE class 22: on PostgreSQL a NUL
+    /// character in text, an out-of-range number): the request's fault, not the server's.
+    pub fn is_bad_value(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e))
+            if e.code().is_some_and(|c| c.starts_with("22")))
     }
 
     /// The database did not answer: no connection within the acquire timeout, the

@@ -129,6 +129,9 @@ impl From<CatalogError> for AppError {
         match e {
             CatalogError::Db(e) => e.into(),
             CatalogError::Storage(e) => e.into(),
+            CatalogError::Unavailable(m) => {
+                Self::Unavailable(format!("the database does not answer: {m}"))
+            }
             other => Self::Internal(other.into()),
         }
     }
@@ -142,6 +145,10 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         if e.is_unavailable() {
             Self::Unavailable(format!("the database does not answer: {e}"))
+        } else if e.is_bad_value() {
+            Self::BadRequest(
+                "a value in the request cannot be stored (text with a NUL character?)".into(),
+            )
         } else if e.is_unique_violation() {
             Self::Conflict("it already exists".into())
         } else if e.is_not_found() {

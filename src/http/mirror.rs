@@ -162,6 +162,8 @@ async fn pull_archive(
             Ok(res.body(SizedStream::new(total, body)))
         }
         Ok(Pulled::Stored) => {
+            // Stored here or by another replica: read it afresh.
+            state.catalog.invalidate_local(address).await;
             let view = state.catalog.provider_view(address).await?;
             archive_response(req, state, &view, name).await
         }
@@ -169,6 +171,8 @@ async fn pull_archive(
             "package {name} is not in this mirror and could not be fetched from {}: {e}",
             address.hostname
         ))),
+        Err(e @ PullError::Busy(_)) => Err(AppError::Unavailable(e.to_string())),
+        Err(PullError::Db(e)) => Err(e.into()),
         Err(e @ PullError::Vanished) => Err(AppError::internal(e)),
     }
 }

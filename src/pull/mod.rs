@@ -69,7 +69,21 @@ pub enum PullError {
     /// The download's state was lost (a bug; the client may retry).
     #[error("the shared download vanished")]
     Vanished,
+    /// Another replica is still downloading the package after the follower's patience.
+    #[error(
+        "another replica is still fetching this package from the origin after {0} s; retry shortly"
+    )]
+    Busy(u64),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
 }
+
+/// A replica leading a download heart-beats its row this often, and followers check this
+/// often whether the package is stored.
+const FLIGHT_BEAT: Duration = Duration::from_secs(2);
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+/// A lead whose heartbeat is this old belongs to a replica that died: taken over.
+const FLIGHT_STALE_SECONDS: i64 = 10;
 
 pub struct PullThrough {
     db: Pool,
@@ -79,6 +93,8 @@ pub struct PullThrough {
     fresh: Cache<ProviderAddress, Arc<Listing>>,
     last_good: Cache<ProviderAddress, Arc<Listing>>,
     flights: Arc<Flights<PackageId>>,
+    /// This replica's name on the downloads it leads (PostgreSQL only).
+    owner: String,
 }
 
 /// The shortest metadata TTL of any upstream: how long version lists and checksums stay fresh.
@@ -107,7 +123,13 @@ impl PullThrough {
             db,
             fetcher,
             config,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         }
+    }
+
+    /// Several replicas share the database: downloads are coordinated through it.
+    fn shared(&self) -> bool {
+        matches!(self.db, Pool::Postgres(_))
     }
 
     /// Clears spool files a crash left behind; call once before serving.
@@ -331,7 +353,37 @@ impl PullThrough {
 
     /// An archive that is not stored, from the shared upstream download (started if none is
     /// running). Waits only until the origin has answered with the archive's size.
+    ///
+    /// With several replicas (PostgreSQL), one replica leads each package's download; a
+    /// request on another replica waits until the leader has stored the package (then it is
+    /// served from storage), at most `limits.follower_wait_seconds`, and takes the lead if
+    /// the leader stops without storing it (failed, or died).
     pub async fn archive(&self, id: &PackageId) -> Result<Pulled, PullError> {
+        if self.shared() {
+            let key = id.to_string();
+            let deadline = tokio::time::Instant::now()
+                + Duration::from_secs(self.config.limits.follower_wait_seconds);
+            loop {
+                if db::packages::find_package_sha256(
+                    &self.db,
+                    &id.address,
+                    &id.version,
+                    &id.platform,
+                )
+                .await?
+                .is_some()
+                {
+                    return Ok(Pulled::Stored);
+                }
+                if db::flights::claim(&self.db, &key, &self.owner, FLIGHT_STALE_SECONDS).await? {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(PullError::Busy(self.config.limits.follower_wait_seconds));
+                }
+                tokio::time::sleep(FOLLOW_POLL).await;
+            }
+        }
         let flight = self.start(id);
         let mut rx = flight.subscribe();
         let started = flight::wait_for(&mut rx, |s| s.total.is_some() || s.outcome.is_some())
@@ -362,18 +414,42 @@ impl PullThrough {
     fn start(&self, id: &PackageId) -> Arc<Flight> {
         let fetcher = self.fetcher.clone();
         let package = id.clone();
+        let lead = self.shared().then(|| (self.db.clone(), self.owner.clone()));
         self.flights.join_or_start(id, move |flight| async move {
-            let result = fetcher
-                .fetch(FetchRequest {
-                    id: &package,
-                    spool: &flight.path,
-                    source: PackageSource::PullThrough,
-                    detail: format!("pull-through from {}", package.address.hostname),
-                    sums: Sums::Cached,
-                    observer: flight.clone(),
-                    cancel: &CancellationToken::new(),
-                })
-                .await;
+            let cancel = CancellationToken::new();
+            let fetch = fetcher.fetch(FetchRequest {
+                id: &package,
+                spool: &flight.path,
+                source: PackageSource::PullThrough,
+                detail: format!("pull-through from {}", package.address.hostname),
+                sums: Sums::Cached,
+                observer: flight.clone(),
+                cancel: &cancel,
+            });
+            let result = match &lead {
+                None => fetch.await,
+                Some((db, owner)) => {
+                    // The other replicas' requests wait while this lead heart-beats, and
+                    // stop waiting when it is released, stored or not.
+                    let key = package.to_string();
+                    let beat = async {
+                        loop {
+                            tokio::time::sleep(FLIGHT_BEAT).await;
+                            if let Err(e) = db::flights::heartbeat(db, &key, owner).await {
+                                tracing::warn!(error = %e, "cannot heart-beat a shared download");
+                            }
+                        }
+                    };
+                    let result = tokio::select! {
+                        r = fetch => r,
+                        () = beat => unreachable!("the heartbeat loop never ends"),
+                    };
+                    if let Err(e) = db::flights::release(db, &key, owner).await {
+                        tracing::warn!(error = %e, "cannot release a shared download; it expires");
+                    }
+                    result
+                }
+            };
             match &result {
                 Ok(_) => tracing::info!(package = %package, "pulled through and stored"),
                 Err(e) => {

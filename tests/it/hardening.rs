@@ -414,3 +414,39 @@ async fn concurrent_deletes_of_one_provider_never_fail_with_a_server_error() {
         );
     }
 }
+
+/// PostgreSQL refuses text with a NUL character that SQLite stores: on either backend such a
+/// request is the client's error, never a server fault.
+#[tokio::test]
+async fn text_with_a_nul_character_is_never_a_server_error() {
+    let app = TestApp::spawn(Store::Local).await;
+    let admin = app.admin_token().await;
+    let login = app.login("ro\u{0}ot", "an admin password 123").await;
+    assert!(
+        login.status() == StatusCode::UNAUTHORIZED || login.status() == StatusCode::BAD_REQUEST,
+        "{}",
+        login.status()
+    );
+    let search = app
+        .client
+        .get(app.url("/api/v1/providers?q=a%00b"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(!search.status().is_server_error(), "{}", search.status());
+    let token = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"name": "c\u{0}i", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(!token.status().is_server_error(), "{}", token.status());
+    // The server is fine afterwards.
+    assert_eq!(
+        app.login("root", "an admin password 123").await.status(),
+        StatusCode::OK
+    );
+}
