@@ -58,11 +58,12 @@ SECRET_ENVS = {
     "TFM_ADMIN_PASSWORD",
     "TFM_METRICS_TOKEN",
     "TFM_OIDC_CLIENT_SECRET",
+    "TFM_DATABASE_URL",
 }
 # Kinds without a schema in kubernetes-validate, checked structurally here instead.
 CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 RUN_AS = 10001
-REPLICA_MESSAGE = "must run as a single replica"
+REPLICA_MESSAGE = "with SQLite tfmirror must run as a single replica"
 CHECK_CONFIG_TIMEOUT_S = 60
 # What the Deployment's secretKeyRefs hold at run time, as dummies of a valid shape
 # (the JWT secret needs 32 bytes; the S3 keys come as a pair).
@@ -72,6 +73,7 @@ SECRET_DUMMIES = {
     "TFM_S3_SECRET_ACCESS_KEY": "check-helm-dummy-s3-secret-access-key",
     "TFM_ADMIN_PASSWORD": "check-helm-dummy-admin-password",
     "TFM_METRICS_TOKEN": "check-helm-dummy-metrics-token",
+    "TFM_DATABASE_URL": "postgres://tfmirror:dummy@db.example:5432/tfmirror",
 }
 
 
@@ -317,9 +319,13 @@ def check_common(label: str, rendered: dict[str, str], docs: list[tuple[str, dic
     R.check(f"{label}: exactly one Deployment", len(deps) == 1, len(deps))
     dep = deps[0]
     pod = dep["spec"]["template"]["spec"]
-    R.check(f"{label}: strategy Recreate", dep["spec"].get("strategy") == {"type": "Recreate"},
-            dep["spec"].get("strategy"))
-    R.check(f"{label}: replicas is 1", dep["spec"].get("replicas") == 1, dep["spec"].get("replicas"))
+    if dep["spec"].get("replicas") == 1:
+        # One SQLite writer: the old pod stops before the new one opens the database.
+        R.check(f"{label}: strategy Recreate", dep["spec"].get("strategy") == {"type": "Recreate"},
+                dep["spec"].get("strategy"))
+    else:
+        R.check(f"{label}: several replicas only on PostgreSQL",
+                "TFM_DATABASE_URL" in env_of(container(dep, "tfmirror")))
 
     main = container(dep, "tfmirror")
     R.check(f"{label}: container tfmirror runs `serve`", main is not None and main.get("args") == ["serve"])
@@ -518,6 +524,39 @@ def scenario_example(path: Path) -> None:
     flat = check_hcl(label, docs, dep)
     if path.name == "s3-ingress.yaml":
         check_s3_ingress(label, values, rendered, docs, dep, flat)
+    if path.name == "replicas-postgres.yaml":
+        check_replicas(label, values, docs, dep)
+
+
+def check_replicas(label: str, values: dict[str, Any], docs: list[tuple[str, dict]],
+                   dep: dict) -> None:
+    """Three replicas on PostgreSQL and S3: they roll without downtime, share the database
+    through the Secret, keep no per-pod volume, and keep a disruption budget."""
+    spec = dep["spec"]
+    R.check(f"{label}: three replicas", spec["replicas"] == 3)
+    R.check(f"{label}: a rolling update with none unavailable",
+            spec["strategy"] == {"type": "RollingUpdate",
+                                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            spec["strategy"])
+    env = env_of(container(dep, "tfmirror"))
+    ref = env.get("TFM_DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
+    R.check(f"{label}: TFM_DATABASE_URL from the chart's Secret, key database-url",
+            ref.get("key") == "database-url" and not ref.get("optional"), env.get("TFM_DATABASE_URL"))
+    secret = one(docs, "Secret")
+    R.check(f"{label}: the Secret holds the URL, the ConfigMap does not",
+            secret is not None and "database-url" in secret["data"]
+            and "example-password" not in one(docs, "ConfigMap")["data"]["tfmirror.hcl"])
+    R.check(f"{label}: no PersistentVolumeClaim: /data is scratch space",
+            one(docs, "PersistentVolumeClaim") is None
+            and next(v for v in spec["template"]["spec"]["volumes"] if v["name"] == "data")
+            .get("emptyDir") is not None)
+    pdb = one(docs, "PodDisruptionBudget")
+    R.check(f"{label}: a PodDisruptionBudget keeps one replica",
+            pdb is not None and pdb["spec"]["minAvailable"] == 1
+            and pdb["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"], pdb)
+    R.check(f"{label}: replicas spread over nodes",
+            spec["template"]["spec"]["topologySpreadConstraints"][0]["topologyKey"]
+            == "kubernetes.io/hostname")
 
 
 def check_s3_ingress(label: str, values: dict[str, Any], rendered: dict[str, str],
@@ -768,6 +807,16 @@ def scenario_failures() -> None:
                    "oidc.enabled needs oidc.issuer and oidc.clientId")
     expect_failure("replicaCount: 2", {"replicaCount": 2}, REPLICA_MESSAGE)
     expect_failure("replicaCount: 3", {"replicaCount": 3}, REPLICA_MESSAGE)
+    expect_failure("three replicas on SQLite with S3",
+                   {"replicaCount": 3, "storage": {"backend": "s3", "s3": {"bucket": "b"}}},
+                   REPLICA_MESSAGE)
+    expect_failure("three replicas on PostgreSQL with local storage",
+                   {"replicaCount": 3, "database": {"url": "postgres://u:p@db:5432/t"}},
+                   "several replicas need storage.backend s3")
+    expect_failure("database.fromExistingSecret without existingSecret",
+                   {"database": {"fromExistingSecret": True}}, "needs existingSecret")
+    expect_failure("a database URL that is not PostgreSQL", {"database": {"url": "mysql://x"}},
+                   "database")
     expect_failure("s3 without a bucket", {"storage": {"backend": "s3"}}, "storage.s3.bucket is required")
     expect_failure("short jwtSecret", {"auth": {"jwtSecret": "short"}}, "at least 32 bytes")
     expect_failure("short admin password",

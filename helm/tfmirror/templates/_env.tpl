@@ -49,6 +49,9 @@
 {{- include "tfmirror.secretEnv" (dict "ctx" . "env" "TFM_S3_SECRET_ACCESS_KEY" "key" "s3-secret-access-key") }}
 {{- end }}
 {{- include "tfmirror.secretEnv" (dict "ctx" . "env" "TFM_JWT_SECRET" "key" "jwt-secret") }}
+{{- if include "tfmirror.postgres" . }}
+{{- include "tfmirror.secretEnv" (dict "ctx" . "env" "TFM_DATABASE_URL" "key" "database-url" "required" true) }}
+{{- end }}
 {{- if .Values.oidc.enabled }}
 {{- include "tfmirror.secretEnv" (dict "ctx" . "env" "TFM_OIDC_CLIENT_SECRET" "key" "oidc-client-secret") }}
 {{- end }}

@@ -58,6 +58,7 @@ Empty when existingSecret is used.
 {{- $d := dict }}
 {{- if not .Values.existingSecret }}
 {{- with .Values.auth.jwtSecret }}{{ $_ := set $d "jwt-secret" . }}{{ end }}
+{{- with .Values.database.url }}{{ $_ := set $d "database-url" . }}{{ end }}
 {{- with .Values.storage.s3.accessKeyId }}{{ $_ := set $d "s3-access-key-id" . }}{{ end }}
 {{- with .Values.storage.s3.secretAccessKey }}{{ $_ := set $d "s3-secret-access-key" . }}{{ end }}
 {{- if .Values.adminBootstrap.enabled }}
@@ -91,6 +92,11 @@ holds are referenced. Args: dict "ctx" . "env" NAME "key" KEY ("required" true: 
 {{- end }}
 {{- end }}
 
+{{/* Whether the metadata database is PostgreSQL (several replicas possible). */}}
+{{- define "tfmirror.postgres" -}}
+{{- if or .Values.database.url .Values.database.fromExistingSecret }}true{{ end }}
+{{- end }}
+
 {{/* Whether /metrics requires a bearer token (and the ServiceMonitor sends one). */}}
 {{- define "tfmirror.metricsToken" -}}
 {{- if or .Values.metrics.token (and .Values.existingSecret .Values.metrics.tokenFromExistingSecret) }}true{{ end }}
@@ -113,8 +119,14 @@ template sequences escaped so HCL never interpolates. */}}
 
 {{/* Fails rendering on values the server would refuse or that break the one-writer rule. */}}
 {{- define "tfmirror.validate" -}}
-{{- if gt (int .Values.replicaCount) 1 }}
-{{- fail (printf "replicaCount is %v, but tfmirror must run as a single replica: its SQLite database allows one writer and lives on a ReadWriteOnce volume (use 0 or 1)" .Values.replicaCount) }}
+{{- if and (gt (int .Values.replicaCount) 1) (not (include "tfmirror.postgres" .)) }}
+{{- fail (printf "replicaCount is %v, but with SQLite tfmirror must run as a single replica: its database allows one writer and lives on a ReadWriteOnce volume (use 0 or 1, or set database.url to PostgreSQL for several replicas)" .Values.replicaCount) }}
+{{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (ne .Values.storage.backend "s3") }}
+{{- fail (printf "replicaCount is %v, but several replicas need storage.backend s3: local storage is one pod's volume" .Values.replicaCount) }}
+{{- end }}
+{{- if and .Values.database.fromExistingSecret (not .Values.existingSecret) }}
+{{- fail "database.fromExistingSecret needs existingSecret (the Secret holding key database-url)" }}
 {{- end }}
 {{- if and (eq .Values.storage.backend "s3") (not .Values.storage.s3.bucket) }}
 {{- fail "storage.s3.bucket is required when storage.backend is s3" }}
