@@ -45,14 +45,24 @@ server {
 }
 
 database {
+  # PostgreSQL, for several replicas (they share the job queue, sessions, login throttling
+  # and one upstream download per package). Unset: SQLite at `path`, one node. Move an
+  # existing node with `tfmirror copy-db --to URL`.   [TFM_DATABASE_URL]
+  # url = "postgres://tfmirror:PASSWORD@db.example.com:5432/tfmirror?sslmode=require"
+
   # SQLite file. Default: DATA_DIR/tfmirror.db.   [TFM_DATABASE_PATH]
   # path = "./data/tfmirror.db"
 
   # Connection pool size.
   max_connections = 8
 
-  # How long a writer waits for the database lock, in milliseconds.
+  # SQLite: how long a writer waits for the database lock, in milliseconds.
   busy_timeout_ms = 5000
+
+  # PostgreSQL: how long a request waits for a connection before it is answered 503 with
+  # Retry-After (clients give up after 10 s), and the longest any statement may run.
+  acquire_timeout_ms = 3000
+  statement_timeout_ms = 5000
 }
 
 # Where provider archives live: exactly one of the two blocks below. The variable
@@ -105,6 +115,9 @@ limits {
   # Largest definitions file, and largest JSON body, the admin API accepts, in bytes.
   max_definitions_bytes = 1048576
   max_json_bytes = 65536
+  # Several replicas: how long an archive request waits for a package another replica is
+  # pulling through (it is then served from storage) before it is answered 503.
+  follower_wait_seconds = 60
 }
 
 # Admin API authentication. There is no default user and no default password: create the
@@ -234,7 +247,8 @@ registry {
 
 # The background worker that fetches the packages listed in definitions files.
 worker {
-  # Run the worker inside `serve` (or run `tfmirror worker` alone). One worker per database.   [TFM_WORKER_ENABLED]
+  # Run the worker inside `serve` (or run `tfmirror worker` alone). On PostgreSQL every
+  # replica's worker shares the queue: items are leased to one worker at a time.   [TFM_WORKER_ENABLED]
   enabled = true
   # Items processed at once, across all upstreams.   [TFM_WORKER_CONCURRENCY]
   concurrency = 4
@@ -245,8 +259,9 @@ worker {
   # a Retry-After from the upstream is honoured when longer.
   backoff_base_ms = 2000
   backoff_max_ms = 300000
-  # A running item whose heartbeat is older than this is redone.
-  stale_after_seconds = 120
+  # A running item whose heartbeat is older than this (by the database's clock) is redone by
+  # any worker: its worker died. Workers that stop cleanly give their items back at once.
+  stale_after_seconds = 30
   # How often the worker looks for due items, in milliseconds.
   poll_interval_ms = 1000
 }

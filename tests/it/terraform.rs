@@ -12,7 +12,7 @@ use serde_json::json;
 
 const DUMMY_H1: &str = "h1:A7Q9yqckW7BlX5lzdPZ9Idfn3kxzlNlozOKDzJ3gDHc=";
 
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     let p = crate::common::repo_path(&format!(".tools/bin/{name}"));
     assert!(
         p.exists(),
@@ -23,7 +23,7 @@ fn tool(name: &str) -> PathBuf {
 }
 
 /// Terraform binaries to test with: the pinned 1.0.3 and, if present, a newer one on PATH.
-fn terraforms() -> Vec<(String, PathBuf)> {
+pub(crate) fn terraforms() -> Vec<(String, PathBuf)> {
     let mut out = vec![("1.0.3".to_owned(), tool("terraform-1.0.3"))];
     if let Ok(o) = Command::new("terraform")
         .arg("version")
@@ -45,7 +45,7 @@ fn terraforms() -> Vec<(String, PathBuf)> {
     out
 }
 
-struct Workspace {
+pub(crate) struct Workspace {
     dir: tempfile::TempDir,
     bundle: PathBuf,
     mirror_url: String,
@@ -53,7 +53,7 @@ struct Workspace {
 
 impl Workspace {
     /// A workspace installing through `network_mirror { url = mirror_url }`.
-    fn new(bundle: &Path, mirror_url: &str, main_tf: &str) -> Self {
+    pub(crate) fn new(bundle: &Path, mirror_url: &str, main_tf: &str) -> Self {
         Self::with_cli_config(
             bundle,
             mirror_url,
@@ -90,7 +90,7 @@ impl Workspace {
         }
     }
 
-    fn run(&self, terraform: &Path, args: &[&str]) -> (bool, String) {
+    pub(crate) fn run(&self, terraform: &Path, args: &[&str]) -> (bool, String) {
         let out = Command::new(terraform)
             .args(args)
             .arg("-no-color")
@@ -115,13 +115,13 @@ impl Workspace {
         )
     }
 
-    fn lock_file(&self) -> String {
+    pub(crate) fn lock_file(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("work/.terraform.lock.hcl"))
             .unwrap_or_default()
     }
 }
 
-const NULL_TF: &str = r#"
+pub(crate) const NULL_TF: &str = r#"
 terraform {
   required_providers {
     null = {
@@ -314,7 +314,7 @@ async fn terraform_installs_through_the_mirror_and_refuses_tampered_archives() {
 }
 
 /// One executable entry, stored uncompressed, so a same-length change keeps the archive size.
-fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
+pub(crate) fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()

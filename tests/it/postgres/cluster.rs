@@ -11,6 +11,8 @@ use crate::common::{new_pg_database, s3_endpoint};
 
 pub struct Replica {
     pub child: Option<KillOnDrop>,
+    /// `serve --self-signed-tls`: HTTPS with a CA of the replica's own (`ca_file`).
+    pub tls: bool,
     pub base: String,
     pub log: PathBuf,
     pub config: PathBuf,
@@ -23,6 +25,11 @@ impl Replica {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").0.id()
+    }
+
+    /// The CA a TLS replica generated (for `SSL_CERT_FILE`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.config.parent().unwrap().join("data/tls/ca.pem")
     }
 
     pub fn log_text(&self) -> String {
@@ -57,12 +64,39 @@ impl Cluster {
         Self::start_on(n, upstream_url, extra, &new_pg_database(), true).await
     }
 
+    /// `start` with replica 0 on HTTPS (`serve --self-signed-tls`), for real Terraform.
+    pub async fn start_first_on_tls(n: usize, upstream_url: &str, extra: &str) -> Self {
+        let mut cluster = Self::configure(n, upstream_url, extra, &new_pg_database(), true);
+        cluster.replicas[0].tls = true;
+        cluster.replicas[0].base = cluster.replicas[0]
+            .base
+            .replace("http://127.0.0.1", "https://localhost");
+        for i in 0..n {
+            cluster.restart(i).await;
+        }
+        cluster
+    }
+
     /// The same without pull-through: only definitions files fetch packages.
     pub async fn start_definitions_only(n: usize, upstream_url: &str, extra: &str) -> Self {
         Self::start_on(n, upstream_url, extra, &new_pg_database(), false).await
     }
 
     pub async fn start_on(
+        n: usize,
+        upstream_url: &str,
+        extra: &str,
+        database_url: &str,
+        pull_through: bool,
+    ) -> Self {
+        let mut cluster = Self::configure(n, upstream_url, extra, database_url, pull_through);
+        for i in 0..n {
+            cluster.restart(i).await;
+        }
+        cluster
+    }
+
+    fn configure(
         n: usize,
         upstream_url: &str,
         extra: &str,
@@ -116,24 +150,24 @@ worker {{
             .unwrap();
             replicas.push(Replica {
                 child: None,
+                tls: false,
                 base: format!("http://127.0.0.1:{port}"),
                 log: rdir.join("serve.log"),
                 config,
             });
         }
-        let mut cluster = Self {
+        Self {
             replicas,
             database_url: database_url.to_owned(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
+                // Only a TLS replica's own generated CA signs its certificate; the tests
+                // talk to loopback.
+                .danger_accept_invalid_certs(true)
                 .build()
                 .unwrap(),
             _dir: dir,
-        };
-        for i in 0..n {
-            cluster.restart(i).await;
         }
-        cluster
     }
 
     /// Starts replica `i` (again) and waits until it answers.
@@ -145,6 +179,11 @@ worker {{
             .arg("--data-dir")
             .arg(r.config.parent().unwrap().join("data"))
             .arg("serve")
+            .args(if r.tls {
+                &["--self-signed-tls"][..]
+            } else {
+                &[]
+            })
             .stdout(Stdio::null())
             .stderr(
                 std::fs::OpenOptions::new()

@@ -6,4 +6,5 @@ mod cluster;
 mod copy_db;
 mod outage;
 mod replicas;
+mod terraform;
 mod workers;

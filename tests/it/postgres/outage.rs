@@ -92,12 +92,21 @@ async fn a_database_outage_is_503_with_retry_after_and_recovers_without_a_restar
         if res.status() == StatusCode::SERVICE_UNAVAILABLE {
             break;
         }
-        assert!(Instant::now() < deadline, "readiness never turned false");
+        assert!(
+            Instant::now() < deadline,
+            "readiness never turned false: {}",
+            r.log_text()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Cached metadata still serves.
     let res = cluster.client.get(r.url(index)).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "cached metadata: {}",
+        r.log_text()
+    );
     assert_eq!(res.bytes().await.unwrap(), cached);
     // What needs the database: a 503 with Retry-After, well inside a client's 10 s.
     for (path, auth) in [
@@ -118,8 +127,8 @@ async fn a_database_outage_is_503_with_retry_after_and_recovers_without_a_restar
         );
         assert!(res.headers().contains_key("retry-after"), "{path}");
         assert!(
-            started.elapsed() < Duration::from_secs(8),
-            "{path} took {:?}",
+            started.elapsed() < Duration::from_secs(10),
+            "{path} took {:?}, past a client's 10 s",
             started.elapsed()
         );
     }
