@@ -1,7 +1,8 @@
 # Sourced by the benchmarks: writes a GnuPG-signed Provider Registry Protocol tree of COUNT
 # archives of SIZE_MB under $WORK/registry (make_registry.py) and serves it with nginx on
 # 127.0.0.1:$REG_PORT. Needs WORK, REG_PORT, COUNT, SIZE_MB and NGINX set; leaves the
-# server's PID in $WORK/nginx.pid for the caller to stop.
+# server's PID in $WORK/nginx.pid for the caller to stop. REG_LIMIT_RATE (an nginx rate such
+# as 20m, bytes per second per connection) makes each download as slow as a real origin's.
 start_signed_registry() {
   export GNUPGHOME="$WORK/gnupg"
   mkdir -m 700 "$GNUPGHOME"
@@ -20,7 +21,7 @@ http {
   default_type application/json;
   client_body_temp_path $WORK; proxy_temp_path $WORK; fastcgi_temp_path $WORK;
   uwsgi_temp_path $WORK; scgi_temp_path $WORK;
-  server { listen 127.0.0.1:$REG_PORT; root $WORK/registry; }
+  server { listen 127.0.0.1:$REG_PORT; root $WORK/registry; limit_rate ${REG_LIMIT_RATE:-0}; }
 }
 NGX
   "$NGINX" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log"

@@ -11,17 +11,10 @@ use serde_json::Value;
 
 use crate::common::child::{KillOnDrop, tfmirror, write_config};
 use crate::common::fake_registry::{FakeRegistry, Fault, Target};
+use crate::common::free_port;
 use crate::common::sha256_hex;
 
 const TRIALS: usize = 20;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn start(config: &std::path::Path, log: &std::path::Path, base: &str) -> KillOnDrop {
     let log = std::fs::OpenOptions::new()

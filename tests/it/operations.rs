@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::child::{KillOnDrop, tfmirror};
 use crate::common::fake_registry::{FakeRegistry, Fault, Target};
+use crate::common::free_port;
 use crate::common::{Store, TestApp, sha256_hex};
 use reqwest::StatusCode;
 
@@ -152,14 +153,6 @@ async fn every_response_carries_a_request_id() {
 struct Server {
     child: KillOnDrop,
     base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {

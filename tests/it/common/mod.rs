@@ -29,6 +29,15 @@ macro_rules! on_db {
     };
 }
 
+/// A loopback port nothing listens on right now (for child processes that need a fixed one).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The PostgreSQL server `scripts/test.sh` started (`TFM_TEST_PG_SERVER`). Tests that need
 /// PostgreSQL fail without it, never skip.
 pub fn pg_server() -> String {

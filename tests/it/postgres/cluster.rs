@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::child::{KillOnDrop, tfmirror};
-use crate::common::{new_pg_database, s3_endpoint};
+use crate::common::{free_port, new_pg_database, s3_endpoint};
 
 pub struct Replica {
     pub child: Option<KillOnDrop>,
@@ -47,14 +47,6 @@ pub struct Cluster {
     pub database_url: String,
     pub client: reqwest::Client,
     _dir: tempfile::TempDir,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Cluster {

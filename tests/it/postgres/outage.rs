@@ -5,8 +5,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::cluster::{Cluster, free_port};
+use super::cluster::Cluster;
 use crate::common::fake_registry::FakeRegistry;
+use crate::common::free_port;
 use crate::common::repo_path;
 use reqwest::StatusCode;
 

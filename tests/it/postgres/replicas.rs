@@ -240,3 +240,77 @@ async fn failed_logins_count_across_replicas_and_sessions_live_and_die_everywher
         );
     }
 }
+
+/// The downloads counted by every replica, as the stats report them (today's total).
+async fn downloads_today(cluster: &Cluster, token: &str) -> i64 {
+    let stats: Value = cluster
+        .client
+        .get(cluster.replicas[0].url("/api/v1/stats"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stats["downloads_per_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["downloads"].as_i64().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_counts_from_three_replicas_add_up_exactly() {
+    let fake = FakeRegistry::start().await;
+    fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
+    let cluster = Cluster::start(3, &fake.base_url, "").await;
+    let token = cluster.admin_token().await;
+    let first = cluster
+        .client
+        .get(cluster.replicas[0].url(ARCHIVE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    first.bytes().await.unwrap();
+    // Counts reach the database every 5 s; wait for what the first download added.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut before = downloads_today(&cluster, &token).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let settled = downloads_today(&cluster, &token).await;
+    assert!(settled >= before && Instant::now() < deadline);
+    before = settled;
+
+    // 3 x 25 downloads at once, spread over the replicas.
+    let requests = (0..75).map(|i| {
+        let client = cluster.client.clone();
+        let url = cluster.replicas[i % 3].url(ARCHIVE);
+        tokio::spawn(async move {
+            let res = client.get(url).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            res.bytes().await.unwrap();
+        })
+    });
+    for r in futures_util::future::join_all(requests).await {
+        r.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = downloads_today(&cluster, &token).await;
+        if now == before + 75 {
+            break;
+        }
+        assert!(
+            now < before + 75,
+            "counted more downloads than were made: {now} after {before}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{now} counted, {} expected",
+            before + 75
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
