@@ -96,6 +96,7 @@ impl DbError {
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
                 | sqlx::Error::WorkerCrashed,
             ) => true,
             DbError::Sqlx(sqlx::Error::Database(e)) => {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use super::cluster::Cluster;
 use crate::common::fake_registry::FakeRegistry;
-use crate::common::free_port;
 use crate::common::repo_path;
 use reqwest::StatusCode;
 
@@ -41,6 +40,15 @@ fn stop_pg(pid: u32) {
     }
 }
 
+/// A port below the ephemeral range (which `free_port` and every client socket draw from), so
+/// nothing else can take it while this test's PostgreSQL is stopped; free right now.
+fn restartable_port() -> u16 {
+    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    (start..start + 500)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below the ephemeral range")
+}
+
 struct PgGuard(Option<u32>);
 
 impl Drop for PgGuard {
@@ -57,7 +65,7 @@ async fn a_database_outage_is_503_with_retry_after_and_recovers_without_a_restar
     fake.publish("hashicorp", "null", "3.2.1", &["linux_amd64"]);
     fake.publish("hashicorp", "random", "3.6.0", &["linux_amd64"]);
     let pg_dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = restartable_port();
     let mut pg = PgGuard(Some(start_pg(pg_dir.path(), port)));
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     let cluster = Cluster::start_on(

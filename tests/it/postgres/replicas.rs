@@ -314,3 +314,38 @@ async fn download_counts_from_three_replicas_add_up_exactly() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_configured_with_another_session_secret_refuses_to_start() {
+    let fake = FakeRegistry::start().await;
+    let cluster = Cluster::start(
+        1,
+        &fake.base_url,
+        "auth {\n  jwt_secret = \"the-first-replicas-secret-0123456789abcdef\"\n}\n",
+    )
+    .await;
+    let out = crate::common::child::tfmirror(&cluster.replicas[0].config)
+        .env_remove("TFM_DATABASE_URL")
+        .env(
+            "TFM_JWT_SECRET",
+            "another-secret-entirely-0123456789abcdef!!",
+        )
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a disagreeing replica must not serve"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "auth.jwt_secret differs from the one the other replicas on this database use"
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.contains("another-secret"),
+        "the secret is never printed: {err}"
+    );
+}
