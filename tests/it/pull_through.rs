@@ -55,6 +55,20 @@ async fn source_of(app: &TestApp) -> Vec<String> {
     .unwrap()
 }
 
+/// The stored packages' sources once there is one: a pulled-through package's row is
+/// recorded once its verified blob is stored, just after the client has its last byte.
+async fn stored_sources(app: &TestApp) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let sources = source_of(app).await;
+        if !sources.is_empty() {
+            return sources;
+        }
+        assert!(std::time::Instant::now() < deadline, "never stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A loopback URL nothing listens on.
 fn dead_url() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -108,12 +122,7 @@ async fn cold_metadata_and_archive_come_from_the_origin_then_from_storage() {
     assert_eq!(fake.hits(archive_target()), 1);
 
     // Stored and recorded as pulled through; now listed with h1: too.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while source_of(&app).await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "never stored");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(source_of(&app).await, vec!["pull-through".to_owned()]);
+    assert_eq!(stored_sources(&app).await, vec!["pull-through".to_owned()]);
     let doc = json(&app, V321).await;
     let hashes = doc["archives"]["linux_amd64"]["hashes"].as_array().unwrap();
     assert!(hashes.contains(&Value::from(h1_reference(&linux))), "{doc}");
@@ -156,13 +165,7 @@ async fn a_hundred_concurrent_cold_requests_share_one_upstream_download() {
         );
     }
     assert_eq!(fake.hits(archive_target()), 1, "exactly one upstream fetch");
-    // The row is recorded once the verified blob is stored, just after the last byte.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while source_of(&app).await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "never stored");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(source_of(&app).await.len(), 1);
+    assert_eq!(stored_sources(&app).await.len(), 1);
 }
 
 #[tokio::test]
@@ -380,7 +383,7 @@ async fn an_origin_stalling_mid_body_fails_the_download_cleanly_and_the_next_one
         sha256_hex(&res.bytes().await.unwrap()),
         sha256_hex(&genuine)
     );
-    assert_eq!(source_of(&app).await, vec!["pull-through".to_owned()]);
+    assert_eq!(stored_sources(&app).await, vec!["pull-through".to_owned()]);
 }
 
 #[tokio::test]

@@ -40,10 +40,11 @@ fn stop_pg(pid: u32) {
     }
 }
 
-/// A port below the ephemeral range (which `free_port` and every client socket draw from), so
-/// nothing else can take it while this test's PostgreSQL is stopped; free right now.
+/// A port below the ephemeral range (which `free_port` and every client socket draw from) and
+/// above the ports the object-store fault test restarts its SeaweedFS on (20,000 to 29,007),
+/// so nothing else can take it while this test's PostgreSQL is stopped; free right now.
 fn restartable_port() -> u16 {
-    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    let start = 30_000 + (std::process::id() % 2_000) as u16;
     (start..start + 500)
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .expect("a free port below the ephemeral range")
@@ -84,6 +85,18 @@ async fn a_database_outage_is_503_with_retry_after_and_recovers_without_a_restar
     let res = cluster.client.get(r.url(archive)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     res.bytes().await.unwrap();
+    // Stored just after the last byte, which drops the cached documents once more: wait for
+    // it before they are cached for the outage.
+    let pool = cluster.pool().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tfmirror::db::stats::gauges(&pool).await.unwrap().packages == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the pulled-through package was not stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pool.close().await;
     let cached = cluster
         .client
         .get(r.url(index))
