@@ -323,7 +323,7 @@ async fn copy_db(config: &Config, to: &str) -> anyhow::Result<i32> {
     if config.database.is_postgres() {
         anyhow::bail!(crate::db::copy::CopyError::SourceNotSqlite);
     }
-    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+    if !crate::config::is_postgres_url(to) {
         anyhow::bail!(crate::db::copy::CopyError::TargetNotPostgres);
     }
     let services = open_services(config).await?;

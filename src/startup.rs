@@ -148,7 +148,7 @@ async fn agree(pool: &db::Pool, what: &str, fingerprint: &str) -> anyhow::Result
 /// cached documents are dropped, new work wakes the worker, and after a lost connection
 /// (notifications may have been missed) every cached document is dropped. The metadata
 /// TTL stays the backstop.
-async fn spawn_change_listener(state: &AppState, worker: Option<Arc<Worker>>) {
+fn spawn_change_listener(state: &AppState, worker: Option<Arc<Worker>>) {
     use crate::db::notify::{Change, Listener};
     if !matches!(state.db, db::Pool::Postgres(_)) {
         return;
@@ -371,7 +371,7 @@ impl Application {
             .worker
             .enabled
             .then(|| Worker::new(config, state.db.clone(), fetcher).spawn());
-        spawn_change_listener(&state, worker.as_ref().map(WorkerHandle::waker)).await;
+        spawn_change_listener(&state, worker.as_ref().map(WorkerHandle::waker));
         Ok(Self {
             port,
             https,

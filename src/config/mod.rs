@@ -481,6 +481,11 @@ impl DatabaseConfig {
     }
 }
 
+/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// Where package archives live: exactly one of `local { ... }` (the default) or `s3 { ... }`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", try_from = "StorageBlocks")]

@@ -195,7 +195,7 @@ impl Config {
         )?;
         if self.database.is_postgres() {
             let url = self.database.url.expose();
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            if !super::is_postgres_url(url) {
                 return refuse(
                     &["database", "url"],
                     "must be a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)",

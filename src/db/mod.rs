@@ -271,6 +271,12 @@ pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     Ok(())
 }
 
+/// A name for what one process holds in the database (job leases, pull-through leads):
+/// `PID-UUID`, unique per start, with the process id for operators.
+pub fn owner_id() -> String {
+    format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple())
+}
+
 impl Pool {
     /// `postgres` or `sqlite`, for logs and `/metrics`.
     pub fn backend(&self) -> &'static str {

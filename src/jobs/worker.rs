@@ -83,7 +83,7 @@ impl Worker {
     pub fn new(config: &Config, db: Pool, fetcher: Arc<Fetcher>) -> Self {
         Self {
             db,
-            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            owner: crate::db::owner_id(),
             fetcher,
             config: config.worker.clone(),
             tmp_dir: config.data_dir.join("tmp").join("downloads"),

@@ -123,7 +123,7 @@ impl PullThrough {
             db,
             fetcher,
             config,
-            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            owner: db::owner_id(),
         }
     }
 
