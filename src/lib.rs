@@ -4,6 +4,7 @@
 //! input are compiled, without the server's dependencies (Cargo.toml), so `scripts/fuzz.sh`
 //! builds in minutes instead of compiling actix, the AWS SDK and sqlx with instrumentation.
 
+pub mod archive;
 #[cfg(not(fuzzing))]
 pub mod auth;
 #[cfg(not(fuzzing))]

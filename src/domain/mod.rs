@@ -2,12 +2,14 @@
 //! HTTP, SQL or storage: the database layer reads and writes these types, the front doors
 //! (HTTP, CLI) parse input into them, and the workers pass them around.
 
+mod module;
 mod names;
 mod net;
 mod package;
 mod status;
 mod users;
 
+pub use module::{ModuleAddress, ModuleName, ModuleNamespace, ModuleSystem};
 pub use names::*;
 pub use net::IpRange;
 pub use package::{Evidence, PackageId, PackageSource};

@@ -15,7 +15,7 @@ pub struct InvalidName {
     pub reason: &'static str,
 }
 
-fn invalid(kind: &'static str, value: &str, reason: &'static str) -> InvalidName {
+pub(super) fn invalid(kind: &'static str, value: &str, reason: &'static str) -> InvalidName {
     // Cap what we echo back so a hostile path cannot blow up logs or responses.
     let value: String = value.chars().take(80).collect();
     InvalidName {
