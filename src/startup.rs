@@ -184,6 +184,9 @@ fn spawn_change_listener(state: &AppState, worker: Option<Arc<Worker>>) {
                         }
                     }
                     Ok(Change::Provider(address)) => catalog.invalidate_local(&address).await,
+                    Ok(Change::Module(address)) => {
+                        catalog.invalidate_module_local(&address).await;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the other replicas' changes; reconnecting");
                         break;

@@ -602,6 +602,13 @@ pub struct LimitsConfig {
     /// With several replicas: how long an archive request waits for the package another
     /// replica is pulling through before it is answered 503 with `Retry-After`.
     pub follower_wait_seconds: u64,
+    /// Largest total of a module package's files, in bytes (downloaded, uploaded or
+    /// cloned); also the largest module archive accepted.
+    pub max_module_bytes: u64,
+    /// Most files, directories and links in a module package.
+    pub max_module_files: usize,
+    /// Longest a module's git clone or archive download may take, in seconds.
+    pub module_fetch_seconds: u64,
 }
 
 impl Default for LimitsConfig {
@@ -613,11 +620,21 @@ impl Default for LimitsConfig {
             max_definitions_bytes: 1 << 20,
             max_json_bytes: 64 << 10,
             follower_wait_seconds: 60,
+            max_module_bytes: 512 << 20,
+            max_module_files: 20_000,
+            module_fetch_seconds: 300,
         }
     }
 }
 
 impl LimitsConfig {
+    pub fn module_tree(&self) -> crate::archive::TreeLimits {
+        crate::archive::TreeLimits {
+            max_bytes: self.max_module_bytes,
+            max_entries: self.max_module_files,
+        }
+    }
+
     pub fn zip(&self) -> crate::hashes::ZipLimits {
         crate::hashes::ZipLimits {
             max_unpacked_bytes: self.max_unpacked_bytes,

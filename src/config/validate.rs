@@ -392,6 +392,9 @@ impl Config {
             ("max_zip_entries", l.max_zip_entries as u64),
             ("max_definitions_bytes", l.max_definitions_bytes as u64),
             ("max_json_bytes", l.max_json_bytes as u64),
+            ("max_module_bytes", l.max_module_bytes),
+            ("max_module_files", l.max_module_files as u64),
+            ("module_fetch_seconds", l.module_fetch_seconds),
         ] {
             positive(&["limits", key], value, " (0 would refuse everything)")?;
         }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod copy;
 pub mod flights;
 pub mod jobs;
+pub mod modules;
 pub mod notify;
 pub mod packages;
 pub mod providers;

@@ -5,7 +5,7 @@
 use sqlx::postgres::PgListener;
 
 use super::Pool;
-use crate::domain::ProviderAddress;
+use crate::domain::{ModuleAddress, ProviderAddress};
 
 /// The one channel every replica listens on.
 pub const CHANNEL: &str = "tfmirror_changes";
@@ -16,6 +16,8 @@ pub enum Change {
     Jobs,
     /// A provider's packages or version statuses changed: drop its cached documents.
     Provider(ProviderAddress),
+    /// A module's versions or their statuses changed.
+    Module(ModuleAddress),
 }
 
 impl Change {
@@ -23,6 +25,7 @@ impl Change {
         match self {
             Change::Jobs => "jobs".into(),
             Change::Provider(a) => format!("provider {a}"),
+            Change::Module(a) => format!("module {a}"),
         }
     }
 
@@ -33,6 +36,7 @@ impl Change {
             Some(("provider", address)) => {
                 ProviderAddress::parse(address).ok().map(Change::Provider)
             }
+            Some(("module", address)) => ModuleAddress::parse(address).ok().map(Change::Module),
             _ => None,
         }
     }
@@ -97,7 +101,8 @@ mod tests {
     #[test]
     fn payloads_round_trip() {
         let a = ProviderAddress::parse("registry.terraform.io/hashicorp/aws").unwrap();
-        for c in [Change::Jobs, Change::Provider(a)] {
+        let m = ModuleAddress::parse("example.com/my_org/vpc/aws").unwrap();
+        for c in [Change::Jobs, Change::Provider(a), Change::Module(m)] {
             assert_eq!(Change::parse(&c.payload()), Some(c));
         }
         assert_eq!(Change::parse("provider not/an address/at all/x"), None);

@@ -45,9 +45,10 @@ pub struct StoredBlob {
     pub size_bytes: i64,
 }
 
-/// Every stored package with its blob key and recorded hash.
+/// Every stored blob with its key and recorded hash: provider packages, then module
+/// archives (so nothing stored is ever taken for an orphan).
 pub async fn stored_blobs(pool: &Pool) -> Result<Vec<StoredBlob>, DbError> {
-    Ok(on_pool!(pool, p => sqlx::query_as(
+    let mut blobs: Vec<StoredBlob> = on_pool!(pool, p => sqlx::query_as(
         "SELECT p.hostname || '/' || p.namespace || '/' || p.type || ' ' || v.version || ' '
                 || pk.os || '_' || pk.arch AS package,
                 pk.storage_key, pk.sha256, pk.size_bytes
@@ -56,12 +57,16 @@ pub async fn stored_blobs(pool: &Pool) -> Result<Vec<StoredBlob>, DbError> {
          JOIN providers p ON p.id = v.provider_id
          ORDER BY pk.id",
     )
-    .fetch_all(p).await?))
+    .fetch_all(p).await?);
+    blobs.extend(super::modules::stored_blobs(pool).await?);
+    Ok(blobs)
 }
 
-/// Whether any package's row points at this blob.
+/// Whether any package's or module version's row points at this blob.
 pub async fn storage_key_referenced(pool: &Pool, key: &str) -> Result<bool, DbError> {
-    let used: i64 = on_pool!(pool, p => sqlx::query_scalar("SELECT COUNT(*) FROM packages WHERE storage_key = $1")
+    let used: i64 = on_pool!(pool, p => sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM packages WHERE storage_key = $1)
+              + (SELECT COUNT(*) FROM module_versions WHERE storage_key = $1)")
         .bind(key)
         .fetch_one(p).await?);
     Ok(used > 0)

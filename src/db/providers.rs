@@ -45,7 +45,7 @@ pub struct ProviderFilter<'a> {
 }
 
 /// `%`, `_` and `\` in a search term match themselves.
-fn like_pattern(q: &str) -> String {
+pub(super) fn like_pattern(q: &str) -> String {
     let mut out = String::from("%");
     for c in q.chars() {
         if matches!(c, '%' | '_' | '\\') {

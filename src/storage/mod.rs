@@ -62,22 +62,34 @@ impl From<io::Error> for StorageError {
 pub struct BlobKey(String);
 
 impl BlobKey {
-    /// Builds the key for a hex sha256; refuses anything that is not exactly 64 hex digits.
+    /// Builds the key of a provider package for a hex sha256; refuses anything that is not
+    /// exactly 64 lowercase hex digits.
     pub fn for_sha256(hex: &str) -> Option<Self> {
+        Self::with_suffix(hex, ".zip")
+    }
+
+    /// The key of a module archive (a `.tar.gz`) for its hex sha256.
+    pub fn for_module_sha256(hex: &str) -> Option<Self> {
+        Self::with_suffix(hex, ".tar.gz")
+    }
+
+    fn with_suffix(hex: &str, suffix: &str) -> Option<Self> {
         (hex.len() == 64
             && hex
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| Self(format!("sha256/{}/{}.zip", &hex[..2], hex)))
+        .then(|| Self(format!("sha256/{}/{}{suffix}", &hex[..2], hex)))
     }
 
     /// Re-validates a key read back from the database.
     pub fn parse(key: &str) -> Option<Self> {
-        let hex = key
-            .strip_prefix("sha256/")?
-            .get(3..)?
-            .strip_suffix(".zip")?;
-        Self::for_sha256(hex).filter(|k| k.0 == key)
+        let rest = key.strip_prefix("sha256/")?.get(3..)?;
+        let (hex, suffix) = if let Some(hex) = rest.strip_suffix(".zip") {
+            (hex, ".zip")
+        } else {
+            (rest.strip_suffix(".tar.gz")?, ".tar.gz")
+        };
+        Self::with_suffix(hex, suffix).filter(|k| k.0 == key)
     }
 
     pub fn as_str(&self) -> &str {
@@ -165,6 +177,10 @@ mod tests {
         assert_eq!(key.as_str(), format!("sha256/10/{hex}.zip"));
         assert_eq!(BlobKey::parse(key.as_str()), Some(key));
         assert!(BlobKey::for_sha256("../../etc/passwd").is_none());
+        let module = BlobKey::for_module_sha256(hex).unwrap();
+        assert_eq!(module.as_str(), format!("sha256/10/{hex}.tar.gz"));
+        assert_eq!(BlobKey::parse(module.as_str()), Some(module));
+        assert!(BlobKey::parse(&format!("sha256/10/{hex}.tar")).is_none());
         assert!(BlobKey::for_sha256(&hex.to_uppercase()).is_none());
         assert!(
             BlobKey::parse(

@@ -109,7 +109,7 @@ impl S3Store {
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(object)
-            .content_type("application/zip")
+            .content_type(content_type(object))
             .send()
             .await
             .map_err(sdk_err)?;
@@ -190,6 +190,15 @@ impl S3Store {
     }
 }
 
+/// What a stored object is, by its key's suffix.
+fn content_type(object: &str) -> &'static str {
+    if object.ends_with(".tar.gz") {
+        "application/gzip"
+    } else {
+        "application/zip"
+    }
+}
+
 #[async_trait::async_trait]
 impl BlobStore for S3Store {
     async fn put_file(&self, key: &BlobKey, src: &Path, size: u64) -> Result<(), StorageError> {
@@ -205,7 +214,7 @@ impl BlobStore for S3Store {
             .put_object()
             .bucket(&self.bucket)
             .key(&object)
-            .content_type("application/zip")
+            .content_type(content_type(&object))
             .content_length(size as i64)
             .body(body)
             .customize()

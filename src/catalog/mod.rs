@@ -18,6 +18,8 @@ use crate::domain::{Evidence, PackageId, PackageSource, ProviderAddress};
 use crate::hashes::{self, HashError, PackageHashes, ZipLimits};
 use crate::storage::{BlobKey, BlobStore, StorageError};
 
+pub mod modules;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error(transparent)]
@@ -130,6 +132,9 @@ pub struct Catalog {
     /// while an unreferenced blob is deleted, so a delete never takes the bytes of a package
     /// that is about to be listed.
     blob_locks: KeyedLocks,
+    /// Each module's stored versions (see `modules.rs`).
+    modules: Cache<crate::domain::ModuleAddress, Arc<modules::ModuleView>>,
+    module_limits: crate::archive::TreeLimits,
 }
 
 /// One async lock per blob key, made on first use and forgotten when nobody holds it.
@@ -196,6 +201,13 @@ impl Catalog {
             uncached: config.cache.metadata_ttl_seconds == 0,
             metrics,
             blob_locks: KeyedLocks::default(),
+            modules: Cache::builder()
+                .max_capacity(config.cache.metadata_capacity)
+                .time_to_live(Duration::from_secs(
+                    config.cache.metadata_ttl_seconds.max(1),
+                ))
+                .build(),
+            module_limits: config.limits.module_tree(),
         }
     }
 
@@ -383,6 +395,7 @@ impl Catalog {
     /// lost, any of them may be stale.
     pub fn invalidate_all(&self) {
         self.views.invalidate_all();
+        self.modules.invalidate_all();
     }
 
     /// The rendered metadata of a provider, from memory when fresh. Concurrent misses for the
