@@ -37,6 +37,8 @@ pub mod jobs;
 #[cfg(not(fuzzing))]
 pub mod metrics;
 #[cfg(not(fuzzing))]
+pub mod module_fetch;
+#[cfg(not(fuzzing))]
 pub mod pull;
 #[cfg(not(fuzzing))]
 pub mod signing;

@@ -29,6 +29,8 @@ pub struct Metrics {
     pub bytes_served: AtomicU64,
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
+    /// Full downloads of module archives.
+    pub module_downloads: AtomicU64,
     /// The last `verify` run in this process: when, and what it found.
     pub verify_last_run: AtomicU64,
     pub verify_missing: AtomicU64,
@@ -125,6 +127,12 @@ impl Metrics {
             "Provider metadata read from the database.",
             self.cache_misses.load(Relaxed),
         );
+        counter(
+            out,
+            "tfmirror_module_downloads_total",
+            "Full downloads of module archives.",
+            self.module_downloads.load(Relaxed),
+        );
         family(
             out,
             "tfmirror_verify_last_run_timestamp_seconds",
@@ -194,6 +202,11 @@ pub fn route_class(path: &str) -> &'static str {
     }
     if path == "/" || path == "/ui" || path.starts_with("/ui/") {
         return "ui";
+    }
+    if (path.starts_with("/v1/modules/") || path.starts_with("/registry/"))
+        && path.ends_with("/archive.tar.gz")
+    {
+        return "module_archive";
     }
     if path.starts_with("/v1/")
         || path.starts_with("/registry/")

@@ -267,6 +267,18 @@ impl Application {
         ));
         pull.clear_spool()
             .context("clearing the pull-through spool directory")?;
+        let module_fetcher = Arc::new(crate::module_fetch::ModuleFetcher::new(
+            &config,
+            catalog.clone(),
+            registry.clone(),
+        ));
+        module_fetcher
+            .clear_tmp()
+            .context("clearing the module work directory")?;
+        let modules = Arc::new(crate::pull::modules::ModulePull::new(
+            config.clone(),
+            module_fetcher,
+        ));
         let (signing_key, auth_keys) = shared_keys(&config, &db).await?;
         let (signing_key, auth_keys) = (Arc::new(signing_key), Arc::new(auth_keys));
         let throttle = Arc::new(crate::auth::throttle::Throttle::new(&config.auth));
@@ -289,6 +301,7 @@ impl Application {
             catalog,
             registry,
             pull,
+            modules,
             signing_key,
             auth_keys,
             throttle,

@@ -23,6 +23,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub registry: Arc<RegistryClient>,
     pub pull: Arc<PullThrough>,
+    /// Modules: fetching, uploads, and on demand from their origins.
+    pub modules: Arc<crate::pull::modules::ModulePull>,
     pub signing_key: Arc<MirrorKey>,
     pub auth_keys: Arc<Keys>,
     pub throttle: Arc<Throttle>,

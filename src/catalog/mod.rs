@@ -139,18 +139,18 @@ pub struct Catalog {
 
 /// One async lock per blob key, made on first use and forgotten when nobody holds it.
 #[derive(Default)]
-struct KeyedLocks {
+pub(crate) struct KeyedLocks {
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-struct KeyGuard<'a> {
+pub(crate) struct KeyGuard<'a> {
     owner: &'a KeyedLocks,
     key: String,
     lock: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl KeyedLocks {
-    async fn lock(&self, key: &str) -> KeyGuard<'_> {
+    pub(crate) async fn lock(&self, key: &str) -> KeyGuard<'_> {
         let lock = self
             .locks
             .lock()

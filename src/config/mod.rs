@@ -276,6 +276,10 @@ pub struct UpstreamConfig {
     /// Fetch on demand: a mirror request for a provider, version or package not stored is
     /// answered from this upstream (verified, then stored). Off by default.
     pub pull_through: bool,
+    /// Serve this registry's modules too (`modules.v1`): fetched by definitions' `module`
+    /// blocks and, with `pull_through`, on demand. Their archives and git repositories are
+    /// fetched only from `download_hosts` when it is set.
+    pub modules: bool,
     /// When not empty, only these providers are fetched from this upstream, as `namespace`
     /// or `namespace/type` (`*` allowed as either part).
     pub allow: Vec<String>,
@@ -352,6 +356,7 @@ impl Default for UpstreamConfig {
             allow_unsigned: false,
             download_hosts: Vec::new(),
             pull_through: false,
+            modules: true,
             allow: Vec::new(),
             deny: Vec::new(),
             min_release_age_hours: 0,

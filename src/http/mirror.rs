@@ -239,15 +239,57 @@ async fn archive_response(
         .packages
         .get(name)
         .ok_or_else(|| AppError::not_found(format!("package {name} is not in this mirror")))?;
+    let id = pkg.id;
+    blob_response(
+        req,
+        state,
+        Blob {
+            key: &pkg.key,
+            size: pkg.size,
+            sha256: &pkg.sha256,
+            content_type: "application/zip",
+            name,
+        },
+        || state.downloads.count(id),
+    )
+    .await
+}
+
+/// A stored archive to serve.
+pub(super) struct Blob<'a> {
+    pub key: &'a crate::storage::BlobKey,
+    pub size: u64,
+    pub sha256: &'a str,
+    pub content_type: &'static str,
+    /// What the client asked for, for messages.
+    pub name: &'a str,
+}
+
+/// Serves a stored archive: GET and HEAD with Content-Length, its sha256 as a strong ETag,
+/// conditional requests and one byte range (If-Range honoured), or a redirect to a presigned
+/// URL when the store offers one. `counted` runs once per full download.
+pub(super) async fn blob_response(
+    req: &HttpRequest,
+    state: &AppState,
+    blob: Blob<'_>,
+    counted: impl FnOnce(),
+) -> Result<HttpResponse, AppError> {
+    let Blob {
+        key,
+        size,
+        sha256,
+        content_type,
+        name,
+    } = blob;
     let store = state.catalog.store();
     if let Some(s3) = state.config.storage.s3()
         && s3.redirect_downloads
         && let Some(url) = store
-            .presigned_url(&pkg.key, Duration::from_secs(s3.presign_ttl_seconds))
+            .presigned_url(key, Duration::from_secs(s3.presign_ttl_seconds))
             .await?
     {
         if req.method() == Method::GET {
-            state.downloads.count(pkg.id);
+            counted();
         }
         return Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, url))
@@ -255,7 +297,7 @@ async fn archive_response(
             .finish());
     }
 
-    let etag = format!("\"{}\"", pkg.sha256);
+    let etag = format!("\"{sha256}\"");
     if etag_matches(req, &etag) {
         return Ok(not_modified(&etag, archive_cache_control(state)));
     }
@@ -271,13 +313,13 @@ async fn archive_response(
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.trim() == etag);
     let range = if if_range_ok {
-        range::parse(range_header, pkg.size)
+        range::parse(range_header, size)
     } else {
         RangeRequest::Full
     };
 
     let mut res = HttpResponse::build(StatusCode::OK);
-    res.content_type("application/zip")
+    res.content_type(content_type)
         .insert_header((header::ETAG, etag))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::CACHE_CONTROL, archive_cache_control(state)));
@@ -286,34 +328,34 @@ async fn archive_response(
         RangeRequest::Partial(r) => {
             res.status(StatusCode::PARTIAL_CONTENT).insert_header((
                 header::CONTENT_RANGE,
-                format!("bytes {}-{}/{}", r.start, r.end, pkg.size),
+                format!("bytes {}-{}/{size}", r.start, r.end),
             ));
             Some(r)
         }
         RangeRequest::Unsatisfiable => {
             return Ok(HttpResponse::RangeNotSatisfiable()
-                .insert_header((header::CONTENT_RANGE, format!("bytes */{}", pkg.size)))
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
                 .finish());
         }
     };
-    let len = byte_range.map_or(pkg.size, |r| r.len());
+    let len = byte_range.map_or(size, |r| r.len());
     if req.method() == Method::HEAD {
         // A sized body that is never polled: correct Content-Length, no storage read.
         let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
         return Ok(res.body(SizedStream::new(len, empty)));
     }
     if byte_range.is_none() {
-        state.downloads.count(pkg.id);
+        counted();
     }
     state
         .metrics
         .bytes_served
         .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
-    let stream = store.get(&pkg.key, byte_range).await.map_err(|e| match e {
+    let stream = store.get(key, byte_range).await.map_err(|e| match e {
         // Down for now: 503 with Retry-After, and Terraform retries.
         StorageError::Unavailable(_) => AppError::from(e),
         e => AppError::internal(
-            anyhow::Error::new(e).context(format!("reading stored package {name}")),
+            anyhow::Error::new(e).context(format!("reading stored archive {name}")),
         ),
     })?;
     Ok(res.body(SizedStream::new(len, stream)))

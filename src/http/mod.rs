@@ -7,6 +7,7 @@ pub mod caller;
 pub mod error;
 mod health;
 mod mirror;
+mod modules;
 pub mod observe;
 mod range;
 mod registry;

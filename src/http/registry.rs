@@ -37,8 +37,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .get(default_download),
                 ),
         )
+        .service(web::scope("/v1/modules").configure(super::modules::default_routes))
         .service(
             web::scope("/registry")
+                .configure(super::modules::origin_routes)
                 .service(web::resource("/{host}/v1/providers/{ns}/{ptype}/versions").get(versions))
                 .service(
                     web::resource(
@@ -57,7 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn discovery() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "providers.v1": "/v1/providers/" }))
+    HttpResponse::Ok().json(json!({ "modules.v1": "/v1/modules/", "providers.v1": "/v1/providers/" }))
 }
 
 async fn default_versions(

@@ -12,6 +12,7 @@
 //!   fails verification is never stored or listed.
 
 mod flight;
+pub mod modules;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

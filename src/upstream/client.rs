@@ -20,7 +20,7 @@ use crate::domain::{Hostname, Platform, ProviderAddress, Version};
 const WRITE_BATCH: usize = 1 << 20;
 
 /// Largest `SHA256SUMS` or signature file accepted.
-const SMALL_FILE_LIMIT: u64 = 1 << 20;
+pub(super) const SMALL_FILE_LIMIT: u64 = 1 << 20;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
@@ -130,11 +130,12 @@ pub struct GpgKey {
     pub ascii_armor: String,
 }
 
-struct Upstream {
-    config: UpstreamConfig,
+pub(super) struct Upstream {
+    pub(super) config: UpstreamConfig,
     api_base: reqwest::Url,
     providers_base: OnceCell<reqwest::Url>,
-    downloads: Arc<Semaphore>,
+    pub(super) modules_base: OnceCell<reqwest::Url>,
+    pub(super) downloads: Arc<Semaphore>,
     /// Requests sent, and those that failed (connection errors and non-2xx answers).
     fetches: std::sync::atomic::AtomicU64,
     failures: std::sync::atomic::AtomicU64,
@@ -176,7 +177,7 @@ pub fn outbound_client(config: &Config) -> anyhow::Result<reqwest::ClientBuilder
 }
 
 pub struct RegistryClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     upstreams: HashMap<Hostname, Upstream>,
     /// `offline = true`: there are no upstreams, and errors say why.
     offline: bool,
@@ -202,6 +203,7 @@ impl RegistryClient {
                     config: cfg.clone(),
                     api_base: reqwest::Url::parse(&base)?,
                     providers_base: OnceCell::new(),
+                    modules_base: OnceCell::new(),
                     downloads: Arc::new(Semaphore::new(cfg.concurrency)),
                     fetches: Default::default(),
                     failures: Default::default(),
@@ -264,7 +266,7 @@ impl RegistryClient {
             .is_some_and(|u| u.config.allow_unsigned)
     }
 
-    fn upstream(&self, host: &Hostname) -> Result<&Upstream, UpstreamError> {
+    pub(super) fn upstream(&self, host: &Hostname) -> Result<&Upstream, UpstreamError> {
         self.upstreams
             .get(host)
             .ok_or_else(|| UpstreamError::permanent(self.not_configured(host)))
@@ -272,7 +274,7 @@ impl RegistryClient {
 
     /// Sends a GET with the upstream's token when the URL is on its API host, and maps the
     /// status to transient or permanent errors.
-    async fn get(
+    pub(super) async fn get(
         &self,
         up: &Upstream,
         url: &reqwest::Url,
@@ -333,7 +335,7 @@ impl RegistryClient {
         }
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         up: &Upstream,
         url: &reqwest::Url,
@@ -348,35 +350,39 @@ impl RegistryClient {
 
     /// `providers.v1` base URL from service discovery, fetched once per upstream.
     async fn providers_base(&self, up: &Upstream) -> Result<reqwest::Url, UpstreamError> {
-        up.providers_base
-            .get_or_try_init(|| async {
-                let url = up
-                    .api_base
-                    .join(".well-known/terraform.json")
-                    .map_err(|e| UpstreamError::permanent(e.to_string()))?;
-                let doc: HashMap<String, serde_json::Value> =
-                    self.get_json(up, &url, "service discovery").await?;
-                let base = doc
-                    .get("providers.v1")
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| {
-                        UpstreamError::permanent(
-                            "service discovery: the registry does not offer providers.v1",
-                        )
-                    })?;
-                let base = if base.ends_with('/') {
-                    base.to_owned()
-                } else {
-                    format!("{base}/")
-                };
-                url.join(&base).map_err(|e| {
-                    UpstreamError::permanent(format!(
-                        "service discovery: bad providers.v1 URL: {e}"
-                    ))
-                })
+        self.service_base(up, &up.providers_base, "providers.v1").await
+    }
+
+    /// A service's base URL from the upstream's service discovery, kept in `cell`.
+    pub(super) async fn service_base(
+        &self,
+        up: &Upstream,
+        cell: &OnceCell<reqwest::Url>,
+        service: &str,
+    ) -> Result<reqwest::Url, UpstreamError> {
+        cell.get_or_try_init(|| async {
+            let url = up
+                .api_base
+                .join(".well-known/terraform.json")
+                .map_err(|e| UpstreamError::permanent(e.to_string()))?;
+            let doc: HashMap<String, serde_json::Value> =
+                self.get_json(up, &url, "service discovery").await?;
+            let base = doc.get(service).and_then(|v| v.as_str()).ok_or_else(|| {
+                UpstreamError::permanent(format!(
+                    "service discovery: the registry does not offer {service}"
+                ))
+            })?;
+            let base = if base.ends_with('/') {
+                base.to_owned()
+            } else {
+                format!("{base}/")
+            };
+            url.join(&base).map_err(|e| {
+                UpstreamError::permanent(format!("service discovery: bad {service} URL: {e}"))
             })
-            .await
-            .cloned()
+        })
+        .await
+        .cloned()
     }
 
     /// Every version the upstream offers for a provider, with its platforms.
@@ -436,14 +442,7 @@ impl RegistryClient {
                 "refusing non-HTTP URL {url}"
             )));
         }
-        let host = url.host_str().unwrap_or_default();
-        if !up.config.download_hosts.is_empty()
-            && !up.config.download_hosts.iter().any(|h| h == host)
-        {
-            return Err(UpstreamError::permanent(format!(
-                "download host {host} is not in this upstream's download_hosts"
-            )));
-        }
+        allowed_host(up, &url)?;
         Ok(url)
     }
 
@@ -485,12 +484,26 @@ impl RegistryClient {
         let up = self.upstream(&address.hostname)?;
         let base = self.providers_base(up).await?;
         let url = self.file_url(up, &base, raw_url)?;
+        self.stream_to(up, &url, dest, max_bytes, observer, cancel)
+            .await
+    }
+
+    /// Streams `url` into `dest` while hashing it (see [`RegistryClient::download_to`]).
+    pub(super) async fn stream_to(
+        &self,
+        up: &Upstream,
+        url: &reqwest::Url,
+        dest: &Path,
+        max_bytes: u64,
+        observer: Arc<dyn DownloadObserver>,
+        cancel: &CancellationToken,
+    ) -> Result<(String, u64), UpstreamError> {
         let _slot = up
             .downloads
             .acquire()
             .await
             .map_err(|_| UpstreamError::transient("shutting down"))?;
-        let res = self.get(up, &url, "archive download", None).await?;
+        let res = self.get(up, url, "archive download", None).await?;
         let total = res.content_length();
         if total.is_some_and(|t| t > max_bytes) {
             return Err(UpstreamError::permanent(format!(
@@ -613,7 +626,20 @@ impl Spool {
     }
 }
 
-async fn read_limited(
+/// `download_hosts`, when set, names every host archives may come from.
+pub(super) fn allowed_host(up: &Upstream, url: &reqwest::Url) -> Result<(), UpstreamError> {
+    let host = url.host_str().unwrap_or_default();
+    if !up.config.download_hosts.is_empty()
+        && !up.config.download_hosts.iter().any(|h| h == host)
+    {
+        return Err(UpstreamError::permanent(format!(
+            "download host {host} is not in this upstream's download_hosts"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn read_limited(
     res: reqwest::Response,
     limit: u64,
     what: &str,

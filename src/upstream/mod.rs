@@ -3,7 +3,12 @@
 #[cfg(not(fuzzing))]
 pub mod client;
 #[cfg(not(fuzzing))]
+pub mod git;
+#[cfg(not(fuzzing))]
 pub mod health;
+pub mod location;
+#[cfg(not(fuzzing))]
+pub mod modules;
 pub mod signature;
 #[cfg(not(fuzzing))]
 pub mod verify;
