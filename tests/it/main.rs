@@ -17,6 +17,7 @@ mod hardening;
 mod jobs;
 mod load_cli;
 mod mirror;
+mod modules;
 mod operations;
 mod postgres;
 mod proxy;

@@ -63,6 +63,12 @@ pub enum Target {
         ptype: String,
         version: String,
     },
+    /// `GET /v1/modules/{ns}/{name}/{system}/{version}/download`; `module` is `ns/name/system`.
+    ModuleDownload { module: String, version: String },
+    /// `GET /module-files/{file}`: a module archive the registry serves itself.
+    ModuleFile { file: String },
+    /// Any request to the git server under `/git/`.
+    Git,
     /// Every request, including ones for paths the registry does not know.
     Any,
 }
@@ -186,6 +192,12 @@ struct State {
     total_hits: usize,
     /// Every request's path and `Authorization` header, in arrival order.
     authorizations: Vec<(String, Option<String>)>,
+    /// `ns/name/system` -> version -> the `X-Terraform-Get` its download answers.
+    modules: BTreeMap<String, BTreeMap<String, String>>,
+    /// `/module-files/{file}` -> archive bytes.
+    module_files: HashMap<String, Bytes>,
+    /// Bare repositories served over git's smart HTTP protocol under `/git/`.
+    git_root: Option<std::path::PathBuf>,
 }
 
 #[derive(Default)]
@@ -277,6 +289,17 @@ impl FakeRegistry {
                     web::get().to(download_info),
                 )
                 .route("/files/{ns}/{ptype}/{version}/{file}", web::get().to(file))
+                .route(
+                    "/v1/modules/{ns}/{name}/{system}/versions",
+                    web::get().to(module_versions),
+                )
+                .route(
+                    "/v1/modules/{ns}/{name}/{system}/{version}/download",
+                    web::get().to(module_download),
+                )
+                .route("/module-files/{file}", web::get().to(module_file))
+                .route("/module-files/{file}", web::head().to(module_file))
+                .route("/git/{tail:.*}", web::route().to(git_backend))
                 .default_service(web::to(unknown_path))
         })
         .workers(1)
@@ -422,6 +445,32 @@ impl FakeRegistry {
     /// The `Authorization` header of every request so far, with its path.
     pub fn authorizations(&self) -> Vec<(String, Option<String>)> {
         self.shared.lock().authorizations.clone()
+    }
+
+    /// Publishes a module version whose download answers `location` as its `X-Terraform-Get`
+    /// (`module` is `ns/name/system`).
+    pub fn publish_module(&self, module: &str, version: &str, location: &str) {
+        self.shared
+            .lock()
+            .modules
+            .entry(module.to_owned())
+            .or_default()
+            .insert(version.to_owned(), location.to_owned());
+    }
+
+    /// Serves `bytes` at `/module-files/{file}`; returns that path.
+    pub fn serve_module_file(&self, file: &str, bytes: Vec<u8>) -> String {
+        self.shared
+            .lock()
+            .module_files
+            .insert(file.to_owned(), Bytes::from(bytes));
+        format!("/module-files/{file}")
+    }
+
+    /// Serves the bare repositories under `root` at `BASE/git/NAME.git` (git's smart HTTP,
+    /// through `git http-backend`).
+    pub fn serve_git(&self, root: &Path) {
+        self.shared.lock().git_root = Some(root.to_owned());
     }
 
     pub fn hits(&self, target: Target) -> usize {
@@ -607,7 +656,10 @@ async fn discovery(shared: web::Data<Shared>) -> HttpResponse {
     if let Some(response) = generic_fault(&fault).await {
         return response;
     }
-    json_response(StatusCode::OK, json!({"providers.v1": "/v1/providers/"}))
+    json_response(
+        StatusCode::OK,
+        json!({"providers.v1": "/v1/providers/", "modules.v1": "/v1/modules/"}),
+    )
 }
 
 async fn versions(shared: web::Data<Shared>, path: web::Path<(String, String)>) -> HttpResponse {
@@ -798,4 +850,126 @@ fn serve_archive(bytes: Bytes, fault: Option<Fault>) -> HttpResponse {
 async fn unknown_path(shared: web::Data<Shared>) -> HttpResponse {
     shared.lock().total_hits += 1;
     not_found()
+}
+
+async fn module_versions(
+    shared: web::Data<Shared>,
+    path: web::Path<(String, String, String)>,
+) -> HttpResponse {
+    let (ns, name, system) = path.into_inner();
+    let state = shared.lock();
+    let Some(versions) = state.modules.get(&format!("{ns}/{name}/{system}")) else {
+        return not_found();
+    };
+    let versions: Vec<_> = versions.keys().map(|v| json!({"version": v})).collect();
+    json_response(
+        StatusCode::OK,
+        json!({"modules": [{"source": format!("{ns}/{name}/{system}"), "versions": versions}]}),
+    )
+}
+
+async fn module_download(
+    shared: web::Data<Shared>,
+    path: web::Path<(String, String, String, String)>,
+) -> HttpResponse {
+    let (ns, name, system, version) = path.into_inner();
+    let module = format!("{ns}/{name}/{system}");
+    let fault = shared.arrive(Target::ModuleDownload {
+        module: module.clone(),
+        version: version.clone(),
+    });
+    if let Some(response) = generic_fault(&fault).await {
+        return response;
+    }
+    let state = shared.lock();
+    match state.modules.get(&module).and_then(|v| v.get(&version)) {
+        Some(location) => HttpResponse::NoContent()
+            .insert_header(("X-Terraform-Get", location.clone()))
+            .finish(),
+        None => not_found(),
+    }
+}
+
+async fn module_file(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
+    let file = path.into_inner();
+    let fault = shared.arrive(Target::ModuleFile { file: file.clone() });
+    if let Some(response) = generic_fault(&fault).await {
+        return response;
+    }
+    match shared.lock().module_files.get(&file) {
+        Some(bytes) => HttpResponse::Ok()
+            .content_type("application/gzip")
+            .body(bytes.clone()),
+        None => not_found(),
+    }
+}
+
+/// Relays a request to `git http-backend` (a CGI program) and its answer back.
+async fn git_backend(
+    shared: web::Data<Shared>,
+    req: actix_web::HttpRequest,
+    body: Bytes,
+) -> HttpResponse {
+    shared.arrive(Target::Git);
+    let Some(root) = shared.lock().git_root.clone() else {
+        return not_found();
+    };
+    let path_info = req.path().trim_start_matches("/git").to_owned();
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.arg("http-backend")
+        .env("GIT_PROJECT_ROOT", &root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("PATH_INFO", &path_info)
+        .env("REQUEST_METHOD", req.method().as_str())
+        .env("QUERY_STRING", req.query_string())
+        .env("CONTENT_TYPE", header("content-type"))
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
+        .env("GIT_PROTOCOL", header("git-protocol"))
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("git http-backend");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let _ = stdin.write_all(&body).await;
+    });
+    let out = child.wait_with_output().await.expect("git http-backend output");
+    let _ = writer.await;
+    // CGI output: headers, a blank line, the body.
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| out.stdout.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let Some((at, sep)) = split else {
+        return HttpResponse::InternalServerError()
+            .body(String::from_utf8_lossy(&out.stderr).into_owned());
+    };
+    let head = String::from_utf8_lossy(&out.stdout[..at]).into_owned();
+    let mut res = HttpResponse::Ok();
+    for line in head.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("status") {
+            let code = value.split(' ').next().and_then(|c| c.parse().ok()).unwrap_or(500);
+            res.status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        } else {
+            res.insert_header((name.to_owned(), value.to_owned()));
+        }
+    }
+    res.body(out.stdout[at + sep..].to_vec())
 }

@@ -5,6 +5,7 @@
 pub mod child;
 pub mod connect_proxy;
 pub mod fake_registry;
+pub mod modules;
 pub mod proxy;
 pub mod slow_link;
 
