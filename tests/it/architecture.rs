@@ -8,6 +8,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["clock", "domain", "fsutil"],
     &[
+        "archive",
         "config",
         "hashes",
         "constraints",
@@ -19,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["db", "storage", "upstream", "auth"],
     &["catalog", "downloads"],
-    &["fetch", "import", "integrity"],
+    &["fetch", "module_fetch", "import", "integrity"],
     &["pull", "jobs"],
     &["state"],
     &["http", "startup"],

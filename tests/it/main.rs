@@ -25,6 +25,7 @@ mod pull_through;
 mod read_access;
 mod registry;
 mod terraform;
+mod terraform_modules;
 mod ui_e2e;
 mod verify;
 mod worker_crash;

@@ -26,13 +26,15 @@ async fn fetch(app: &TestApp, url: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn discovery_announces_providers_v1() {
+async fn discovery_announces_providers_v1_and_modules_v1() {
     let app = TestApp::spawn(Store::Local).await;
     assert_eq!(
         get_json(&app, "/.well-known/terraform.json").await,
-        json!({"providers.v1": "/v1/providers/"})
+        json!({"providers.v1": "/v1/providers/", "modules.v1": "/v1/modules/"})
     );
     let res = app.get("/v1/providers/hashicorp/nothing/versions").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app.get("/v1/modules/acme/nothing/aws/versions").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 

@@ -62,3 +62,68 @@ pub fn multipart_error(e: actix_multipart::MultipartError) -> AppError {
         other => AppError::BadRequest(format!("invalid multipart body: {other}")),
     }
 }
+
+/// A multipart upload: its `file` field spooled to a temp file (at most `limit` bytes,
+/// written off the executor), and its other fields (each at most 1 KiB) by name.
+pub async fn receive_upload(
+    req: &HttpRequest,
+    state: &crate::state::AppState,
+    payload: actix_web::web::Payload,
+    limit: u64,
+) -> Result<(tempfile::NamedTempFile, std::collections::HashMap<String, String>), AppError> {
+    use futures_util::StreamExt;
+
+    use crate::http::error::OrInternal;
+    if !is_multipart(req) {
+        return Err(AppError::BadRequest(
+            "expected a multipart/form-data body".into(),
+        ));
+    }
+    let tmp_dir = state.config.data_dir.join("tmp/uploads");
+    tokio::fs::create_dir_all(&tmp_dir)
+        .await
+        .or_internal("creating the upload directory")?;
+    let tmp = tempfile::NamedTempFile::new_in(&tmp_dir).or_internal("creating an upload file")?;
+    let mut fields = std::collections::HashMap::new();
+    let mut got_file = false;
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(multipart_error)?;
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            use std::io::Write;
+            let mut file = tmp.reopen().or_internal("opening the upload file")?;
+            let mut size = 0u64;
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(multipart_error)?;
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(AppError::TooLarge(format!(
+                        "the archive is larger than {limit} bytes"
+                    )));
+                }
+                file = tokio::task::spawn_blocking(move || file.write_all(&chunk).map(|_| file))
+                    .await
+                    .or_internal("writing an upload")?
+                    .or_internal("writing an upload")?;
+            }
+            got_file = true;
+        } else {
+            let mut value = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(multipart_error)?;
+                if value.len() + chunk.len() > 1024 {
+                    return Err(AppError::BadRequest(format!("field {name} is too long")));
+                }
+                value.extend_from_slice(&chunk);
+            }
+            fields.insert(name, String::from_utf8_lossy(&value).trim().to_owned());
+        }
+    }
+    if !got_file {
+        return Err(AppError::BadRequest(
+            "the multipart form has no `file` field".into(),
+        ));
+    }
+    Ok((tmp, fields))
+}

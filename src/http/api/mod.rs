@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod definitions;
 mod jobs;
+mod modules;
 mod oidc;
 mod packages;
 mod providers;
@@ -58,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             .configure(definitions::configure)
             .configure(packages::configure)
             .configure(jobs::configure)
+            .configure(modules::configure)
             .configure(users::configure)
             .route("/stats", web::get().to(stats))
             .route("/verify", web::post().to(verify))

@@ -1,11 +1,10 @@
 //! Package uploads: one provider archive with its address, stored like an import.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde_json::json;
 
 use super::audit_record;
-use super::body::{is_multipart, multipart_error};
+use super::body::receive_upload;
 use crate::catalog::{Expected, IngestOutcome};
 use crate::db;
 use crate::domain::{PackageId, PackageSource, Platform, ProviderAddress, Version};
@@ -25,58 +24,8 @@ async fn upload_package(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
-    if !is_multipart(&req) {
-        return Err(AppError::BadRequest(
-            "expected a multipart/form-data body".into(),
-        ));
-    }
     let limit = state.config.limits.max_archive_bytes;
-    let tmp_dir = state.config.data_dir.join("tmp/uploads");
-    tokio::fs::create_dir_all(&tmp_dir)
-        .await
-        .or_internal("creating the upload directory")?;
-    let tmp = tempfile::NamedTempFile::new_in(&tmp_dir).or_internal("creating an upload file")?;
-    let mut fields = std::collections::HashMap::new();
-    let mut got_file = false;
-    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(multipart_error)?;
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            use std::io::Write;
-            let mut file = tmp.reopen().or_internal("opening the upload file")?;
-            let mut size = 0u64;
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(multipart_error)?;
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(AppError::TooLarge(format!(
-                        "the archive is larger than {limit} bytes"
-                    )));
-                }
-                file = tokio::task::spawn_blocking(move || file.write_all(&chunk).map(|_| file))
-                    .await
-                    .or_internal("writing an upload")?
-                    .or_internal("writing an upload")?;
-            }
-            got_file = true;
-        } else {
-            let mut value = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(multipart_error)?;
-                if value.len() + chunk.len() > 1024 {
-                    return Err(AppError::BadRequest(format!("field {name} is too long")));
-                }
-                value.extend_from_slice(&chunk);
-            }
-            fields.insert(name, String::from_utf8_lossy(&value).trim().to_owned());
-        }
-    }
-    if !got_file {
-        return Err(AppError::BadRequest(
-            "the multipart form has no `file` field".into(),
-        ));
-    }
+    let (tmp, fields) = receive_upload(&req, &state, payload, limit).await?;
     let field = |name: &str| {
         fields
             .get(name)
