@@ -109,7 +109,9 @@ impl ModuleFetcher {
 
     fn work_dir(&self) -> std::io::Result<tempfile::TempDir> {
         std::fs::create_dir_all(&self.tmp_dir)?;
-        tempfile::Builder::new().prefix("fetch-").tempdir_in(&self.tmp_dir)
+        tempfile::Builder::new()
+            .prefix("fetch-")
+            .tempdir_in(&self.tmp_dir)
     }
 
     /// Fetches a version from its origin and stores it, unless it is stored already.
@@ -136,7 +138,9 @@ impl ModuleFetcher {
             Location::Archive { url, format, .. } => {
                 self.client.check_module_host(a, url)?;
                 let file = work.path().join("download");
-                let download = self.client.module_archive_to(a, url, &file, limits.max_bytes, cancel);
+                let download =
+                    self.client
+                        .module_archive_to(a, url, &file, limits.max_bytes, cancel);
                 tokio::time::timeout(self.fetch_timeout, download)
                     .await
                     .map_err(|_| {
@@ -227,7 +231,11 @@ impl ModuleFetcher {
 
     /// The `//subdir` clients will be sent to once the version is stored ("*", one wrapper
     /// directory, is taken away when it is repacked).
-    pub async fn subdir_of(&self, a: &ModuleAddress, version: &Version) -> Result<String, ModuleError> {
+    pub async fn subdir_of(
+        &self,
+        a: &ModuleAddress,
+        version: &Version,
+    ) -> Result<String, ModuleError> {
         let (_, location) = self.locate(a, version).await?;
         Ok(match location.subdir() {
             "*" => String::new(),
@@ -331,7 +339,11 @@ fn with_outer_subdir(inner: Location, outer: &str) -> Location {
         }
     };
     match inner {
-        Location::Archive { url, format, subdir } => Location::Archive {
+        Location::Archive {
+            url,
+            format,
+            subdir,
+        } => Location::Archive {
             url,
             format,
             subdir: join(subdir),
@@ -356,12 +368,18 @@ fn archive_reason(e: ArchiveError) -> String {
     }
 }
 
-async fn pack(root: &Path, out: &Path, limits: TreeLimits) -> Result<Result<Packed, ArchiveError>, ModuleError> {
+async fn pack(
+    root: &Path,
+    out: &Path,
+    limits: TreeLimits,
+) -> Result<Result<Packed, ArchiveError>, ModuleError> {
     let (root, out) = (root.to_owned(), out.to_owned());
     blocking(move || archive::repack(&root, &out, limits)).await
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ModuleError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ModuleError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ModuleError::Io(std::io::Error::other(e.to_string())))

@@ -80,7 +80,10 @@ impl Catalog {
     /// recorded beside the stored one, whose archive stays what clients get).
     #[tracing::instrument(skip_all, fields(module = %m.address, version = %m.version))]
     pub async fn store_module(&self, m: PreparedModule<'_>) -> Result<Recorded, CatalogError> {
-        if let Some(stored) = self.module_view(m.address).await?.get(&m.version.to_string())
+        if let Some(stored) = self
+            .module_view(m.address)
+            .await?
+            .get(&m.version.to_string())
             && stored.h1 == m.packed.h1
         {
             return Ok(Recorded::AlreadyPresent);

@@ -32,7 +32,10 @@ pub enum Recorded {
     AlreadyPresent,
     /// Other content is stored under this version; it stays, the newcomer is recorded as a
     /// conflict.
-    Conflict { stored_h1: String, stored_sha256: String },
+    Conflict {
+        stored_h1: String,
+        stored_sha256: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -376,6 +379,8 @@ pub(super) async fn stored_blobs(pool: &Pool) -> Result<Vec<super::packages::Sto
 
 /// How many module versions are stored, for `/metrics`.
 pub async fn count_versions(pool: &Pool) -> Result<i64, DbError> {
-    Ok(on_pool!(pool, p => sqlx::query_scalar("SELECT COUNT(*) FROM module_versions")
-        .fetch_one(p).await?))
+    Ok(
+        on_pool!(pool, p => sqlx::query_scalar("SELECT COUNT(*) FROM module_versions")
+        .fetch_one(p).await?),
+    )
 }

@@ -48,7 +48,10 @@ pub fn origin_routes(cfg: &mut web::ServiceConfig) {
 type Names = (String, String, String);
 type VersionNames = (String, String, String, String);
 
-fn default_address(state: &AppState, (ns, name, system): &Names) -> Result<ModuleAddress, AppError> {
+fn default_address(
+    state: &AppState,
+    (ns, name, system): &Names,
+) -> Result<ModuleAddress, AppError> {
     Ok(ModuleAddress::new(
         &state.config.registry.default_origin,
         ns,
@@ -157,7 +160,9 @@ async fn versions_of(state: &AppState, a: &ModuleAddress) -> Result<HttpResponse
     listed.sort();
     listed.dedup();
     if listed.is_empty() {
-        return Err(AppError::not_found(format!("module {a} is not in this mirror")));
+        return Err(AppError::not_found(format!(
+            "module {a} is not in this mirror"
+        )));
     }
     let versions: Vec<_> = listed
         .iter()
@@ -202,7 +207,10 @@ async fn download_of(
     };
     let path = format!("{base}/{}/{key}/archive.tar.gz", a.path());
     Ok(HttpResponse::NoContent()
-        .insert_header(("X-Terraform-Get", with_subdir(access::link(state, path), &subdir)))
+        .insert_header((
+            "X-Terraform-Get",
+            with_subdir(access::link(state, path), &subdir),
+        ))
         .finish())
 }
 
@@ -227,11 +235,13 @@ fn module_error(a: &ModuleAddress, version: &Version, e: ModuleError) -> AppErro
         ModuleError::Upstream(e) => AppError::UpstreamUnavailable(format!(
             "module {a} {version} cannot be fetched from its origin: {e}"
         )),
-        refused @ ModuleError::Refused { .. } => AppError::UpstreamUnavailable(format!(
-            "{refused}; nothing was stored"
-        )),
+        refused @ ModuleError::Refused { .. } => {
+            AppError::UpstreamUnavailable(format!("{refused}; nothing was stored"))
+        }
         ModuleError::Catalog(e) => e.into(),
-        ModuleError::Io(e) => AppError::internal(anyhow::Error::new(e).context("fetching a module")),
+        ModuleError::Io(e) => {
+            AppError::internal(anyhow::Error::new(e).context("fetching a module"))
+        }
     }
 }
 
@@ -291,7 +301,10 @@ mod tests {
     #[test]
     fn subdirs_go_before_the_query() {
         assert_eq!(super::with_subdir("/a/x.tar.gz".into(), ""), "/a/x.tar.gz");
-        assert_eq!(super::with_subdir("/a/x.tar.gz".into(), "m/n"), "/a/x.tar.gz//m/n");
+        assert_eq!(
+            super::with_subdir("/a/x.tar.gz".into(), "m/n"),
+            "/a/x.tar.gz//m/n"
+        );
         assert_eq!(
             super::with_subdir("/a/x.tar.gz?expires=1&signature=s".into(), "m"),
             "/a/x.tar.gz//m?expires=1&signature=s"

@@ -59,7 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn discovery() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "modules.v1": "/v1/modules/", "providers.v1": "/v1/providers/" }))
+    HttpResponse::Ok()
+        .json(json!({ "modules.v1": "/v1/modules/", "providers.v1": "/v1/providers/" }))
 }
 
 async fn default_versions(

@@ -55,8 +55,10 @@ impl ModulePull {
             .map_or(5_000, |u| u.metadata_deadline_ms);
         let load = async {
             let listed = self.fetcher.client().module_versions(a).await?;
-            let mut versions: Vec<Version> =
-                listed.iter().filter_map(|v| Version::parse(v).ok()).collect();
+            let mut versions: Vec<Version> = listed
+                .iter()
+                .filter_map(|v| Version::parse(v).ok())
+                .collect();
             versions.sort();
             versions.dedup();
             Ok::<_, UpstreamError>(Arc::new(versions))

@@ -350,7 +350,8 @@ impl RegistryClient {
 
     /// `providers.v1` base URL from service discovery, fetched once per upstream.
     async fn providers_base(&self, up: &Upstream) -> Result<reqwest::Url, UpstreamError> {
-        self.service_base(up, &up.providers_base, "providers.v1").await
+        self.service_base(up, &up.providers_base, "providers.v1")
+            .await
     }
 
     /// A service's base URL from the upstream's service discovery, kept in `cell`.
@@ -629,9 +630,7 @@ impl Spool {
 /// `download_hosts`, when set, names every host archives may come from.
 pub(super) fn allowed_host(up: &Upstream, url: &reqwest::Url) -> Result<(), UpstreamError> {
     let host = url.host_str().unwrap_or_default();
-    if !up.config.download_hosts.is_empty()
-        && !up.config.download_hosts.iter().any(|h| h == host)
-    {
+    if !up.config.download_hosts.is_empty() && !up.config.download_hosts.iter().any(|h| h == host) {
         return Err(UpstreamError::permanent(format!(
             "download host {host} is not in this upstream's download_hosts"
         )));

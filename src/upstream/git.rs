@@ -74,7 +74,14 @@ fn git(dir: &Path, opts: &GitOptions) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for var in ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"] {
+    for var in [
+        "https_proxy",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "HTTP_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
         if let Some(v) = std::env::var_os(var) {
             cmd.env(var, v);
         }
@@ -96,9 +103,15 @@ async fn run(mut cmd: Command, what: &str, timeout: Duration) -> Result<String, 
     let stderr = String::from_utf8_lossy(&out.stderr);
     let message: String = stderr.trim().chars().take(600).collect();
     // A missing ref or repository is permanent; a network failure is worth retrying.
-    let permanent = ["couldn't find remote ref", "not found", "Repository not found", "invalid", "not our ref"]
-        .iter()
-        .any(|m| message.contains(m));
+    let permanent = [
+        "couldn't find remote ref",
+        "not found",
+        "Repository not found",
+        "invalid",
+        "not our ref",
+    ]
+    .iter()
+    .any(|m| message.contains(m));
     let message = format!("{what}: {message}");
     Err(if permanent {
         UpstreamError::permanent(message)
@@ -131,11 +144,27 @@ pub async fn shallow_clone(
     init.args(["init", "-q", "."]);
     run(init, &what, timeout).await?;
     let mut fetch = git(dest, opts);
-    fetch.args(["fetch", "-q", "--depth", "1", "--no-tags", "--no-recurse-submodules", "--", repo.as_str()]);
+    fetch.args([
+        "fetch",
+        "-q",
+        "--depth",
+        "1",
+        "--no-tags",
+        "--no-recurse-submodules",
+        "--",
+        repo.as_str(),
+    ]);
     fetch.arg(reference.unwrap_or("HEAD"));
     run(fetch, &what, timeout).await?;
     let mut checkout = git(dest, opts);
-    checkout.args(["-c", "core.symlinks=true", "checkout", "-q", "--detach", "FETCH_HEAD"]);
+    checkout.args([
+        "-c",
+        "core.symlinks=true",
+        "checkout",
+        "-q",
+        "--detach",
+        "FETCH_HEAD",
+    ]);
     run(checkout, &what, timeout).await?;
     let mut rev = git(dest, opts);
     rev.args(["rev-parse", "FETCH_HEAD"]);

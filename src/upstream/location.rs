@@ -97,9 +97,7 @@ pub fn parse(raw: &str) -> Result<Location, String> {
         Some(other) => Err(format!(
             "the {other}:: getter is not supported by the mirror (it fetches git:: over HTTPS and HTTP(S) archives)"
         )),
-        None if source.starts_with("github.com/") => {
-            git(&format!("https://{source}"), subdir)
-        }
+        None if source.starts_with("github.com/") => git(&format!("https://{source}"), subdir),
         None => http(&source, subdir),
     }
 }
@@ -114,7 +112,11 @@ fn https_url(source: &str) -> Result<Url, String> {
                 url.scheme()
             ));
         }
-        other => return Err(format!("the {other}:// scheme is not supported by the mirror")),
+        other => {
+            return Err(format!(
+                "the {other}:// scheme is not supported by the mirror"
+            ));
+        }
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{source:?} names no host"));
@@ -240,34 +242,66 @@ mod tests {
             }
         );
         let loc = parse("github.com/org/repo?ref=abc").unwrap();
-        assert!(matches!(loc, Location::Git { ref url, .. } if url.as_str() == "https://github.com/org/repo"));
-        assert!(parse("git::ssh://git@github.com/org/repo.git").unwrap_err().contains("ssh://"));
-        assert!(parse("git::https://h/r.git?ref=--upload-pack=x").unwrap_err().contains("not a valid ref"));
-        assert!(parse("git::https://user:pw@h/r.git").unwrap_err().contains("credentials"));
+        assert!(
+            matches!(loc, Location::Git { ref url, .. } if url.as_str() == "https://github.com/org/repo")
+        );
+        assert!(
+            parse("git::ssh://git@github.com/org/repo.git")
+                .unwrap_err()
+                .contains("ssh://")
+        );
+        assert!(
+            parse("git::https://h/r.git?ref=--upload-pack=x")
+                .unwrap_err()
+                .contains("not a valid ref")
+        );
+        assert!(
+            parse("git::https://user:pw@h/r.git")
+                .unwrap_err()
+                .contains("credentials")
+        );
     }
 
     #[test]
     fn archives_by_suffix_or_archive_parameter() {
         let loc = parse("https://h/m/v1.tgz?token=x").unwrap();
-        assert!(matches!(loc, Location::Archive { format: ArchiveFormat::TarGz, ref url, .. } if url.query() == Some("token=x")));
+        assert!(
+            matches!(loc, Location::Archive { format: ArchiveFormat::TarGz, ref url, .. } if url.query() == Some("token=x"))
+        );
         let loc = parse("https://h/download?archive=zip&x=1").unwrap();
-        assert!(matches!(loc, Location::Archive { format: ArchiveFormat::Zip, ref url, .. } if url.as_str() == "https://h/download?x=1"));
-        assert!(matches!(parse("https://h/page").unwrap(), Location::Indirect { .. }));
-        assert!(parse("https://h/x.tar.xz").unwrap_err().contains("not supported"));
+        assert!(
+            matches!(loc, Location::Archive { format: ArchiveFormat::Zip, ref url, .. } if url.as_str() == "https://h/download?x=1")
+        );
+        assert!(matches!(
+            parse("https://h/page").unwrap(),
+            Location::Indirect { .. }
+        ));
+        assert!(
+            parse("https://h/x.tar.xz")
+                .unwrap_err()
+                .contains("not supported")
+        );
     }
 
     #[test]
     fn unsupported_getters_are_named() {
         for (raw, name) in [
             ("s3::https://s3.amazonaws.com/b/m.zip", "s3::"),
-            ("gcs::https://www.googleapis.com/storage/v1/b/m.zip", "gcs::"),
+            (
+                "gcs::https://www.googleapis.com/storage/v1/b/m.zip",
+                "gcs::",
+            ),
             ("hg::https://h/repo", "hg::"),
             ("file:///etc", "file://"),
         ] {
             let err = parse(raw).unwrap_err();
             assert!(err.contains(name), "{raw}: {err}");
         }
-        assert!(parse("https://h/x.tar.gz//../../etc").unwrap_err().contains("leaves the package"));
+        assert!(
+            parse("https://h/x.tar.gz//../../etc")
+                .unwrap_err()
+                .contains("leaves the package")
+        );
         assert_eq!(parse("https://h/x.tar.gz//*").unwrap().subdir(), "*");
     }
 }

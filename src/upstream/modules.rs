@@ -70,7 +70,9 @@ impl RegistryClient {
     /// Every version the upstream offers for a module (unparsed strings, as listed).
     pub async fn module_versions(&self, a: &ModuleAddress) -> Result<Vec<String>, UpstreamError> {
         let up = self.module_upstream(a)?;
-        let url = self.module_url(up, &format!("{}/versions", a.path())).await?;
+        let url = self
+            .module_url(up, &format!("{}/versions", a.path()))
+            .await?;
         let doc: VersionsDoc = match self
             .get_json(up, &url, &format!("versions of module {a}"))
             .await
@@ -104,7 +106,12 @@ impl RegistryClient {
             .await?;
         let what = format!("download location of module {a} {version}");
         let res = match self
-            .get(up, &url, &what, Some(Duration::from_secs(up.config.timeout_seconds)))
+            .get(
+                up,
+                &url,
+                &what,
+                Some(Duration::from_secs(up.config.timeout_seconds)),
+            )
             .await
         {
             Err(UpstreamError::NotFound(_)) => {
@@ -148,7 +155,12 @@ impl RegistryClient {
         asked.query_pairs_mut().append_pair("terraform-get", "1");
         let what = format!("location behind {}", without_query(url));
         let res = self
-            .get(up, &asked, &what, Some(Duration::from_secs(up.config.timeout_seconds)))
+            .get(
+                up,
+                &asked,
+                &what,
+                Some(Duration::from_secs(up.config.timeout_seconds)),
+            )
             .await?;
         let raw = res
             .headers()
@@ -229,13 +241,23 @@ mod tests {
 
     #[test]
     fn relative_locations_resolve_against_the_download_url() {
-        let base = reqwest::Url::parse("https://r.example/v1/modules/a/b/c/1.0.0/download").unwrap();
-        assert_eq!(resolve(&base, "./m.tar.gz"), "https://r.example/v1/modules/a/b/c/1.0.0/m.tar.gz");
-        assert_eq!(resolve(&base, "/files/m.tgz?x=1"), "https://r.example/files/m.tgz?x=1");
+        let base =
+            reqwest::Url::parse("https://r.example/v1/modules/a/b/c/1.0.0/download").unwrap();
+        assert_eq!(
+            resolve(&base, "./m.tar.gz"),
+            "https://r.example/v1/modules/a/b/c/1.0.0/m.tar.gz"
+        );
+        assert_eq!(
+            resolve(&base, "/files/m.tgz?x=1"),
+            "https://r.example/files/m.tgz?x=1"
+        );
         assert_eq!(
             resolve(&base, "../m.tar.gz//sub/dir?x=1"),
             "https://r.example/v1/modules/a/b/c/m.tar.gz//sub/dir?x=1"
         );
-        assert_eq!(resolve(&base, "git::https://h/r?ref=v1"), "git::https://h/r?ref=v1");
+        assert_eq!(
+            resolve(&base, "git::https://h/r?ref=v1"),
+            "git::https://h/r?ref=v1"
+        );
     }
 }

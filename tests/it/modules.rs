@@ -78,17 +78,31 @@ async fn location(app: &TestApp, module: &str, version: &str) -> String {
     let res = app
         .get(&format!("{BASE}/{module}/{version}/download"))
         .await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT, "download of {module} {version}");
-    res.headers()["x-terraform-get"].to_str().unwrap().to_owned()
+    assert_eq!(
+        res.status(),
+        StatusCode::NO_CONTENT,
+        "download of {module} {version}"
+    );
+    res.headers()["x-terraform-get"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Fetches the archive a location names and unpacks it; returns the tree's directory.
 async fn fetch_tree(app: &TestApp, location: &str) -> tempfile::TempDir {
     let (url, _subdir) = location.split_once("//").unwrap_or((location, ""));
-    assert!(url.starts_with('/') && url.ends_with(".tar.gz"), "{location}");
+    assert!(
+        url.starts_with('/') && url.ends_with(".tar.gz"),
+        "{location}"
+    );
     let head = app.client.head(app.url(url)).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
-    let len: u64 = head.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    let len: u64 = head.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let res = app.get(url).await;
     assert_eq!(res.status(), StatusCode::OK, "{url}");
     assert_eq!(res.headers()["content-type"], "application/gzip");
@@ -126,7 +140,10 @@ async fn four_kinds_of_location_are_pulled_through_and_served_from_the_mirror() 
     // (a) git over HTTPS at a tag.
     let repo = s.repo("vpc");
     let commit = repo.commit_and_tag(
-        &[("main.tf", "variable \"cidr\" {}\n"), ("README.md", "vpc\n")],
+        &[
+            ("main.tf", "variable \"cidr\" {}\n"),
+            ("README.md", "vpc\n"),
+        ],
         "v1.2.0",
     );
     s.fake.publish_module(
@@ -175,14 +192,21 @@ async fn four_kinds_of_location_are_pulled_through_and_served_from_the_mirror() 
 
     let (status, doc) = versions(app, "acme/vpc/aws").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(doc, serde_json::json!({"modules": [{"versions": [{"version": "1.2.0"}]}]}));
+    assert_eq!(
+        doc,
+        serde_json::json!({"modules": [{"versions": [{"version": "1.2.0"}]}]})
+    );
     let (status, _) = versions(app, "acme/missing/aws").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // (a): the mirror clones the tag and serves its own archive, without .git.
     let loc = location(app, "acme/vpc/aws", "1.2.0").await;
     assert_eq!(loc, "/v1/modules/acme/vpc/aws/1.2.0/archive.tar.gz");
-    assert_eq!(s.fake.hits(Target::Git), 0, "nothing is fetched before the archive is asked for");
+    assert_eq!(
+        s.fake.hits(Target::Git),
+        0,
+        "nothing is fetched before the archive is asked for"
+    );
     let tree = fetch_tree(app, &loc).await;
     assert_eq!(read(tree.path(), "main.tf"), "variable \"cidr\" {}\n");
     assert!(!tree.path().join("tree/.git").exists());
@@ -193,7 +217,13 @@ async fn four_kinds_of_location_are_pulled_through_and_served_from_the_mirror() 
     let stored = view.get("1.2.0").unwrap();
     assert_eq!(stored.commit_sha.as_deref(), Some(commit.as_str()));
     assert_eq!(stored.source, "pull-through");
-    assert!(stored.location.as_deref().unwrap().starts_with("git::https://"));
+    assert!(
+        stored
+            .location
+            .as_deref()
+            .unwrap()
+            .starts_with("git::https://")
+    );
     assert!(stored.h1.starts_with("h1:"));
 
     // (b): the wrapper directory is gone: files at the archive root.
@@ -205,7 +235,10 @@ async fn four_kinds_of_location_are_pulled_through_and_served_from_the_mirror() 
     // (c): the whole package is stored; the client is sent to the subdirectory (known from
     // the origin's location before anything is fetched), and siblings stay reachable.
     let loc = location(app, "acme/net/aws", "2.0.0").await;
-    assert_eq!(loc, "/v1/modules/acme/net/aws/2.0.0/archive.tar.gz//modules/net");
+    assert_eq!(
+        loc,
+        "/v1/modules/acme/net/aws/2.0.0/archive.tar.gz//modules/net"
+    );
     let tree = fetch_tree(app, &loc).await;
     assert_eq!(read(tree.path(), "modules/net/main.tf"), "# net\n");
     assert_eq!(read(tree.path(), "modules/shared/locals.tf"), "# shared\n");
@@ -247,7 +280,10 @@ async fn four_kinds_of_location_are_pulled_through_and_served_from_the_mirror() 
         .fetch(&a, &v, PackageSource::Job, None, &Default::default())
         .await
         .unwrap();
-    assert!(matches!(fetched.recorded, Recorded::Conflict { .. }), "{fetched:?}");
+    assert!(
+        matches!(fetched.recorded, Recorded::Conflict { .. }),
+        "{fetched:?}"
+    );
     assert_eq!(fetched.commit.as_deref(), Some(moved.as_str()));
     let view = app.state.catalog.module_view(&a).await.unwrap();
     let after = view.get("1.2.0").unwrap();
@@ -271,8 +307,16 @@ async fn hostile_archives_and_unsupported_getters_are_refused_and_store_nothing(
     .await;
     let app = &s.app;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("dotdot", tar_gz(&[("../evil.tf", "x")], None), "\"../evil.tf\" is refused"),
-        ("absolute", tar_gz(&[("/etc/evil.tf", "x")], None), "absolute path"),
+        (
+            "dotdot",
+            tar_gz(&[("../evil.tf", "x")], None),
+            "\"../evil.tf\" is refused",
+        ),
+        (
+            "absolute",
+            tar_gz(&[("/etc/evil.tf", "x")], None),
+            "absolute path",
+        ),
         (
             "link",
             tar_gz_with_link("escape", "../../../etc/passwd"),
@@ -288,15 +332,16 @@ async fn hostile_archives_and_unsupported_getters_are_refused_and_store_nothing(
             {
                 let names: Vec<(String, &str)> =
                     (0..60).map(|i| (format!("f{i}.tf"), "x")).collect();
-                let refs: Vec<(&str, &str)> =
-                    names.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+                let refs: Vec<(&str, &str)> = names.iter().map(|(n, c)| (n.as_str(), *c)).collect();
                 tar_gz(&refs, None)
             },
             "more than the limit of 50 entries",
         ),
     ];
     for (name, bytes, message) in &cases {
-        let path = s.fake.serve_module_file(&format!("{name}.tar.gz"), bytes.clone());
+        let path = s
+            .fake
+            .serve_module_file(&format!("{name}.tar.gz"), bytes.clone());
         let module = format!("acme/{name}/aws");
         s.fake.publish_module(&module, "1.0.0", &path);
         let loc = location(app, &module, "1.0.0").await;
@@ -304,15 +349,34 @@ async fn hostile_archives_and_unsupported_getters_are_refused_and_store_nothing(
         assert_eq!(res.status(), StatusCode::BAD_GATEWAY, "{name}");
         let body: Value = res.json().await.unwrap();
         let text = body["message"].as_str().unwrap();
-        assert!(text.contains(&format!("module registry.terraform.io/{module} 1.0.0")), "{text}");
+        assert!(
+            text.contains(&format!("module registry.terraform.io/{module} 1.0.0")),
+            "{text}"
+        );
         assert!(text.contains(message), "{name}: {text}");
         assert!(text.contains("nothing was stored"), "{text}");
         let a = ModuleAddress::parse(&module).unwrap();
-        assert!(app.state.catalog.module_view(&a).await.unwrap().versions.is_empty());
+        assert!(
+            app.state
+                .catalog
+                .module_view(&a)
+                .await
+                .unwrap()
+                .versions
+                .is_empty()
+        );
     }
     for (name, raw, message) in [
-        ("ons3", "s3::https://s3.amazonaws.com/bucket/m.zip", "the s3:: getter is not supported"),
-        ("ongcs", "gcs::https://www.googleapis.com/storage/v1/b/m.zip", "the gcs:: getter"),
+        (
+            "ons3",
+            "s3::https://s3.amazonaws.com/bucket/m.zip",
+            "the s3:: getter is not supported",
+        ),
+        (
+            "ongcs",
+            "gcs::https://www.googleapis.com/storage/v1/b/m.zip",
+            "the gcs:: getter",
+        ),
         ("onhg", "hg::https://example.com/repo", "the hg:: getter"),
         ("onssh", "git::ssh://git@example.com/repo.git", "ssh://"),
     ] {
@@ -322,7 +386,10 @@ async fn hostile_archives_and_unsupported_getters_are_refused_and_store_nothing(
         assert_eq!(res.status(), StatusCode::BAD_GATEWAY, "{name}");
         let body: Value = res.json().await.unwrap();
         let text = body["message"].as_str().unwrap();
-        assert!(text.contains(&format!("registry.terraform.io/{module}")), "{text}");
+        assert!(
+            text.contains(&format!("registry.terraform.io/{module}")),
+            "{text}"
+        );
         assert!(text.contains(message), "{name}: {text}");
     }
     // The blobs directory holds nothing: refused packages leave no bytes behind.
@@ -331,4 +398,3 @@ async fn hostile_archives_and_unsupported_getters_are_refused_and_store_nothing(
         .unwrap();
     assert_eq!(report.orphaned_count + report.in_flight_count, 0);
 }
-

@@ -125,7 +125,13 @@ async fn terraform_installs_registry_modules_through_the_mirror_and_again_withou
     );
     let dns = fake.serve_module_file(
         "dns.tar.gz",
-        tar_gz(&[("main.tf", "output \"zone\" {\n  value = \"example.internal\"\n}\n")], Some("dns-1.0.0")),
+        tar_gz(
+            &[(
+                "main.tf",
+                "output \"zone\" {\n  value = \"example.internal\"\n}\n",
+            )],
+            Some("dns-1.0.0"),
+        ),
     );
     fake.publish_module("acme/dns/aws", "1.0.0", &format!("{dns}//*"));
     let mono = fake.serve_module_file(
@@ -191,9 +197,12 @@ async fn terraform_installs_registry_modules_through_the_mirror_and_again_withou
         let (terraform, bundle, version) = (terraform.clone(), bundle.clone(), version.clone());
         tokio::task::spawn_blocking(move || {
             let (ok, log) = run(&terraform, &dir, &bundle, &["init", "-input=false"]);
-            assert!(ok, "terraform {version} init through the mirror failed:\n{log}");
-            let modules = std::fs::read_to_string(dir.join("work/.terraform/modules/modules.json"))
-                .unwrap();
+            assert!(
+                ok,
+                "terraform {version} init through the mirror failed:\n{log}"
+            );
+            let modules =
+                std::fs::read_to_string(dir.join("work/.terraform/modules/modules.json")).unwrap();
             for key in ["\"vpc\"", "\"net\"", "\"stack.dns\""] {
                 assert!(modules.contains(key), "{key} not installed:\n{modules}");
             }
@@ -205,7 +214,10 @@ async fn terraform_installs_registry_modules_through_the_mirror_and_again_withou
         .await
         .unwrap();
     }
-    assert!(fake.hits(Target::Git) > 0, "the git module came from the git server");
+    assert!(
+        fake.hits(Target::Git) > 0,
+        "the git module came from the git server"
+    );
 
     // 2. The origin is gone: a fresh directory installs from storage, and apply runs.
     drop(fake);
@@ -214,7 +226,10 @@ async fn terraform_installs_registry_modules_through_the_mirror_and_again_withou
         let (terraform, bundle, version) = (terraform.clone(), bundle.clone(), version.clone());
         tokio::task::spawn_blocking(move || {
             let (ok, log) = run(&terraform, &dir, &bundle, &["init", "-input=false"]);
-            assert!(ok, "terraform {version} init without the origin failed:\n{log}");
+            assert!(
+                ok,
+                "terraform {version} init without the origin failed:\n{log}"
+            );
             let (ok, log) = run(
                 &terraform,
                 &dir,

@@ -70,7 +70,13 @@ pub async fn receive_upload(
     state: &crate::state::AppState,
     payload: actix_web::web::Payload,
     limit: u64,
-) -> Result<(tempfile::NamedTempFile, std::collections::HashMap<String, String>), AppError> {
+) -> Result<
+    (
+        tempfile::NamedTempFile,
+        std::collections::HashMap<String, String>,
+    ),
+    AppError,
+> {
     use futures_util::StreamExt;
 
     use crate::http::error::OrInternal;

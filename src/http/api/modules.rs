@@ -74,7 +74,9 @@ async fn list(
 async fn detail_json(state: &AppState, a: &ModuleAddress) -> Result<serde_json::Value, AppError> {
     let versions = db::modules::versions(&state.db, a).await?;
     if versions.is_empty() {
-        return Err(AppError::not_found(format!("module {a} is not in this mirror")));
+        return Err(AppError::not_found(format!(
+            "module {a} is not in this mirror"
+        )));
     }
     let mut listed = Vec::with_capacity(versions.len());
     for v in versions {
@@ -181,7 +183,11 @@ async fn set_status(
         let all: Vec<&str> = VersionStatus::ALL.iter().map(|s| s.as_str()).collect();
         AppError::BadRequest(format!("status must be one of {}", all.join(", ")))
     })?;
-    if !state.catalog.set_module_status(&a, &version, status).await? {
+    if !state
+        .catalog
+        .set_module_status(&a, &version, status)
+        .await?
+    {
         return Err(AppError::not_found(format!(
             "module {a} {version} is not in this mirror"
         )));
@@ -221,7 +227,12 @@ async fn upload(
         .map(String::as_str)
         .filter(|s| !s.is_empty())
         .unwrap_or(&state.config.registry.default_origin);
-    let a = ModuleAddress::new(hostname, field("namespace")?, field("name")?, field("system")?)?;
+    let a = ModuleAddress::new(
+        hostname,
+        field("namespace")?,
+        field("name")?,
+        field("system")?,
+    )?;
     let version = Version::parse(field("version")?)?;
     let recorded = state
         .modules

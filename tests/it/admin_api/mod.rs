@@ -3,6 +3,7 @@
 
 mod auth;
 mod jobs;
+mod modules;
 mod providers;
 mod setup;
 mod sso;

@@ -944,7 +944,10 @@ async fn git_backend(
         use tokio::io::AsyncWriteExt;
         let _ = stdin.write_all(&body).await;
     });
-    let out = child.wait_with_output().await.expect("git http-backend output");
+    let out = child
+        .wait_with_output()
+        .await
+        .expect("git http-backend output");
     let _ = writer.await;
     // CGI output: headers, a blank line, the body.
     let split = out
@@ -952,7 +955,12 @@ async fn git_backend(
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map(|i| (i, 4))
-        .or_else(|| out.stdout.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+        .or_else(|| {
+            out.stdout
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, 2))
+        });
     let Some((at, sep)) = split else {
         return HttpResponse::InternalServerError()
             .body(String::from_utf8_lossy(&out.stderr).into_owned());
@@ -965,7 +973,11 @@ async fn git_backend(
         };
         let value = value.trim();
         if name.eq_ignore_ascii_case("status") {
-            let code = value.split(' ').next().and_then(|c| c.parse().ok()).unwrap_or(500);
+            let code = value
+                .split(' ')
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(500);
             res.status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
         } else {
             res.insert_header((name.to_owned(), value.to_owned()));
