@@ -118,6 +118,11 @@ limits {
   # Several replicas: how long an archive request waits for a package another replica is
   # pulling through (it is then served from storage) before it is answered 503.
   follower_wait_seconds = 60
+  # Module packages (fetched, cloned or uploaded): most bytes of files (512 MiB), most
+  # files, directories and links (20000), and the longest one fetch may take (300 s).
+  max_module_bytes = 536870912
+  max_module_files = 20000
+  module_fetch_seconds = 300
 }
 
 # Admin API authentication. There is no default user and no default password: create the
@@ -217,6 +222,10 @@ upstream "registry.terraform.io" {
   # Pull-through: a mirror request for something not stored is fetched from this origin on
   # demand, verified like a job, stored and streamed to the client. Off by default.
   pull_through = true
+  # Serve this registry's modules too (modules.v1): fetched by definitions' module blocks
+  # and, with pull_through, on demand; their archives and git repositories only from
+  # download_hosts when it is set.
+  modules = true
   # Which providers may be fetched from this origin: NAMESPACE or NAMESPACE/TYPE, "*" allowed.
   # An empty allow list allows all; deny wins over allow. Denied providers are never fetched.
   allow = []

@@ -107,6 +107,22 @@ pub enum Command {
         platform: String,
         file: PathBuf,
     },
+    /// Store one in-house module version (a .tar.gz, .tar or .zip), repacked with its files
+    /// at the root; the mirror then serves it as NAMESPACE/NAME/SYSTEM.
+    AddModule {
+        #[arg(long, default_value = crate::domain::DEFAULT_ORIGIN)]
+        hostname: String,
+        #[arg(long)]
+        namespace: String,
+        #[arg(long)]
+        name: String,
+        /// The target system (the provider it is written for), e.g. aws.
+        #[arg(long)]
+        system: String,
+        #[arg(long)]
+        version: String,
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,7 +235,12 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             let services = open_services(&config).await?;
             let registry = Arc::new(RegistryClient::new(&config)?);
             let fetcher = crate::startup::fetcher(&config, &services.catalog, &registry);
-            let handle = Worker::new(&config, services.db.clone(), fetcher).spawn();
+            let modules = Arc::new(crate::module_fetch::ModuleFetcher::new(
+                &config,
+                services.catalog.clone(),
+                registry.clone(),
+            ));
+            let handle = Worker::new(&config, services.db.clone(), fetcher, modules).spawn();
             crate::startup::shutdown_signal().await;
             tracing::info!("stopping the worker");
             handle.shutdown().await;
@@ -254,6 +275,58 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             report.record(id.to_string(), outcome);
             print!("{}", report.render());
             Ok(if report.rejected.is_empty() { 0 } else { 1 })
+        }
+        Command::AddModule {
+            hostname,
+            namespace,
+            name,
+            system,
+            version,
+            file,
+        } => {
+            let address = crate::domain::ModuleAddress::new(&hostname, &namespace, &name, &system)?;
+            let version = Version::parse(&version)?;
+            if !std::fs::metadata(&file)
+                .with_context(|| format!("reading {}", file.display()))?
+                .is_file()
+            {
+                anyhow::bail!("{} is not a regular file", file.display());
+            }
+            let services = open_services(&config).await?;
+            let registry = Arc::new(RegistryClient::new(&config)?);
+            let fetcher = crate::module_fetch::ModuleFetcher::new(
+                &config,
+                services.catalog.clone(),
+                registry,
+            );
+            let by = format!("cli {}", file.display());
+            match fetcher.ingest_upload(&address, &version, &file, &by).await {
+                Ok(crate::db::modules::Recorded::Added) => {
+                    let stored = crate::db::modules::find_version(&services.db, &address, &version)
+                        .await?
+                        .context("the stored version vanished")?;
+                    println!(
+                        "stored module {address} {version}: {} files, {} bytes, {}, sha256 {}",
+                        stored.files, stored.size, stored.h1, stored.sha256
+                    );
+                    Ok(0)
+                }
+                Ok(crate::db::modules::Recorded::AlreadyPresent) => {
+                    println!("module {address} {version} is already stored with this content");
+                    Ok(0)
+                }
+                Ok(crate::db::modules::Recorded::Conflict { stored_h1, .. }) => {
+                    eprintln!(
+                        "refused: module {address} {version} is stored with other content ({stored_h1}); a stored version never changes"
+                    );
+                    Ok(1)
+                }
+                Err(e @ crate::module_fetch::ModuleError::Refused { .. }) => {
+                    eprintln!("refused: {e}");
+                    Ok(1)
+                }
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }

@@ -1,10 +1,14 @@
-//! Provider definition files: the HCL in which operators say which providers, versions and
-//! platforms to mirror.
+//! Definition files: the HCL in which operators say which providers (versions and platforms)
+//! and which registry modules (versions) to mirror.
 //!
 //! ```hcl
 //! provider "registry.terraform.io/hashicorp/aws" {
 //!   versions  = ["5.31.0", "~> 4.67"]
 //!   platforms = ["linux_amd64", "darwin_arm64"]
+//! }
+//!
+//! module "terraform-aws-modules/vpc/aws" {
+//!   versions = ["~> 5.0"]
 //! }
 //! ```
 //!
@@ -22,12 +26,23 @@ use hcl_edit::structure::{Attribute, Block, BlockLabel, Body, Structure};
 use serde::Serialize;
 
 use crate::constraints::VersionConstraints;
-use crate::domain::{Platform, ProviderAddress};
+use crate::domain::{ModuleAddress, Platform, ProviderAddress};
 
 /// Everything a definition file asks to mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Definitions {
     pub providers: Vec<ProviderDefinition>,
+    pub modules: Vec<ModuleDefinition>,
+}
+
+/// One `module` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleDefinition {
+    /// The normalised registry address (`HOST/NAMESPACE/NAME/SYSTEM`).
+    pub address: ModuleAddress,
+    /// Each entry selects versions on its own; the mirror takes the union.
+    pub versions: Vec<VersionConstraints>,
+    pub line: usize,
 }
 
 /// One `provider` block.
@@ -122,8 +137,9 @@ impl LineIndex {
     }
 }
 
-/// The block type a definition file is made of.
+/// The block types a definition file is made of.
 const PROVIDER_BLOCK: &str = "provider";
+const MODULE_BLOCK: &str = "module";
 const VERSIONS: &str = "versions";
 const PLATFORMS: &str = "platforms";
 
@@ -201,9 +217,9 @@ pub fn parse_definitions(text: &str) -> Result<Definitions, Problems> {
         lines: LineIndex::new(text),
         errors: Problems::default(),
     };
-    let providers = checker.file(&body);
+    let (providers, modules) = checker.file(&body);
     if checker.errors.total == 0 {
-        Ok(Definitions { providers })
+        Ok(Definitions { providers, modules })
     } else {
         let mut errors = checker.errors;
         errors.listed.sort_by_key(|e| (e.line, e.column));
@@ -234,42 +250,138 @@ impl Checker<'_> {
         self.lines.line_col(self.text, span.map_or(0, |r| r.start))
     }
 
-    fn file(&mut self, body: &Body) -> Vec<ProviderDefinition> {
+    fn file(&mut self, body: &Body) -> (Vec<ProviderDefinition>, Vec<ModuleDefinition>) {
         let mut providers = Vec::new();
+        let mut modules = Vec::new();
         // Normalised address -> line of the block that defined it first.
         let mut seen: HashMap<ProviderAddress, usize> = HashMap::new();
-        let mut provider_blocks = 0;
+        let mut seen_modules: HashMap<ModuleAddress, usize> = HashMap::new();
+        let mut blocks = 0;
         for structure in body.iter() {
             match structure {
                 Structure::Block(block) if block.ident.as_str() == PROVIDER_BLOCK => {
-                    provider_blocks += 1;
+                    blocks += 1;
                     if let Some(provider) = self.provider(block, &mut seen) {
                         providers.push(provider);
+                    }
+                }
+                Structure::Block(block) if block.ident.as_str() == MODULE_BLOCK => {
+                    blocks += 1;
+                    if let Some(module) = self.module(block, &mut seen_modules) {
+                        modules.push(module);
                     }
                 }
                 Structure::Block(block) => self.error(
                     block.ident.span(),
                     format!(
-                        "unknown block type {:?}; a definition file contains only \"provider\" blocks",
+                        "unknown block type {:?}; a definition file contains only \"provider\" and \"module\" blocks",
                         block.ident.as_str()
                     ),
                 ),
                 Structure::Attribute(attr) => self.error(
                     attr.span(),
                     format!(
-                        "unexpected attribute {:?} at the top level; a definition file contains only \"provider\" blocks",
+                        "unexpected attribute {:?} at the top level; a definition file contains only \"provider\" and \"module\" blocks",
                         attr.key.as_str()
                     ),
                 ),
             }
         }
-        if provider_blocks == 0 {
+        if blocks == 0 {
             self.error(
                 None,
-                "the file defines no providers; add a block like provider \"hashicorp/aws\" { versions = [\"~> 5.0\"] platforms = [\"linux_amd64\"] }",
+                "the file defines no providers or modules; add a block like provider \"hashicorp/aws\" { versions = [\"~> 5.0\"] platforms = [\"linux_amd64\"] } or module \"terraform-aws-modules/vpc/aws\" { versions = [\"~> 5.0\"] }",
             );
         }
-        providers
+        (providers, modules)
+    }
+
+    /// Checks one module block; returns its definition only when it has no problems.
+    fn module(
+        &mut self,
+        block: &Block,
+        seen: &mut HashMap<ModuleAddress, usize>,
+    ) -> Option<ModuleDefinition> {
+        let errors_before = self.errors.len();
+        let (line, _) = self.line_col(block.span());
+        let address = match block.labels.as_slice() {
+            [label] => match ModuleAddress::parse(label.as_str()) {
+                Ok(address) => match seen.get(&address) {
+                    Some(first_line) => {
+                        self.error(
+                            label.span(),
+                            format!("module {address} is already defined on line {first_line}"),
+                        );
+                        None
+                    }
+                    None => {
+                        seen.insert(address.clone(), line);
+                        Some(address)
+                    }
+                },
+                Err(e) => {
+                    self.error(label.span(), e.to_string());
+                    None
+                }
+            },
+            labels => {
+                let span = labels
+                    .get(1)
+                    .map_or_else(|| block.ident.span(), BlockLabel::span);
+                self.error(
+                    span,
+                    format!(
+                        "a module block needs exactly one label, its registry address (module \"terraform-aws-modules/vpc/aws\" {{ ... }}); found {}",
+                        if labels.is_empty() { "none".to_owned() } else { labels.len().to_string() }
+                    ),
+                );
+                None
+            }
+        };
+        let mut versions_attr = None;
+        for structure in block.body.iter() {
+            match structure {
+                Structure::Attribute(attr) if attr.key.as_str() == VERSIONS => {
+                    versions_attr = Some(attr);
+                }
+                Structure::Attribute(attr) => self.error(
+                    attr.span(),
+                    format!(
+                        "unknown attribute {:?} in a module block; only \"versions\" is allowed (modules have no platforms)",
+                        attr.key.as_str()
+                    ),
+                ),
+                Structure::Block(inner) => self.error(
+                    inner.ident.span(),
+                    format!(
+                        "unexpected block {:?} in a module block; only the attribute \"versions\" is allowed",
+                        inner.ident.as_str()
+                    ),
+                ),
+            }
+        }
+        let versions = match versions_attr {
+            Some(attr) => self.versions(attr),
+            None => {
+                let label = match block.labels.as_slice() {
+                    [label] => format!("module {:?}", label.as_str()),
+                    _ => "module block".to_owned(),
+                };
+                self.error(
+                    block.span(),
+                    format!("{label} is missing \"versions\", e.g. versions = [\"~> 5.0\"]"),
+                );
+                Vec::new()
+            }
+        };
+        if self.errors.len() != errors_before {
+            return None;
+        }
+        Some(ModuleDefinition {
+            address: address?,
+            versions,
+            line,
+        })
     }
 
     /// Checks one provider block; returns its definition only when it has no problems.
@@ -541,6 +653,42 @@ provider "hashicorp/random" {
     }
 
     #[test]
+    fn module_blocks_take_versions_only_with_positions() {
+        let d = parse_definitions(
+            "module \"terraform-aws-modules/vpc/aws\" {\n  versions = [\"~> 5.0\", \"4.0.1\"]\n}\n\nmodule \"example.com:8443/my_org/net_base/aws\" {\n  versions = [\"1.0.0\"]\n}\n",
+        )
+        .unwrap();
+        assert!(d.providers.is_empty());
+        assert_eq!(d.modules.len(), 2);
+        assert_eq!(
+            d.modules[0].address.to_string(),
+            "registry.terraform.io/terraform-aws-modules/vpc/aws"
+        );
+        assert_eq!(d.modules[1].line, 5);
+        assert_single_error(
+            "module \"a/b/c\" {\n  versions  = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n}\n",
+            "3:3",
+            "modules have no platforms",
+        );
+        assert_single_error(
+            "module \"a/b\" {\n  versions = [\"1.0.0\"]\n}\n",
+            "1:8",
+            "module address",
+        );
+        assert_single_error("module \"a/b/c\" {\n}\n", "1:1", "is missing \"versions\"");
+        assert_single_error(
+            "module \"a/b/c\" {\n  versions = [\"1.0.0\"]\n}\nmodule \"registry.terraform.io/a/b/c\" {\n  versions = [\"2.0.0\"]\n}\n",
+            "4:8",
+            "already defined on line 1",
+        );
+        assert_single_error(
+            "module \"a/b/c\" {\n  versions = [\"~> x\"]\n}\n",
+            "2:15",
+            "",
+        );
+    }
+
+    #[test]
     fn the_documented_example_parses() {
         let d = parse_definitions(EXAMPLE).unwrap();
         assert_eq!(d.providers.len(), 2);
@@ -602,7 +750,7 @@ provider "hashicorp/random" {
   versions = "3.6.0"
 }
 
-module "x" {}
+terraform {}
 "#;
         let errors = errors(text);
         let expected = [
@@ -622,7 +770,7 @@ module "x" {}
                 r#"provider "hashicorp/random" is missing "platforms""#,
             ),
             ("15:14", r#""versions" must be a list of strings"#),
-            ("18:1", "unknown block type \"module\""),
+            ("18:1", "unknown block type \"terraform\""),
         ];
         assert_eq!(errors.len(), expected.len(), "{errors:#?}");
         for (error, (position, message)) in errors.iter().zip(expected) {

@@ -383,10 +383,15 @@ impl Application {
             }
         });
         // The worker starts once, here, never inside the per-thread app factory.
-        let worker = config
-            .worker
-            .enabled
-            .then(|| Worker::new(config, state.db.clone(), fetcher).spawn());
+        let worker = config.worker.enabled.then(|| {
+            Worker::new(
+                config,
+                state.db.clone(),
+                fetcher,
+                state.modules.fetcher().clone(),
+            )
+            .spawn()
+        });
         spawn_change_listener(&state, worker.as_ref().map(WorkerHandle::waker));
         Ok(Self {
             port,

@@ -1,5 +1,6 @@
 //! `definitions::parse_definitions` on any UTF-8 text. Properties: it never panics; a file it
-//! accepts defines at least one provider, each with versions and platforms, no address twice;
+//! accepts defines at least one provider or module, each provider with versions and
+//! platforms, each module with versions, no address twice;
 //! every error it reports is at a position inside the text (line >= 1 and at most the number
 //! of lines, column >= 1 and at most one past the end of that line, counted in characters,
 //! as an editor would underline it), and the errors come sorted by position, at most `MAX_LISTED_PROBLEMS` of them.
@@ -19,9 +20,15 @@ fuzz_target!(|data: &[u8]| {
     match parse_definitions(text) {
         Ok(definitions) => {
             assert!(
-                !definitions.providers.is_empty(),
-                "accepted a file without providers"
+                !definitions.providers.is_empty() || !definitions.modules.is_empty(),
+                "accepted a file without providers or modules"
             );
+            let mut modules = HashSet::new();
+            for m in &definitions.modules {
+                assert!(!m.versions.is_empty(), "module {} has no versions", m.address);
+                assert!(m.line >= 1 && m.line <= lines.len(), "block line {}", m.line);
+                assert!(modules.insert(m.address.clone()), "module {} accepted twice", m.address);
+            }
             let mut seen = HashSet::new();
             for p in &definitions.providers {
                 assert!(!p.versions.is_empty(), "{} has no versions", p.address);

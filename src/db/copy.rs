@@ -154,6 +154,7 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
             ("started_at", Int),
             ("finished_at", Int),
             ("lease_owner", Text),
+            ("kind", Text),
         ],
     ),
     (

@@ -1,15 +1,49 @@
-//! Jobs and their items: one item per provider/version/platform to fetch.
+//! Jobs and their items: one item per provider/version/platform, or module/version, to fetch.
 
 use super::{DbError, Pool, WriteTx, now_sql, on_pool};
 use crate::clock::{now, now_ms};
-use crate::domain::{ItemStatus, JobStatus, Platform, ProviderAddress, Version};
+use crate::domain::{ItemStatus, JobStatus, ModuleAddress, Platform, ProviderAddress, Version};
 
-/// One package to fetch, as planned.
+/// What an item fetches.
+#[derive(Debug, Clone)]
+pub enum ItemSubject {
+    Package {
+        address: ProviderAddress,
+        platform: Platform,
+    },
+    Module(ModuleAddress),
+}
+
+impl ItemSubject {
+    /// `(kind, hostname, namespace, type, os, arch)` as the row holds them: a module's name in
+    /// `type`, its target system in `os`, `arch` empty.
+    fn columns(&self) -> [&str; 6] {
+        match self {
+            ItemSubject::Package { address, platform } => [
+                "provider",
+                address.hostname.as_str(),
+                address.namespace.as_str(),
+                address.provider_type.as_str(),
+                &platform.os,
+                &platform.arch,
+            ],
+            ItemSubject::Module(a) => [
+                "module",
+                a.hostname.as_str(),
+                a.namespace.as_str(),
+                a.name.as_str(),
+                a.system.as_str(),
+                "",
+            ],
+        }
+    }
+}
+
+/// One package or module version to fetch, as planned.
 #[derive(Debug, Clone)]
 pub struct NewItem {
-    pub address: ProviderAddress,
+    pub subject: ItemSubject,
     pub version: Version,
-    pub platform: Platform,
     /// Items known to be impossible at planning time are created already failed or skipped.
     pub status: ItemStatus,
     pub note: Option<String>,
@@ -19,6 +53,8 @@ pub struct NewItem {
 pub struct ItemRow {
     pub id: i64,
     pub job_id: i64,
+    /// `provider` or `module` (see [`ItemSubject`]).
+    pub kind: String,
     pub hostname: String,
     pub namespace: String,
     #[sqlx(rename = "type")]
@@ -84,22 +120,25 @@ pub async fn create_job(
         .await?;
         for item in items {
             let finished = item.status.is_final().then(now);
+            let [kind, hostname, namespace, name, os, arch] = item.subject.columns();
             sqlx::query(
                 "INSERT INTO job_items
-                   (job_id, hostname, namespace, type, version, os, arch, status, last_error, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   (job_id, hostname, namespace, type, version, os, arch, status, last_error,
+                    finished_at, kind)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT DO NOTHING",
             )
             .bind(job_id)
-            .bind(item.address.hostname.as_str())
-            .bind(item.address.namespace.as_str())
-            .bind(item.address.provider_type.as_str())
+            .bind(hostname)
+            .bind(namespace)
+            .bind(name)
             .bind(item.version.to_string())
-            .bind(&item.platform.os)
-            .bind(&item.platform.arch)
+            .bind(os)
+            .bind(arch)
             .bind(item.status)
             .bind(&item.note)
             .bind(finished)
+            .bind(kind)
             .execute(&mut *tx)
             .await?;
         }
@@ -111,7 +150,7 @@ pub async fn create_job(
 }
 
 const ITEM_COLUMNS: &str =
-    "id, job_id, hostname, namespace, type, version, os, arch, status, attempts,
+    "id, job_id, kind, hostname, namespace, type, version, os, arch, status, attempts,
     last_error, bytes_done, bytes_total, next_attempt_at, started_at, finished_at";
 
 /// Atomically claims the next due pending item for `owner`: marks it running under that

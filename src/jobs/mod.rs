@@ -1,6 +1,6 @@
 //! Download jobs: a definitions file is validated, resolved against the upstream registries
-//! into a plan (provider x version x platform), and enqueued as one job with one item per
-//! package. The worker ([`worker`]) then fetches, verifies and stores each item.
+//! into a plan (provider x version x platform, module x version), and enqueued as one job
+//! with one item per package or module version. The worker ([`worker`]) then fetches, verifies and stores each item.
 
 pub mod worker;
 
@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::constraints;
-use crate::db::{self, Pool, jobs::NewItem};
+use crate::db::{self, Pool, jobs::ItemSubject, jobs::NewItem};
 use crate::definitions::{self, DefinitionError, Definitions, Problems};
 use crate::domain::{ItemStatus, Platform, ProviderAddress, Version};
 use crate::upstream::{RegistryClient, UpstreamError};
@@ -49,6 +49,23 @@ pub fn validate(text: &str, client: &RegistryClient) -> Result<Definitions, Inva
             message: client.not_configured(&p.address.hostname),
         });
     }
+    for m in &defs.modules {
+        let host = &m.address.hostname;
+        let message = if !client.is_configured(host) {
+            client.not_configured(host)
+        } else if !client.serves_modules(host) {
+            format!(
+                "modules are not fetched from {host}: its upstream block says `modules = false`"
+            )
+        } else {
+            continue;
+        };
+        problems.push(DefinitionError {
+            line: m.line,
+            column: 1,
+            message,
+        });
+    }
     if problems.total == 0 {
         Ok(defs)
     } else {
@@ -72,10 +89,19 @@ pub struct PlannedProvider {
     pub unmatched: Vec<String>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedModule {
+    pub address: String,
+    pub versions: Vec<String>,
+    /// Requested versions or constraints that matched nothing upstream.
+    pub unmatched: Vec<String>,
+}
+
 /// What a definitions file resolves to right now.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub providers: Vec<PlannedProvider>,
+    pub modules: Vec<PlannedModule>,
     #[serde(skip)]
     items: Vec<NewItem>,
 }
@@ -111,6 +137,15 @@ impl Plan {
                 let _ = writeln!(out, "  {u:<12} matches no version the upstream offers");
             }
         }
+        for m in &self.modules {
+            let _ = writeln!(out, "module {}", m.address);
+            for v in &m.versions {
+                let _ = writeln!(out, "  {v}");
+            }
+            for u in &m.unmatched {
+                let _ = writeln!(out, "  {u:<12} matches no version the upstream offers");
+            }
+        }
         let _ = writeln!(out, "{} package(s) to fetch", self.package_count());
         out
     }
@@ -120,6 +155,7 @@ impl Plan {
 pub async fn plan(client: &RegistryClient, defs: &Definitions) -> Result<Plan, PlanError> {
     let mut plan = Plan {
         providers: Vec::new(),
+        modules: Vec::new(),
         items: Vec::new(),
     };
     for def in &defs.providers {
@@ -181,6 +217,37 @@ pub async fn plan(client: &RegistryClient, defs: &Definitions) -> Result<Plan, P
         }
         plan.providers.push(planned);
     }
+    for def in &defs.modules {
+        let listed = client
+            .module_versions(&def.address)
+            .await
+            .map_err(|source| PlanError {
+                address: format!("module {}", def.address),
+                source,
+            })?;
+        let versions: Vec<Version> = listed
+            .iter()
+            .filter_map(|v| Version::parse(v).ok())
+            .collect();
+        let resolution = constraints::resolve(&def.versions, &versions);
+        for version in &resolution.versions {
+            plan.items.push(NewItem {
+                subject: ItemSubject::Module(def.address.clone()),
+                version: version.clone(),
+                status: ItemStatus::Pending,
+                note: None,
+            });
+        }
+        plan.modules.push(PlannedModule {
+            address: def.address.to_string(),
+            versions: resolution
+                .versions
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            unmatched: resolution.unmatched,
+        });
+    }
     Ok(plan)
 }
 
@@ -192,9 +259,11 @@ fn item(
     note: Option<String>,
 ) -> NewItem {
     NewItem {
-        address: address.clone(),
+        subject: ItemSubject::Package {
+            address: address.clone(),
+            platform: platform.clone(),
+        },
         version: version.clone(),
-        platform: platform.clone(),
         status,
         note,
     }

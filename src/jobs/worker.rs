@@ -16,8 +16,12 @@ use crate::clock::{now, now_ms};
 use crate::config::{Config, WorkerConfig};
 use crate::db::Pool;
 use crate::db::jobs::{self, ItemRow};
-use crate::domain::{ItemStatus, PackageId, PackageSource, Platform, ProviderAddress, Version};
+use crate::db::modules::Recorded;
+use crate::domain::{
+    ItemStatus, ModuleAddress, PackageId, PackageSource, Platform, ProviderAddress, Version,
+};
 use crate::fetch::{FetchObserver, FetchRequest, Fetched, Fetcher, Sums};
+use crate::module_fetch::{ModuleError, ModuleFetcher};
 use crate::upstream::UpstreamError;
 use crate::upstream::client::DownloadObserver;
 
@@ -47,9 +51,25 @@ pub struct Worker {
     /// and retry succeed only while the lease is still its own.
     owner: String,
     fetcher: Arc<Fetcher>,
+    modules: Arc<ModuleFetcher>,
     config: WorkerConfig,
     tmp_dir: PathBuf,
     wake: Notify,
+}
+
+/// What one item fetches.
+enum Work {
+    Package(PackageId),
+    Module(ModuleAddress, Version),
+}
+
+impl std::fmt::Display for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Work::Package(id) => id.fmt(f),
+            Work::Module(a, v) => write!(f, "module {a} {v}"),
+        }
+    }
 }
 
 /// A running worker; dropping the handle does not stop it, `shutdown` does.
@@ -80,11 +100,17 @@ impl WorkerHandle {
 }
 
 impl Worker {
-    pub fn new(config: &Config, db: Pool, fetcher: Arc<Fetcher>) -> Self {
+    pub fn new(
+        config: &Config,
+        db: Pool,
+        fetcher: Arc<Fetcher>,
+        modules: Arc<ModuleFetcher>,
+    ) -> Self {
         Self {
             db,
             owner: crate::db::owner_id(),
             fetcher,
+            modules,
             config: config.worker.clone(),
             tmp_dir: config.data_dir.join("tmp").join("downloads"),
             wake: Notify::new(),
@@ -190,21 +216,21 @@ impl Worker {
     #[tracing::instrument(skip_all, fields(item = item.id, job = item.job_id, package = tracing::field::Empty))]
     async fn process(self: Arc<Self>, item: ItemRow) {
         let pool = &self.db;
-        let id = match package_id(&item) {
-            Ok(id) => id,
+        let work = match work_of(&item) {
+            Ok(work) => work,
             Err(e) => {
                 let _ = jobs::finish_item(pool, item.id, &self.owner, ItemStatus::Failed, Some(&e))
                     .await;
                 return;
             }
         };
-        tracing::Span::current().record("package", tracing::field::display(&id));
+        tracing::Span::current().record("package", tracing::field::display(&work));
         // The heartbeat runs for the whole attempt (metadata, download, hashing, upload), so
         // a long store is never mistaken for a dead worker.
         let progress = Arc::new(Progress::default());
         let lost = CancellationToken::new();
         let result = tokio::select! {
-            r = self.attempt(&item, &id, &progress, &lost) => r,
+            r = self.attempt(&item, &work, &progress, &lost) => r,
             _ = self.heartbeat(item.id, &progress, &lost) => Err(Failure::Abandoned),
         };
         let outcome = match result {
@@ -254,10 +280,14 @@ impl Worker {
     async fn attempt(
         &self,
         item: &ItemRow,
-        id: &PackageId,
+        work: &Work,
         progress: &Arc<Progress>,
         lost: &CancellationToken,
     ) -> Result<Fetched, Failure> {
+        let id = match work {
+            Work::Package(id) => id,
+            Work::Module(a, v) => return self.attempt_module(item, a, v, lost).await,
+        };
         let spool = self
             .tmp_dir
             .join(format!("item-{}-{}.zip", item.id, uuid::Uuid::new_v4()));
@@ -284,6 +314,39 @@ impl Worker {
                 Ok(Fetched::Stored)
             }
             other => Ok(other?),
+        }
+    }
+
+    /// Fetches a module version. A version stored before whose origin now has other content
+    /// (a moved tag) fails the item with both hashes named: the stored one stays.
+    async fn attempt_module(
+        &self,
+        item: &ItemRow,
+        a: &ModuleAddress,
+        version: &Version,
+        lost: &CancellationToken,
+    ) -> Result<Fetched, Failure> {
+        let by = format!("job {}", item.job_id);
+        match self
+            .modules
+            .fetch(a, version, PackageSource::Job, Some(&by), lost)
+            .await
+        {
+            Err(_) if lost.is_cancelled() => Err(Failure::Abandoned),
+            Ok(f) => match f.recorded {
+                Recorded::Added => Ok(Fetched::Stored),
+                Recorded::AlreadyPresent => Ok(Fetched::AlreadyStored),
+                Recorded::Conflict { stored_h1, .. } => Err(Failure::Fatal(format!(
+                    "module {a} {version} changed at its origin ({}{}): the stored version ({stored_h1}) stays; the difference is recorded with it",
+                    f.location,
+                    f.commit
+                        .map(|c| format!(" at commit {c}"))
+                        .unwrap_or_default(),
+                ))),
+            },
+            Err(ModuleError::Upstream(e)) => Err(e.into()),
+            Err(e) if e.is_transient() => Err(Failure::Retry(e.to_string(), None)),
+            Err(e) => Err(Failure::Fatal(e.to_string())),
         }
     }
 
@@ -348,13 +411,25 @@ fn backoff_delay(config: &WorkerConfig, attempts: i64, retry_after: Option<Durat
     retry_after.map_or(delay, |ra| ra.max(delay))
 }
 
-fn package_id(item: &ItemRow) -> Result<PackageId, String> {
-    Ok(PackageId {
+fn work_of(item: &ItemRow) -> Result<Work, String> {
+    if item.kind == "module" {
+        return Ok(Work::Module(
+            ModuleAddress::new(
+                &item.hostname,
+                &item.namespace,
+                &item.provider_type,
+                &item.os,
+            )
+            .map_err(|e| e.to_string())?,
+            Version::parse(&item.version).map_err(|e| e.to_string())?,
+        ));
+    }
+    Ok(Work::Package(PackageId {
         address: ProviderAddress::new(&item.hostname, &item.namespace, &item.provider_type)
             .map_err(|e| e.to_string())?,
         version: Version::parse(&item.version).map_err(|e| e.to_string())?,
         platform: Platform::new(&item.os, &item.arch).map_err(|e| e.to_string())?,
-    })
+    }))
 }
 
 /// Deletes a temp file however the attempt ends.

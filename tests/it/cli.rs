@@ -638,3 +638,76 @@ async fn leftovers_of_an_interrupted_write_are_never_served() {
     );
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn add_module_stores_an_in_house_module_that_the_mirror_then_serves() {
+    let data = tempfile::tempdir().unwrap();
+    let package = data.path().join("network.tar.gz");
+    std::fs::write(
+        &package,
+        crate::common::modules::tar_gz(&[("main.tf", "# network\n")], Some("network-1.0.0")),
+    )
+    .unwrap();
+    let hostile = data.path().join("hostile.tar.gz");
+    std::fs::write(
+        &hostile,
+        crate::common::modules::tar_gz(&[("../../etc/cron.d/x", "x")], None),
+    )
+    .unwrap();
+    let run = |file: &Path, version: &str| {
+        tfmirror(
+            data.path(),
+            &[
+                "add-module",
+                "--namespace=platform",
+                "--name=network",
+                "--system=aws",
+                &format!("--version={version}"),
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = run(&package, "1.0.0");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out)
+            .contains("stored module registry.terraform.io/platform/network/aws 1.0.0: 1 files"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&package, "1.0.0");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("already stored"), "{}", stdout(&out));
+    let out = run(&hostile, "1.0.1");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("\"../../etc/cron.d/x\" is refused"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&data.path().join("missing.tar.gz"), "1.0.2");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("missing.tar.gz"), "{}", stderr(&out));
+
+    let app = TestApp::spawn_with(Store::Local, |c| c.data_dir = data.path().to_owned()).await;
+    let res = app.get("/v1/modules/platform/network/aws/versions").await;
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({"modules": [{"versions": [{"version": "1.0.0"}]}]})
+    );
+    let res = app
+        .get("/v1/modules/platform/network/aws/1.0.1/download")
+        .await;
+    assert_eq!(
+        res.status(),
+        reqwest::StatusCode::NOT_FOUND,
+        "the refused one was not stored"
+    );
+}

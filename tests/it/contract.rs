@@ -354,8 +354,8 @@ impl Contract {
             "null where none is allowed fails"
         );
         let item = json!({
-            "id": 1, "provider": "registry.terraform.io/hashicorp/null", "version": "1.0.0",
-            "platform": "linux_amd64", "status": "pending", "attempts": 0, "last_error": null,
+            "id": 1, "kind": "module", "provider": "registry.terraform.io/acme/vpc/aws",
+            "version": "1.0.0", "platform": null, "status": "pending", "attempts": 0, "last_error": null,
             "bytes_done": 0, "bytes_total": null,
         });
         assert_eq!(
@@ -540,6 +540,8 @@ const SAMPLE: &[(&str, &str)] = &[
     ("type", "thing"),
     ("version", "1.0.0"),
     ("id", "1"),
+    ("name", "thing"),
+    ("system", "aws"),
 ];
 const INVALID: &[(&str, &str)] = &[
     ("hostname", "bad..host"),
@@ -547,6 +549,8 @@ const INVALID: &[(&str, &str)] = &[
     ("type", "-"),
     ("version", "not-a-version"),
     ("id", "not-a-number"),
+    ("name", "-"),
+    ("system", "-"),
 ];
 
 // ---- the walk ------------------------------------------------------------------------------
@@ -566,6 +570,7 @@ async fn every_documented_operation_answers_as_the_document_says() {
         c.worker.poll_interval_ms = 50;
         c.limits.max_definitions_bytes = MAX_DEFINITIONS_BYTES;
         c.limits.max_archive_bytes = MAX_ARCHIVE_BYTES;
+        c.limits.max_module_bytes = MAX_ARCHIVE_BYTES;
         crate::common::set_upstream(c, &upstream, |_| {});
     })
     .await;
@@ -800,6 +805,72 @@ async fn every_documented_operation_answers_as_the_document_says() {
     )
     .await;
 
+    // Modules: an upload, the same again, other content, a hostile one, too large; the
+    // list, the detail, a status.
+    let module_upload = |bytes: Vec<u8>, version: &str| {
+        let form = reqwest::multipart::Form::new()
+            .text("namespace", "example")
+            .text("name", "thing")
+            .text("system", "aws")
+            .text("version", version.to_owned())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name("module.tar.gz"),
+            );
+        api.request(Method::POST, "/api/v1/modules", Some(&admin))
+            .multipart(form)
+    };
+    let package = crate::common::modules::tar_gz(&[("main.tf", "# contract\n")], None);
+    let stored = api
+        .expect(module_upload(package.clone(), "1.0.0"), 201)
+        .await;
+    assert_eq!(stored["source_address"], "example/thing/aws");
+    api.expect(module_upload(package, "1.0.0"), 200).await;
+    let other = crate::common::modules::tar_gz(&[("main.tf", "# other\n")], None);
+    api.expect(module_upload(other, "1.0.0"), 409).await;
+    let hostile = crate::common::modules::tar_gz(&[("../main.tf", "x")], None);
+    api.expect(module_upload(hostile, "1.0.1"), 400).await;
+    api.expect(
+        module_upload(vec![0; MAX_ARCHIVE_BYTES as usize + 1], "1.0.2"),
+        413,
+    )
+    .await;
+    let page = api
+        .get("/api/v1/modules?q=thing&page=1&per_page=10", &viewer, 200)
+        .await;
+    assert_eq!(page["total"], 1);
+    api.get("/api/v1/modules?per_page=0", &viewer, 400).await;
+    let module = "/api/v1/modules/registry.terraform.io/example/thing/aws";
+    let detail = api.get(module, &viewer, 200).await;
+    assert_eq!(detail["versions"][0]["h1"], stored["h1"]);
+    api.get(
+        "/api/v1/modules/registry.terraform.io/nobody/nothing/aws",
+        &viewer,
+        404,
+    )
+    .await;
+    let module_status = |version: &str| format!("{module}/versions/{version}/status");
+    let blocked = api
+        .json(
+            Method::PUT,
+            &module_status("1.0.0"),
+            &admin,
+            json!({ "status": "blocked" }),
+            200,
+        )
+        .await;
+    assert_eq!(blocked["status"], "blocked");
+    for (status, version, want) in [("gone", "1.0.0", 400), ("active", "9.9.9", 404)] {
+        api.json(
+            Method::PUT,
+            &module_status(version),
+            &admin,
+            json!({ "status": status }),
+            want,
+        )
+        .await;
+    }
+
     // Definitions: a plan, invalid ones, too large ones, then a job.
     let defs = "provider \"hashicorp/null\" {\n  versions  = [\"~> 3.2\"]\n  platforms = [\"linux_amd64\", \"windows_amd64\"]\n}\n";
     let plan = api.definitions(&admin, true, defs, 200).await;
@@ -1006,6 +1077,22 @@ async fn every_documented_operation_answers_as_the_document_says() {
     .await;
     api.empty(Method::DELETE, thing, &admin, 204).await;
     api.empty(Method::DELETE, thing, &admin, 404).await;
+    // And a module version, then the module.
+    let module_version = format!("{module}/versions/1.0.0");
+    api.empty(Method::DELETE, &module_version, &admin, 204)
+        .await;
+    api.empty(Method::DELETE, &module_version, &admin, 404)
+        .await;
+    api.expect(
+        module_upload(
+            crate::common::modules::tar_gz(&[("main.tf", "#\n")], None),
+            "2.0.0",
+        ),
+        201,
+    )
+    .await;
+    api.empty(Method::DELETE, module, &admin, 204).await;
+    api.empty(Method::DELETE, module, &admin, 404).await;
 
     // Logging out ends that session; then failed logins are throttled.
     let session = api.login("alice", ADMIN_PASSWORD).await;

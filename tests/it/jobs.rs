@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::fake_registry::{FakeRegistry, Fault, Target};
 use crate::common::{Store, TestApp, h1_reference, sha256_hex};
+use crate::common::{load_definitions as load, wait_for_job as wait_for};
 use reqwest::StatusCode;
 use tfmirror::config::UpstreamConfig;
 use tfmirror::db::jobs::{ItemRow, JobSummary};
@@ -36,32 +37,6 @@ async fn app_with(
 }
 
 /// Validates, plans and enqueues like `tfmirror load`; returns the job id.
-async fn load(app: &TestApp, text: &str) -> i64 {
-    let defs = tfmirror::jobs::validate(text, &app.state.registry).expect("valid definitions");
-    let plan = tfmirror::jobs::plan(&app.state.registry, &defs)
-        .await
-        .expect("plan");
-    tfmirror::jobs::enqueue(&app.state.db, text, "test", &plan)
-        .await
-        .unwrap()
-}
-
-async fn wait_for(app: &TestApp, job: i64) -> (JobSummary, Vec<ItemRow>) {
-    let pool = &app.state.db;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = tfmirror::db::jobs::job_summary(pool, job)
-            .await
-            .unwrap()
-            .unwrap();
-        if s.is_finished() {
-            return (s, tfmirror::db::jobs::job_items(pool, job).await.unwrap());
-        }
-        assert!(Instant::now() < deadline, "job {job} did not finish: {s:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn one_item(items: &[ItemRow]) -> &ItemRow {
     assert_eq!(items.len(), 1, "{items:#?}");
     &items[0]

@@ -398,3 +398,90 @@ async fn hostile_archives_and_unsupported_getters_are_refused_and_store_nothing(
         .unwrap();
     assert_eq!(report.orphaned_count + report.in_flight_count, 0);
 }
+
+#[tokio::test]
+async fn definitions_module_blocks_become_jobs_the_worker_fetches() {
+    let s = setup_with(|c| {
+        c.worker.enabled = true;
+        c.worker.poll_interval_ms = 50;
+    })
+    .await;
+    let app = &s.app;
+    let repo = s.repo("vpc");
+    for tag in ["v1.0.0", "v1.1.0", "v2.0.0"] {
+        repo.commit_and_tag(&[("main.tf", &format!("# {tag}\n"))], tag);
+        s.fake.publish_module(
+            "acme/vpc/aws",
+            tag.trim_start_matches('v'),
+            &format!("git::{}?ref={tag}", s.git_url("vpc")),
+        );
+    }
+    let defs = "module \"acme/vpc/aws\" {\n  versions = [\"~> 1.0\"]\n}\n";
+    // An origin without an upstream, or with modules off, is refused with its line.
+    let err = tfmirror::jobs::validate(
+        "module \"other.example/acme/vpc/aws\" {\n  versions = [\"1.0.0\"]\n}\n",
+        &app.state.registry,
+    )
+    .unwrap_err();
+    assert_eq!(err.problems()[0].line, 1);
+    assert!(
+        err.problems()[0]
+            .message
+            .contains("no upstream is configured for other.example")
+    );
+
+    let job = crate::common::load_definitions(app, defs).await;
+    let (summary, items) = crate::common::wait_for_job(app, job).await;
+    assert_eq!(summary.succeeded, 2, "{items:#?}");
+    assert!(items.iter().all(|i| i.kind == "module"));
+    let a = ModuleAddress::parse("acme/vpc/aws").unwrap();
+    let view = app.state.catalog.module_view(&a).await.unwrap();
+    let stored: Vec<&str> = view.versions.iter().map(|v| v.version.as_str()).collect();
+    assert_eq!(
+        stored,
+        ["1.1.0", "1.0.0"],
+        "~> 1.0 selects 1.0.0 and 1.1.0, not 2.0.0"
+    );
+    assert!(view.versions.iter().all(|v| v.source == "job"));
+
+    // The API shows module items as modules.
+    let admin = app.admin_token().await;
+    let detail: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/jobs/{job}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["items"][0]["kind"], "module");
+    assert_eq!(
+        detail["items"][0]["provider"],
+        "registry.terraform.io/acme/vpc/aws"
+    );
+    assert_eq!(detail["items"][0]["platform"], Value::Null);
+
+    // The same versions again: already stored, skipped. Then v1.1.0 moves: the job's item
+    // fails naming the change, and the stored 1.1.0 stays.
+    let (summary, _) =
+        crate::common::wait_for_job(app, crate::common::load_definitions(app, defs).await).await;
+    assert_eq!(summary.skipped, 2);
+    let before = view.get("1.1.0").unwrap().sha256.clone();
+    let moved = repo.commit_and_tag(&[("main.tf", "# moved\n")], "v1.1.0");
+    let (summary, items) =
+        crate::common::wait_for_job(app, crate::common::load_definitions(app, defs).await).await;
+    assert_eq!((summary.skipped, summary.failed), (1, 1), "{items:#?}");
+    let failed = items
+        .iter()
+        .find(|i| i.status == tfmirror::domain::ItemStatus::Failed)
+        .unwrap();
+    let message = failed.last_error.as_deref().unwrap();
+    assert!(message.contains("changed at its origin"), "{message}");
+    assert!(message.contains(&moved), "{message}");
+    assert!(message.contains("stays"), "{message}");
+    let view = app.state.catalog.module_view(&a).await.unwrap();
+    assert_eq!(view.get("1.1.0").unwrap().sha256, before);
+    assert_eq!(view.get("1.1.0").unwrap().conflicts, 1);
+}

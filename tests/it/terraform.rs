@@ -387,19 +387,8 @@ async fn terraform_installs_a_provider_that_arrived_through_a_job() {
     let job = tfmirror::jobs::enqueue(&app.state.db, defs, "test", &plan)
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let s = tfmirror::db::jobs::job_summary(&app.state.db, job)
-            .await
-            .unwrap()
-            .unwrap();
-        if s.is_finished() {
-            assert_eq!(s.succeeded, 1, "{s:?}");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "job did not finish");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (s, _) = crate::common::wait_for_job(&app, job).await;
+    assert_eq!(s.succeeded, 1, "{s:?}");
     let source: String =
         on_db!(&app.state.db, p => sqlx::query_scalar("SELECT source FROM packages")
         .fetch_one(p)

@@ -96,7 +96,8 @@ async fn definitions(
     Ok(HttpResponse::Created().json(json!({ "job": summary, "plan": plan_json })))
 }
 
-/// The plan as the API documents it: one item per provider version, and the problems.
+/// The plan as the API documents it: one item per provider version, one per module version,
+/// and the problems.
 fn plan_json(plan: &crate::jobs::Plan) -> serde_json::Value {
     let mut items = Vec::new();
     let mut problems = Vec::new();
@@ -116,5 +117,22 @@ fn plan_json(plan: &crate::jobs::Plan) -> serde_json::Value {
             problems.push(format!("{}: no upstream version matches {u}", p.address));
         }
     }
-    json!({ "items": items, "problems": problems, "total_packages": plan.package_count() })
+    let mut modules = Vec::new();
+    for m in &plan.modules {
+        for v in &m.versions {
+            modules.push(json!({ "module": m.address, "version": v }));
+        }
+        for u in &m.unmatched {
+            problems.push(format!(
+                "module {}: no upstream version matches {u}",
+                m.address
+            ));
+        }
+    }
+    json!({
+        "items": items,
+        "modules": modules,
+        "problems": problems,
+        "total_packages": plan.package_count(),
+    })
 }

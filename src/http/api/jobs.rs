@@ -50,11 +50,17 @@ async fn job_detail(state: &AppState, id: i64) -> Result<serde_json::Value, AppE
         .await?
         .into_iter()
         .map(|i| {
+            let module = i.kind == "module";
             json!({
                 "id": i.id,
-                "provider": format!("{}/{}/{}", i.hostname, i.namespace, i.provider_type),
+                "kind": i.kind,
+                "provider": if module {
+                    format!("{}/{}/{}/{}", i.hostname, i.namespace, i.provider_type, i.os)
+                } else {
+                    format!("{}/{}/{}", i.hostname, i.namespace, i.provider_type)
+                },
                 "version": i.version,
-                "platform": format!("{}_{}", i.os, i.arch),
+                "platform": (!module).then(|| format!("{}_{}", i.os, i.arch)),
                 "status": i.status,
                 "attempts": i.attempts,
                 "last_error": i.last_error,

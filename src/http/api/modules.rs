@@ -94,7 +94,7 @@ async fn detail_json(state: &AppState, a: &ModuleAddress) -> Result<serde_json::
         "namespace": a.namespace,
         "name": a.name,
         "system": a.system,
-        "source": module_source(state, a),
+        "source_address": module_source(state, a),
         "versions": listed,
     }))
 }
@@ -270,6 +270,6 @@ async fn upload(
     }
     let mut body = serde_json::to_value(&stored).map_err(AppError::internal)?;
     body["module"] = json!(a.to_string());
-    body["source"] = json!(module_source(&state, &a));
+    body["source_address"] = json!(module_source(&state, &a));
     Ok(HttpResponse::build(status).json(body))
 }

@@ -53,7 +53,8 @@ async fn modules_are_uploaded_listed_blocked_and_deleted() {
     let (status, body) = upload(&app, &admin, form(package.clone(), "network", "1.0.0")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["module"], "registry.terraform.io/platform/network/aws");
-    assert_eq!(body["source"], "platform/network/aws");
+    assert_eq!(body["source_address"], "platform/network/aws");
+    assert_eq!(body["source"], "upload");
     assert_eq!(body["files"], 2);
     assert!(body["h1"].as_str().unwrap().starts_with("h1:"));
     // The same package again changes nothing; other content for the version is refused.

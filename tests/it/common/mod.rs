@@ -420,3 +420,40 @@ pub fn package_form(zip: Vec<u8>, version: &str) -> reqwest::multipart::Form {
             reqwest::multipart::Part::bytes(zip).file_name("thing.zip"),
         )
 }
+
+/// Validates, plans and enqueues a definitions file (as `tfmirror load` does); the job's id.
+pub async fn load_definitions(app: &TestApp, text: &str) -> i64 {
+    let defs = tfmirror::jobs::validate(text, &app.state.registry).expect("valid definitions");
+    let plan = tfmirror::jobs::plan(&app.state.registry, &defs)
+        .await
+        .expect("plan");
+    tfmirror::jobs::enqueue(&app.state.db, text, "test", &plan)
+        .await
+        .unwrap()
+}
+
+/// Waits (at most 60 s) until a job has no pending or running item; its summary and items.
+pub async fn wait_for_job(
+    app: &TestApp,
+    job: i64,
+) -> (
+    tfmirror::db::jobs::JobSummary,
+    Vec<tfmirror::db::jobs::ItemRow>,
+) {
+    let pool = &app.state.db;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let s = tfmirror::db::jobs::job_summary(pool, job)
+            .await
+            .unwrap()
+            .unwrap();
+        if s.is_finished() {
+            return (s, tfmirror::db::jobs::job_items(pool, job).await.unwrap());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {job} did not finish: {s:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -113,19 +113,8 @@ async fn a_sqlite_node_moves_to_postgres_with_everything_it_had() {
         .await
         .unwrap();
     let job_id = job["job"]["id"].as_i64().unwrap_or_else(|| panic!("{job}"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = tfmirror::db::jobs::job_summary(&sqlite.state.db, job_id)
-            .await
-            .unwrap()
-            .unwrap();
-        if s.is_finished() {
-            assert_eq!(s.succeeded, 1, "{s:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the job did not finish");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (s, _) = crate::common::wait_for_job(&sqlite, job_id).await;
+    assert_eq!(s.succeeded, 1, "{s:?}");
     let pulled = sqlite
         .get("/registry.terraform.io/hashicorp/null/terraform-provider-null_3.2.1_darwin_arm64.zip")
         .await;
