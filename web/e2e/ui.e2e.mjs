@@ -2,7 +2,9 @@
 // End-to-end test of the admin UI in headless Chromium (playwright-core, no bundled browser)
 // against a running tfmirror server. Run by the Rust integration test `tests/it/ui_e2e.rs`,
 // which starts the real server and a fake upstream offering registry.terraform.io/hashicorp/null
-// 3.2.0 and 3.2.1 for linux_amd64 and darwin_arm64.
+// 3.2.0 and 3.2.1 for linux_amd64 and darwin_arm64. The scenario also uploads an in-house
+// module (platform/network/aws 1.0.0 and 1.1.0, a .tar.gz it builds itself), blocks 1.0.0 and
+// checks the mirror's module version list no longer offers it.
 //
 //   TFM_BASE_URL=http://127.0.0.1:40123 TFM_USER=operator TFM_PASSWORD=... npm run e2e
 //
@@ -42,6 +44,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
 
 // ---- configuration -----------------------------------------------------------------------
 
@@ -134,6 +137,16 @@ const PROVIDER = 'registry.terraform.io/hashicorp/null'
 const VERSION = '3.2.1'
 const PLATFORMS = ['linux_amd64', 'darwin_arm64']
 const INDEX_URL = `${BASE}/${PROVIDER}/index.json`
+
+/** The in-house module the scenario uploads (two versions) and blocks a version of. */
+const MODULE = { namespace: 'platform', name: 'network', system: 'aws' }
+const MODULE_SOURCE = `${MODULE.namespace}/${MODULE.name}/${MODULE.system}`
+const MODULE_ADDRESS = `registry.terraform.io/${MODULE_SOURCE}`
+const MODULE_VERSIONS = ['1.0.0', '1.1.0']
+const MODULE_BLOCKED = '1.0.0'
+const MODULE_LATEST = '1.1.0'
+/** The Module Registry Protocol's version list of the default origin (no token needed by default). */
+const MODULE_VERSIONS_PATH = `/v1/modules/${MODULE_SOURCE}/versions`
 
 const BAD_DEFINITIONS = `provider "hashicorp/null" {
   versions  = ["${VERSION}"]
@@ -413,6 +426,67 @@ async function readSession() {
     const raw = window.localStorage.getItem('tfmirror.session')
     return raw ? JSON.parse(raw) : null
   })
+}
+
+/**
+ * One regular file of a tar archive: a ustar header (written by hand, no dependency) and the
+ * content padded to 512-byte blocks.
+ */
+function tarEntry(name, content) {
+  const data = Buffer.from(content, 'utf8')
+  const header = Buffer.alloc(512, 0)
+  const put = (value, offset, length) => header.write(value, offset, length, 'ascii')
+  const octal = (n, length) => `${n.toString(8).padStart(length - 1, '0')}\0`
+  put(name, 0, 100)
+  put(octal(0o644, 8), 100, 8) // mode
+  put(octal(0, 8), 108, 8) // uid
+  put(octal(0, 8), 116, 8) // gid
+  put(octal(data.length, 12), 124, 12) // size
+  put(octal(1_767_225_600, 12), 136, 12) // mtime: fixed, so the same version packs the same
+  put(' '.repeat(8), 148, 8) // the checksum counts its own field as spaces
+  put('0', 156, 1) // a regular file
+  put('ustar\0', 257, 6)
+  put('00', 263, 2)
+  put('root', 265, 32)
+  put('root', 297, 32)
+  let sum = 0
+  for (const byte of header) sum += byte
+  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8)
+  return Buffer.concat([header, data, Buffer.alloc((512 - (data.length % 512)) % 512)])
+}
+
+/** The module package of `version`: a .tar.gz holding one main.tf. */
+function moduleTarGz(version) {
+  const main = `# ${MODULE_SOURCE} ${version}, uploaded by the UI end-to-end test\nvariable "cidr" {\n  type    = string\n  default = "10.0.0.0/16"\n}\n\noutput "cidr" {\n  value = var.cidr\n}\n`
+  return gzipSync(Buffer.concat([tarEntry('main.tf', main), Buffer.alloc(1024, 0)]))
+}
+
+/**
+ * The mirror's module version list, fetched by the page itself (same origin, no token):
+ * {status, versions|null, body}.
+ */
+async function moduleVersionsFromPage() {
+  const r = await page.evaluate(
+    async ([path, ms]) => {
+      try {
+        const res = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-store', signal: AbortSignal.timeout(ms) })
+        return { status: res.status, body: await res.text() }
+      } catch (e) {
+        return { status: 0, body: `fetch failed: ${e instanceof Error ? e.message : e}` }
+      }
+    },
+    [MODULE_VERSIONS_PATH, FETCH_MS],
+  )
+  let versions = null
+  if (r.status === 200) {
+    try {
+      const doc = JSON.parse(r.body)
+      versions = (doc.modules ?? []).flatMap((m) => (m.versions ?? []).map((v) => v.version))
+    } catch {
+      fail(`${MODULE_VERSIONS_PATH} answered 200 but not JSON: ${r.body.slice(0, 200)}`)
+    }
+  }
+  return { status: r.status, versions, body: r.body.slice(0, 300) }
 }
 
 // ---- the steps -------------------------------------------------------------------------------
@@ -1105,6 +1179,177 @@ const mainSteps = [
       )
       await screenshot('provider-blocked')
       return `blocked ${VERSION}; index.json now answers ${after.status}${after.versions ? ` listing ${JSON.stringify(after.versions)}` : ''}`
+    },
+  ],
+  [
+    'upload modules',
+    async () => {
+      await tid('nav-modules').click()
+      await atPath('/ui/modules', 'the Modules link')
+      await visible(tid('page-modules'), 'the Modules page')
+      await visible(tid('upload-module'), 'the "Upload a module" link (admins only)')
+      await tid('upload-module').click()
+      await atPath('/ui/modules/upload', 'the "Upload a module" link')
+      await visible(tid('page-module-upload'), 'the module upload page')
+      await visible(tid('upload-form'), 'the module upload form')
+
+      // Submitted empty: every required field says what is missing, nothing is sent.
+      const emptySays = await refusedEmpty(
+        'the empty module upload form',
+        () => tid('upload-submit').click(),
+        'POST',
+        /^\/api\/v1\/modules$/,
+        [
+          { name: 'archive', input: 'upload-file', error: 'upload-file-error', says: /^Choose the module archive/ },
+          { name: 'namespace', input: 'upload-namespace', error: 'upload-namespace-error', says: /^Enter the namespace/ },
+          { name: 'name', input: 'upload-name', error: 'upload-name-error', says: /^Enter the module name/ },
+          { name: 'system', input: 'upload-system', error: 'upload-system-error', says: /^Enter the target system/ },
+          { name: 'version', input: 'upload-version', error: 'upload-version-error', says: /^Enter the version/ },
+        ],
+      )
+      await screenshots('module-upload-empty')
+
+      const stored = []
+      for (const version of MODULE_VERSIONS) {
+        const what = `uploading ${MODULE_SOURCE} ${version}`
+        await tid('upload-file').setInputFiles({
+          name: `${MODULE.name}-${version}.tar.gz`,
+          mimeType: 'application/gzip',
+          buffer: moduleTarGz(version),
+        })
+        await tid('upload-namespace').fill(MODULE.namespace)
+        await tid('upload-name').fill(MODULE.name)
+        await tid('upload-system').fill(MODULE.system)
+        await tid('upload-version').fill(version)
+        const res = await clickFor(tid('upload-submit'), 'POST', '/api/v1/modules', what)
+        // 201 stored; 200 when a run before this one stored the same package already.
+        check(res.status() === 201 || res.status() === 200, `${what} answered ${res.status()}: ${await res.text().catch(() => '')}`)
+        const body = await res.json().catch(() => null)
+        check(
+          body && body.module === MODULE_ADDRESS && body.source_address === MODULE_SOURCE && body.version === version && body.files === 1 && /^h1:/.test(body.h1 ?? ''),
+          `${what}: the server answered ${JSON.stringify(body)}, expected ${MODULE_ADDRESS} ${version} with 1 file and an h1: hash`,
+        )
+        const heading = `${res.status() === 201 ? 'Stored' : 'Already stored'} ${MODULE_SOURCE} ${version}`
+        await eventually(`the page should say "${heading}"`, async () => {
+          const t = (await tid('upload-result').count()) ? await text(tid('upload-result').locator('h2')) : ''
+          return { ok: t === heading, seen: t }
+        })
+        const shown = { h1: await text(tid('upload-h1')), sha256: await text(tid('upload-sha256')), files: await text(tid('upload-files')) }
+        check(
+          shown.h1 === body.h1 && shown.sha256 === body.sha256 && shown.files === '1',
+          `${what}: the page shows ${JSON.stringify(shown)}, the server answered h1 ${body.h1}, sha256 ${body.sha256}, 1 file`,
+        )
+        if ((await tid('upload-error').count()) > 0) fail(`${what}: the page shows an error: ${await text(tid('upload-error'))}`)
+        stored.push(`${version} (${res.status()}, ${body.h1})`)
+        if (version === MODULE_VERSIONS[0]) await screenshots('module-uploaded')
+      }
+      const link = await tid('upload-module-link').getAttribute('href')
+      check(link === `/ui/modules/${MODULE_ADDRESS}`, `the link to the stored module is ${link}, expected /ui/modules/${MODULE_ADDRESS}`)
+      return `empty form refused ("${emptySays[0]}", …); uploaded ${MODULE_SOURCE} ${stored.join(' and ')}`
+    },
+  ],
+  [
+    'module detail',
+    async () => {
+      await tid('nav-modules').click()
+      await atPath('/ui/modules', 'the Modules link')
+      await visible(tid('page-modules'), 'the Modules page')
+      const rows = tid('module-row')
+      await eventually(`the Modules page should list ${MODULE_SOURCE}`, async () => {
+        const t = await texts(rows.getByTestId('module-link'))
+        return { ok: t.includes(MODULE_SOURCE), seen: t }
+      })
+      await tid('filter-q').fill(MODULE.name)
+      await atPath('/ui/modules', 'the module search should be kept in the address', (q) => q.get('q') === MODULE.name)
+      const found = await eventually(`the search "${MODULE.name}" should find exactly ${MODULE_SOURCE}`, async () => {
+        const cells = await rows.evaluateAll((trs) =>
+          trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => (td.textContent ?? '').replace(/\s+/g, ' ').trim())),
+        )
+        return { ok: cells.length === 1 && cells[0][0] === MODULE_SOURCE, seen: cells, cells: cells[0] }
+      })
+      // Module, versions, blocked, latest, size.
+      check(
+        found.cells[1] === String(MODULE_VERSIONS.length) && found.cells[2] === '0' && found.cells[3] === MODULE_LATEST,
+        `the row of ${MODULE_SOURCE} says ${JSON.stringify(found.cells)}, expected ${MODULE_VERSIONS.length} versions, 0 blocked, latest ${MODULE_LATEST}`,
+      )
+      await screenshots('modules')
+
+      await rows.first().getByTestId('module-link').click()
+      await atPath(`/ui/modules/${MODULE_ADDRESS}`, 'the module link')
+      await visible(tid('page-module'), 'the module page')
+      for (const v of MODULE_VERSIONS) await visible(tid(`module-version-${v}`), `the version ${v}`)
+      const source = await text(tid('module-source'))
+      check(source === MODULE_SOURCE, `the module page is titled "${source}", expected ${MODULE_SOURCE}`)
+      const snippet = await tid('module-snippet').innerText({ timeout: WAIT_MS })
+      check(
+        snippet.includes(`module "${MODULE.name}" {`) && snippet.includes(`source  = "${MODULE_SOURCE}"`) && snippet.includes(`version = "${MODULE_LATEST}"`),
+        `the module block should use source "${MODULE_SOURCE}" and version "${MODULE_LATEST}"; it is:\n${snippet}`,
+      )
+      const seen = []
+      for (const v of MODULE_VERSIONS) {
+        const facts = {
+          status: await text(tid(`status-${v}`)),
+          source: await text(tid(`source-${v}`)),
+          files: await text(tid(`files-${v}`)),
+          h1: await text(tid(`h1-${v}`)),
+          sha256: await text(tid(`sha256-${v}`)),
+        }
+        check(
+          facts.status === 'active' && facts.source === 'upload' && facts.files === '1' && /^h1:[A-Za-z0-9+/]{43}=$/.test(facts.h1) && /^[0-9a-f]{64}$/.test(facts.sha256),
+          `version ${v} shows ${JSON.stringify(facts)}, expected active, upload, 1 file, an h1: and a sha256`,
+        )
+        check((await tid(`changed-at-origin-${v}`).count()) === 0, `version ${v} (uploaded) says the origin changed it`)
+        seen.push(`${v} ${facts.h1}`)
+      }
+      await screenshots('module')
+      return `found ${MODULE_SOURCE} by search; its page offers source "${MODULE_SOURCE}" version "${MODULE_LATEST}" and shows ${seen.join(', ')}`
+    },
+  ],
+  [
+    'block module version',
+    async () => {
+      // Before: the mirror lists both versions to Terraform.
+      const before = await moduleVersionsFromPage()
+      check(
+        before.status === 200 && MODULE_VERSIONS.every((v) => before.versions.includes(v)),
+        `before blocking, ${MODULE_VERSIONS_PATH} should list ${MODULE_VERSIONS.join(' and ')}; it answered ${before.status}: ${before.body}`,
+      )
+
+      await tid(`block-${MODULE_BLOCKED}`).click()
+      const dialog = tid('confirm-dialog')
+      await visible(dialog, 'the confirmation dialog for the module block')
+      const message = await text(tid('confirm-message'))
+      check(
+        message.includes(`Block ${MODULE_SOURCE} ${MODULE_BLOCKED}`),
+        `the dialog says "${message}", expected it to name ${MODULE_SOURCE} ${MODULE_BLOCKED}`,
+      )
+      await screenshots('module-block-confirm', () => visible(dialog, 'the confirmation dialog at 390 px'))
+      const res = await clickFor(
+        dialog.getByTestId('confirm'),
+        'PUT',
+        `/api/v1/modules/${MODULE_ADDRESS}/versions/${MODULE_BLOCKED}/status`,
+        'confirming the module block',
+      )
+      check(res.status() === 200, `blocking the module version answered ${res.status()}: ${await res.text().catch(() => '')}`)
+      await hidden(dialog, 'the confirmation dialog for the module block')
+      await eventually(`module version ${MODULE_BLOCKED} should show as blocked`, async () => {
+        const st = await text(tid(`status-${MODULE_BLOCKED}`))
+        return { ok: st === 'blocked', seen: st }
+      })
+      await visible(tid(`unblock-${MODULE_BLOCKED}`), 'the Unblock button of the module version')
+      const notice = await text(tid('notice'))
+      check(notice.includes('blocked'), `the notice says "${notice}"`)
+      const latest = await text(tid(`status-${MODULE_LATEST}`))
+      check(latest === 'active', `module version ${MODULE_LATEST} is "${latest}" after blocking ${MODULE_BLOCKED}`)
+
+      // After: the page's own request to the mirror lists only the other version.
+      const after = await moduleVersionsFromPage()
+      check(
+        after.status === 200 && after.versions.includes(MODULE_LATEST) && !after.versions.includes(MODULE_BLOCKED),
+        `after blocking, ${MODULE_VERSIONS_PATH} should list ${MODULE_LATEST} and not ${MODULE_BLOCKED}; it answered ${after.status}: ${after.body}`,
+      )
+      await screenshots('module-blocked')
+      return `blocked ${MODULE_SOURCE} ${MODULE_BLOCKED}; ${MODULE_VERSIONS_PATH} now lists ${JSON.stringify(after.versions)}`
     },
   ],
   [

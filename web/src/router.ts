@@ -9,6 +9,9 @@ import DashboardPage from './pages/DashboardPage.vue'
 import LoginPage from './pages/LoginPage.vue'
 import ProvidersPage from './pages/ProvidersPage.vue'
 import ProviderPage from './pages/ProviderPage.vue'
+import ModulesPage from './pages/ModulesPage.vue'
+import ModulePage from './pages/ModulePage.vue'
+import ModuleUploadPage from './pages/ModuleUploadPage.vue'
 import LoadPage from './pages/LoadPage.vue'
 import JobsPage from './pages/JobsPage.vue'
 import JobPage from './pages/JobPage.vue'
@@ -46,6 +49,19 @@ export const routes: RouteRecordRaw[] = [
     name: 'provider',
     component: ProviderPage,
     meta: { title: 'Provider' },
+  },
+  { path: '/modules', name: 'modules', component: ModulesPage, meta: { title: 'Modules' } },
+  {
+    path: '/modules/upload',
+    name: 'module-upload',
+    component: ModuleUploadPage,
+    meta: { admin: true, title: 'Upload a module', adminReason: 'Uploading modules needs the admin role.' },
+  },
+  {
+    path: '/modules/:hostname/:namespace/:name/:system',
+    name: 'module',
+    component: ModulePage,
+    meta: { title: 'Module' },
   },
   {
     path: '/load',

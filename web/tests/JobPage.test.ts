@@ -325,4 +325,45 @@ describe('job detail live progress', () => {
     expect(wrapper.find('[data-testid="job-cancelling"]').text()).toBe('cancelling…')
     expect(wrapper.find('[data-testid="cancel-job"]').attributes('disabled')).toBeDefined()
   })
+
+  it('shows a module item with its address and "module" where a package has its platform', async () => {
+    const d = jobDetail('succeeded', 'succeeded')
+    d.job = { ...d.job, total: 3, succeeded: 3, running: 0 }
+    d.items.push({
+      id: 3,
+      kind: 'module',
+      provider: 'registry.terraform.io/terraform-aws-modules/vpc/aws',
+      version: '5.8.1',
+      platform: null,
+      status: 'succeeded',
+      attempts: 1,
+      last_error: null,
+      bytes_done: 48_000,
+      bytes_total: 48_000,
+    })
+    mockFetch({ 'GET /api/v1/jobs/7': d })
+    const { wrapper } = await mountApp('/jobs/7', 'viewer')
+    expect(wrapper.find('.table-stack thead th').text()).toBe('Provider or module')
+    const rows = wrapper.findAll('[data-testid="job-item"]')
+    expect(rows).toHaveLength(3)
+    const module = rows[2]!
+    expect(module.find('[data-testid="job-item-address"]').text()).toBe('registry.terraform.io/terraform-aws-modules/vpc/aws')
+    expect(module.find('[data-testid="job-item-address"]').attributes('data-label')).toBe('Module')
+    const kind = module.find('[data-testid="job-item-platform"]')
+    expect(kind.text()).toBe('module')
+    expect(kind.attributes('data-label')).toBe('Kind')
+    expect(module.text()).not.toMatch(/null|undefined/)
+    expect(module.find('[role="progressbar"]').attributes('aria-label')).toBe(
+      'registry.terraform.io/terraform-aws-modules/vpc/aws 5.8.1 module download',
+    )
+    // The packages keep their platforms.
+    expect(rows[0]!.find('[data-testid="job-item-platform"]').text()).toBe('linux_amd64')
+    expect(rows[0]!.find('[data-testid="job-item-address"]').attributes('data-label')).toBe('Provider')
+  })
+
+  it('names the column Provider when the job has no module', async () => {
+    mockFetch({ 'GET /api/v1/jobs/7': jobDetail('succeeded', 'succeeded') })
+    const { wrapper } = await mountApp('/jobs/7', 'viewer')
+    expect(wrapper.find('.table-stack thead th').text()).toBe('Provider')
+  })
 })

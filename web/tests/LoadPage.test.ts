@@ -155,4 +155,62 @@ describe('load providers', () => {
     expect(editor().value).toContain('provider "hashicorp/random"')
     expect(editor().value.startsWith('# Each origin needs')).toBe(true)
   })
+
+  it('lists the module versions of a plan besides the provider packages', async () => {
+    mockFetch({
+      'POST /api/v1/definitions': json(200, {
+        items: [{ provider: 'registry.terraform.io/hashicorp/aws', version: '5.31.0', platforms: ['linux_amd64', 'darwin_arm64'] }],
+        modules: [
+          { module: 'registry.terraform.io/terraform-aws-modules/vpc/aws', version: '5.8.1' },
+          { module: 'registry.terraform.io/terraform-aws-modules/vpc/aws', version: '5.8.0' },
+        ],
+        problems: ['module registry.terraform.io/terraform-aws-modules/vpc/aws: no upstream version matches ~> 4.99'],
+        // Packages and module versions.
+        total_packages: 4,
+      }),
+    })
+    const { wrapper } = await mountApp('/load', 'admin')
+    await wrapper.find('[data-testid="hcl-editor"]').setValue(`${HCL}\nmodule "terraform-aws-modules/vpc/aws" {\n  versions = ["~> 5.8"]\n}\n`)
+    await wrapper.find('[data-testid="preview"]').trigger('click')
+    await settle()
+    expect(wrapper.find('[data-testid="plan-summary"]').text()).toBe('1 provider, 1 version, 2 platforms: 2 packages to fetch.')
+    expect(wrapper.find('[data-testid="plan-modules-summary"]').text()).toBe('1 module: 2 module versions to fetch.')
+    expect(wrapper.findAll('[data-testid="plan-item"]')).toHaveLength(1)
+    const modules = wrapper.findAll('[data-testid="plan-module"]')
+    expect(modules.map((m) => [m.find('[data-testid="plan-module-address"]').text(), m.find('[data-testid="plan-module-version"]').text()])).toEqual([
+      ['registry.terraform.io/terraform-aws-modules/vpc/aws', '5.8.1'],
+      ['registry.terraform.io/terraform-aws-modules/vpc/aws', '5.8.0'],
+    ])
+    expect(wrapper.find('[data-testid="plan-problem"]').text()).toContain('no upstream version matches ~> 4.99')
+    expect(wrapper.find('[data-testid="plan"]').text()).not.toContain('Nothing to fetch')
+  })
+
+  it('shows a modules-only plan without an empty provider summary', async () => {
+    mockFetch({
+      'POST /api/v1/definitions': json(200, {
+        items: [],
+        modules: [{ module: 'registry.terraform.io/terraform-aws-modules/vpc/aws', version: '5.8.1' }],
+        problems: [],
+        total_packages: 1,
+      }),
+    })
+    const { wrapper } = await mountApp('/load', 'admin')
+    await wrapper.find('[data-testid="hcl-editor"]').setValue('module "terraform-aws-modules/vpc/aws" {\n  versions = ["5.8.1"]\n}\n')
+    await wrapper.find('[data-testid="preview"]').trigger('click')
+    await settle()
+    expect(wrapper.find('[data-testid="plan-summary"]').exists()).toBe(false)
+    expect(wrapper.find('[data-testid="plan-modules-summary"]').text()).toBe('1 module: 1 module version to fetch.')
+    expect(wrapper.findAll('[data-testid="plan-item"]')).toHaveLength(0)
+    expect(wrapper.findAll('[data-testid="plan-module"]')).toHaveLength(1)
+  })
+
+  it('tells how to write module blocks, in the help text, the placeholder and the example', async () => {
+    mockFetch({})
+    const { wrapper } = await mountApp('/load', 'admin')
+    expect(wrapper.find('[data-testid="page-load"] > p.muted').text()).toContain('module "terraform-aws-modules/vpc/aws" { versions = ["~> 5.0"] }')
+    const editor = () => wrapper.find('[data-testid="hcl-editor"]').element as HTMLTextAreaElement
+    expect(editor().placeholder).toContain('module "terraform-aws-modules/vpc/aws" {\n  versions = ["~> 5.0"]\n}')
+    await wrapper.find('[data-testid="insert-example"]').trigger('click')
+    expect(editor().value).toContain('module "terraform-aws-modules/vpc/aws" {\n  versions = ["~> 5.0"]\n}')
+  })
 })

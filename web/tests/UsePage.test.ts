@@ -30,7 +30,7 @@ describe('Use this mirror', () => {
       'provider_installation {\n  network_mirror {\n    url = "https://mirror.example.com:8443/"\n  }\n}',
     )
     expect(w.find('[data-testid="registry-block"]').text()).toBe(
-      'host "registry.terraform.io" {\n  services = {\n    "providers.v1" = "https://mirror.example.com:8443/v1/providers/"\n  }\n}',
+      'host "registry.terraform.io" {\n  services = {\n    "modules.v1"   = "https://mirror.example.com:8443/v1/modules/"\n    "providers.v1" = "https://mirror.example.com:8443/v1/providers/"\n  }\n}',
     )
     expect(w.find('[data-testid="base-source"]').text()).toContain('server.public_url')
   })
@@ -51,6 +51,7 @@ describe('Use this mirror', () => {
     expect(text).toContain('TFM_PUBLIC_URL')
     expect(w.find('[data-testid="mirror-block"]').exists()).toBe(false)
     expect(w.find('[data-testid="registry-block"]').exists()).toBe(false)
+    expect(w.find('[data-testid="opentofu-block"]').exists()).toBe(false)
     expect(w.findAll('button')).toHaveLength(0)
   })
 
@@ -112,12 +113,53 @@ describe('Use this mirror', () => {
     vi.stubGlobal('isSecureContext', true)
     const { w } = await mountUse(about({ public_url: 'https://m.example:8443/' }))
     const buttons = w.findAll('button')
-    expect(buttons).toHaveLength(2)
+    expect(buttons).toHaveLength(3)
     await buttons[0]!.trigger('click')
     await vi.waitFor(() => expect(writeText).toHaveBeenCalled())
     expect(writeText).toHaveBeenCalledWith(
       'provider_installation {\n  network_mirror {\n    url = "https://m.example:8443/"\n  }\n}\n',
     )
     await vi.waitFor(() => expect(buttons[0]!.text()).toBe('Copied'))
+  })
+
+  it('serves modules through host blocks that list both services, for registry.terraform.io and registry.opentofu.org', async () => {
+    const { w } = await mountUse(about({ public_url: 'https://mirror.example.com/' }))
+    expect(w.find('[data-testid="registry-block"]').text()).toBe(
+      [
+        'host "registry.terraform.io" {',
+        '  services = {',
+        '    "modules.v1"   = "https://mirror.example.com/v1/modules/"',
+        '    "providers.v1" = "https://mirror.example.com/v1/providers/"',
+        '  }',
+        '}',
+      ].join('\n'),
+    )
+    expect(w.find('[data-testid="opentofu-block"]').text()).toBe(
+      [
+        'host "registry.opentofu.org" {',
+        '  services = {',
+        '    "modules.v1"   = "https://mirror.example.com/registry/registry.opentofu.org/v1/modules/"',
+        '    "providers.v1" = "https://mirror.example.com/registry/registry.opentofu.org/v1/providers/"',
+        '  }',
+        '}',
+      ].join('\n'),
+    )
+    const text = w.text()
+    expect(text).toContain("replaces the host's whole service map, so it lists both services")
+    expect(text).toContain('Source addresses stay unchanged')
+    expect(text).toContain('(nested modules)')
+  })
+
+  it('copies the OpenTofu host block exactly', async () => {
+    const writeText = vi.fn(async () => {})
+    vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } })
+    vi.stubGlobal('isSecureContext', true)
+    const { w } = await mountUse(about({ public_url: 'https://m.example/' }))
+    const button = w.findAll('button').find((b) => b.attributes('title') === 'Copy the registry.opentofu.org host block')!
+    await button.trigger('click')
+    await vi.waitFor(() => expect(writeText).toHaveBeenCalled())
+    expect(writeText).toHaveBeenCalledWith(
+      'host "registry.opentofu.org" {\n  services = {\n    "modules.v1"   = "https://m.example/registry/registry.opentofu.org/v1/modules/"\n    "providers.v1" = "https://m.example/registry/registry.opentofu.org/v1/providers/"\n  }\n}\n',
+    )
   })
 })

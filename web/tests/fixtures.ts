@@ -1,4 +1,4 @@
-import type { JobDetail, Package, ProviderDetail, Stats } from '../src/api'
+import type { JobDetail, ModuleDetail, Package, ProviderDetail, Stats } from '../src/api'
 
 const pkg = (version: string, os: string, arch: string, size: number, source: 'job' | 'import' = 'job'): Package => ({
   os,
@@ -97,6 +97,7 @@ export function jobDetail(status: JobDetail['job']['status'], itemStatus: 'runni
     items: [
       {
         id: 1,
+        kind: 'provider',
         provider: 'registry.terraform.io/hashicorp/null',
         version: '3.2.1',
         platform: 'linux_amd64',
@@ -108,6 +109,7 @@ export function jobDetail(status: JobDetail['job']['status'], itemStatus: 'runni
       },
       {
         id: 2,
+        kind: 'provider',
         provider: 'registry.terraform.io/hashicorp/null',
         version: '3.2.1',
         platform: 'darwin_arm64',
@@ -119,4 +121,59 @@ export function jobDetail(status: JobDetail['job']['status'], itemStatus: 'runni
       },
     ],
   }
+}
+
+/**
+ * registry.terraform.io/platform/network/aws: 1.1.0 uploaded; 1.0.0 fetched by a job from a git
+ * tag that later moved (the origin then served other content, which the mirror did not take).
+ */
+export const networkModule: ModuleDetail = {
+  hostname: 'registry.terraform.io',
+  namespace: 'platform',
+  name: 'network',
+  system: 'aws',
+  source_address: 'platform/network/aws',
+  versions: [
+    {
+      version: '1.0.0',
+      status: 'active',
+      size: 2_400,
+      sha256: 'a'.repeat(64),
+      h1: 'h1:storedStoredStoredStoredStoredStoredStor=',
+      files: 3,
+      subdir: 'modules/vpc',
+      source: 'job',
+      location: 'git::https://git.example.test/platform/network.git?ref=v1.0.0',
+      commit_sha: '0123456789abcdef0123456789abcdef01234567',
+      created_by: 'job:7',
+      created_at: 1_767_225_600,
+      conflicts: 1,
+      changed_at_origin: [
+        {
+          location: 'git::https://git.example.test/platform/network.git?ref=v1.0.0',
+          commit_sha: 'fedcba9876543210fedcba9876543210fedcba98',
+          sha256: 'b'.repeat(64),
+          h1: 'h1:movedMovedMovedMovedMovedMovedMovedMovedMo=',
+          first_seen: 1_767_312_000,
+          last_seen: 1_767_398_400,
+        },
+      ],
+    },
+    {
+      version: '1.1.0',
+      status: 'active',
+      size: 1_200,
+      sha256: 'c'.repeat(64),
+      h1: 'h1:uploadUploadUploadUploadUploadUploadUploa=',
+      files: 2,
+      subdir: '',
+      source: 'upload',
+      location: null,
+      commit_sha: null,
+      created_by: 'user:alice',
+      created_at: 1_767_484_800,
+      conflicts: 0,
+      changed_at_origin: [],
+    },
+  ],
 }

@@ -22,6 +22,8 @@ export interface Call {
   search: URLSearchParams
   headers: Record<string, string>
   body: string | null
+  /** A multipart body (an upload), as sent. */
+  form: FormData | null
   signal: AbortSignal | null
 }
 
@@ -44,6 +46,7 @@ export function mockFetch(handlers: Record<string, Handler | unknown>) {
       search: u.searchParams,
       headers,
       body: typeof init.body === 'string' ? init.body : null,
+      form: init.body instanceof FormData ? init.body : null,
       signal: init.signal ?? null,
     }
     calls.push(call)

@@ -69,6 +69,7 @@ describe('viewer role', () => {
     expect(w.find('[data-testid="nav-load"]').exists()).toBe(false)
     expect(w.find('[data-testid="nav-users"]').exists()).toBe(false)
     expect(w.find('[data-testid="nav-providers"]').exists()).toBe(true)
+    expect(w.find('[data-testid="nav-modules"]').exists()).toBe(true)
     expect(w.find('[data-testid="nav-use"]').exists()).toBe(true)
   })
 })

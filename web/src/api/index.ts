@@ -7,6 +7,10 @@ import type {
   Job,
   JobDetail,
   Login,
+  ModuleDetail,
+  ModuleRef,
+  ModuleSummary,
+  ModuleVersion,
   NewApiToken,
   Paged,
   Plan,
@@ -15,6 +19,7 @@ import type {
   ProviderSummary,
   Role,
   Stats,
+  UploadedModule,
   User,
   VersionDetail,
   VersionStatus,
@@ -27,6 +32,37 @@ const enc = encodeURIComponent
 
 function providerPath(p: ProviderRef): string {
   return `/providers/${enc(p.hostname)}/${enc(p.namespace)}/${enc(p.type)}`
+}
+
+function modulePath(m: ModuleRef): string {
+  return `/modules/${enc(m.hostname)}/${enc(m.namespace)}/${enc(m.name)}/${enc(m.system)}`
+}
+
+export interface ModuleQuery extends Query {
+  /** Substring of namespace/name/system. */
+  q?: string
+  page?: number
+  per_page?: number
+}
+
+/** `POST /api/v1/modules`: an in-house module version and the address to store it under. */
+export interface ModuleUpload {
+  /** A .tar.gz, .tgz, .tar or .zip (the server recognises it by its content). */
+  file: Blob
+  /** The file name sent with it (a File's own name by default). */
+  filename?: string
+  /** Empty or left out: the server's default origin (`registry.default_origin`). */
+  hostname?: string
+  namespace: string
+  name: string
+  system: string
+  version: string
+}
+
+/** The stored version, and whether this upload stored it (201) or it was there already (200). */
+export interface ModuleUploadResult {
+  module: UploadedModule
+  created: boolean
 }
 
 export interface ProviderQuery extends Query {
@@ -80,6 +116,32 @@ export const api = {
       method: 'PUT',
       json: { status },
     }),
+
+  // modules
+  modules: (query: ModuleQuery = {}) => client.request<Paged<ModuleSummary>>('/modules', { query }),
+  module: (m: ModuleRef) => client.request<ModuleDetail>(modulePath(m)),
+  deleteModule: (m: ModuleRef) => client.request<void>(modulePath(m), { method: 'DELETE' }),
+  deleteModuleVersion: (m: ModuleRef, version: string) =>
+    client.request<void>(`${modulePath(m)}/versions/${enc(version)}`, { method: 'DELETE' }),
+  setModuleVersionStatus: (m: ModuleRef, version: string, status: VersionStatus) =>
+    client.request<ModuleVersion>(`${modulePath(m)}/versions/${enc(version)}/status`, {
+      method: 'PUT',
+      json: { status },
+    }),
+  /** A multipart upload (fields `file`, `hostname` when given, `namespace`, `name`, `system`, `version`). */
+  uploadModule: async (u: ModuleUpload): Promise<ModuleUploadResult> => {
+    const form = new FormData()
+    const hostname = u.hostname?.trim()
+    if (hostname) form.append('hostname', hostname)
+    form.append('namespace', u.namespace)
+    form.append('name', u.name)
+    form.append('system', u.system)
+    form.append('version', u.version)
+    const filename = u.filename ?? (u.file instanceof File ? u.file.name : 'module.tar.gz')
+    form.append('file', u.file, filename)
+    const res = await client.send('/modules', { method: 'POST', form })
+    return { module: (await res.json()) as UploadedModule, created: res.status === 201 }
+  },
 
   // definitions
   previewDefinitions: (hcl: string) =>

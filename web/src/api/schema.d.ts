@@ -700,6 +700,307 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/modules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Stored modules, searchable and paginated. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Substring of namespace/name/system. */
+                    q?: string;
+                    page?: components["parameters"]["page"];
+                    per_page?: components["parameters"]["per_page"];
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModulePage"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        /** Upload an in-house module version (a .tar.gz, .tar or .zip), repacked with its files at the root and stored like a fetched one. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": {
+                        /** Format: binary */
+                        file: string;
+                        /** @description By default `registry.default_origin`. */
+                        hostname?: string;
+                        namespace: string;
+                        name: string;
+                        /** @example aws */
+                        system: string;
+                        version: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The same content was already stored. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UploadedModule"];
+                    };
+                };
+                /** @description Stored. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UploadedModule"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                409: components["responses"]["Error"];
+                413: components["responses"]["Error"];
+                /**
+                 * @description A fault: 503 (`unavailable`, with `Retry-After`) when the object store cannot be
+                 *     reached, 507 (`insufficient_storage`) when the store is full; nothing was stored.
+                 */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/modules/{hostname}/{namespace}/{name}/{system}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example registry.terraform.io */
+                hostname: components["parameters"]["hostname"];
+                namespace: components["parameters"]["namespace"];
+                name: components["parameters"]["module_name"];
+                /** @example aws */
+                system: components["parameters"]["system"];
+            };
+            cookie?: never;
+        };
+        /** A module with every stored version, its origin, commit and hashes. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @example registry.terraform.io */
+                    hostname: components["parameters"]["hostname"];
+                    namespace: components["parameters"]["namespace"];
+                    name: components["parameters"]["module_name"];
+                    /** @example aws */
+                    system: components["parameters"]["system"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The module. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModuleDetail"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a module; its archives and metadata go. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @example registry.terraform.io */
+                    hostname: components["parameters"]["hostname"];
+                    namespace: components["parameters"]["namespace"];
+                    name: components["parameters"]["module_name"];
+                    /** @example aws */
+                    system: components["parameters"]["system"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/modules/{hostname}/{namespace}/{name}/{system}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example registry.terraform.io */
+                hostname: components["parameters"]["hostname"];
+                namespace: components["parameters"]["namespace"];
+                name: components["parameters"]["module_name"];
+                /** @example aws */
+                system: components["parameters"]["system"];
+                version: components["parameters"]["version"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one module version. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @example registry.terraform.io */
+                    hostname: components["parameters"]["hostname"];
+                    namespace: components["parameters"]["namespace"];
+                    name: components["parameters"]["module_name"];
+                    /** @example aws */
+                    system: components["parameters"]["system"];
+                    version: components["parameters"]["version"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/modules/{hostname}/{namespace}/{name}/{system}/versions/{version}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example registry.terraform.io */
+                hostname: components["parameters"]["hostname"];
+                namespace: components["parameters"]["namespace"];
+                name: components["parameters"]["module_name"];
+                /** @example aws */
+                system: components["parameters"]["system"];
+                version: components["parameters"]["version"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a module version's status. Blocked versions are left out of `/versions` and never served or fetched. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @example registry.terraform.io */
+                    hostname: components["parameters"]["hostname"];
+                    namespace: components["parameters"]["namespace"];
+                    name: components["parameters"]["module_name"];
+                    /** @example aws */
+                    system: components["parameters"]["system"];
+                    version: components["parameters"]["version"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        status: components["schemas"]["VersionStatus"];
+                    };
+                };
+            };
+            responses: {
+                /** @description The version. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModuleVersion"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                404: components["responses"]["Error"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs": {
         parameters: {
             query?: never;
@@ -1617,7 +1918,109 @@ export interface components {
             type: string;
             versions: components["schemas"]["VersionDetail"][];
         };
+        ModuleSummary: {
+            hostname: string;
+            namespace: string;
+            name: string;
+            system: string;
+            versions: number;
+            blocked_versions: number;
+            bytes: number;
+            latest_version: string | null;
+        };
+        ModulePage: {
+            items: components["schemas"]["ModuleSummary"][];
+            page: number;
+            per_page: number;
+            total: number;
+        };
+        ModuleVersion: {
+            version: string;
+            status: components["schemas"]["VersionStatus"];
+            /** @description Bytes of the archive served. */
+            size: number;
+            /** @description Of the archive served (its ETag). */
+            sha256: string;
+            /** @description Of the unpacked tree (Go's dirhash Hash1, as providers' h1:). */
+            h1: string;
+            files: number;
+            /** @description The `//subdir` of the package clients are sent to (empty: the root). */
+            subdir: string;
+            source: components["schemas"]["PackageSource"];
+            /** @description The origin's download location (`X-Terraform-Get`); null for uploads. */
+            location: string | null;
+            /** @description The git commit the location's ref resolved to. */
+            commit_sha: string | null;
+            created_by: string | null;
+            /** @description Unix seconds. */
+            created_at: number;
+            /** @description How many other contents later fetches of this version found (a moved tag). */
+            conflicts: number;
+        };
+        ModuleConflict: {
+            location: string;
+            commit_sha: string | null;
+            sha256: string;
+            h1: string;
+            first_seen: number;
+            last_seen: number;
+        };
+        ModuleDetail: {
+            hostname: string;
+            namespace: string;
+            name: string;
+            system: string;
+            /** @description The source address users write (without the host for the default origin). */
+            source_address: string;
+            versions: components["schemas"]["ModuleVersionDetail"][];
+        };
+        /** @description A ModuleVersion with what later fetches found instead of its content (the stored content stays). */
+        ModuleVersionDetail: {
+            version: string;
+            status: components["schemas"]["VersionStatus"];
+            size: number;
+            sha256: string;
+            h1: string;
+            files: number;
+            subdir: string;
+            source: components["schemas"]["PackageSource"];
+            location: string | null;
+            commit_sha: string | null;
+            created_by: string | null;
+            created_at: number;
+            conflicts: number;
+            changed_at_origin: components["schemas"]["ModuleConflict"][];
+        };
+        /** @description A ModuleVersion with the module it was stored under. */
+        UploadedModule: {
+            /** @example registry.terraform.io/platform/network/aws */
+            module: string;
+            /**
+             * @description What users write as the module's source.
+             * @example platform/network/aws
+             */
+            source_address: string;
+            source: components["schemas"]["PackageSource"];
+            version: string;
+            status: components["schemas"]["VersionStatus"];
+            size: number;
+            sha256: string;
+            h1: string;
+            files: number;
+            subdir: string;
+            location: string | null;
+            commit_sha: string | null;
+            created_by: string | null;
+            created_at: number;
+            conflicts: number;
+        };
         Plan: {
+            /** @description One entry per module version to fetch. */
+            modules: {
+                /** @example registry.terraform.io/terraform-aws-modules/vpc/aws */
+                module: string;
+                version: string;
+            }[];
             items: {
                 /** @example registry.terraform.io/hashicorp/aws */
                 provider: string;
@@ -1626,6 +2029,7 @@ export interface components {
             }[];
             /** @description Versions or platforms the upstream does not have, per item. */
             problems: string[];
+            /** @description Items to fetch (packages and module versions). */
             total_packages: number;
         };
         Job: {
@@ -1660,11 +2064,19 @@ export interface components {
         };
         JobItem: {
             id: number;
-            /** @example registry.terraform.io/hashicorp/aws */
+            /** @enum {string} */
+            kind: "provider" | "module";
+            /**
+             * @description The provider's address, or the module's (`HOST/NAMESPACE/NAME/SYSTEM`).
+             * @example registry.terraform.io/hashicorp/aws
+             */
             provider: string;
             version: string;
-            /** @example linux_amd64 */
-            platform: string;
+            /**
+             * @description Null for a module.
+             * @example linux_amd64
+             */
+            platform: string | null;
             /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
             attempts: number;
@@ -1756,6 +2168,9 @@ export interface components {
         type: string;
         version: string;
         job_id: number;
+        module_name: string;
+        /** @example aws */
+        system: string;
     };
     requestBodies: never;
     headers: never;

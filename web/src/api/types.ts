@@ -20,12 +20,24 @@ export type ProviderSummary = S['ProviderSummary']
 export type Package = S['Package']
 export type VersionDetail = S['VersionDetail']
 export type ProviderDetail = S['ProviderDetail']
+export type ModuleSummary = S['ModuleSummary']
+export type ModuleVersion = S['ModuleVersion']
+export type ModuleConflict = S['ModuleConflict']
+export type ModuleVersionDetail = S['ModuleVersionDetail']
+export type ModuleDetail = S['ModuleDetail']
+export type UploadedModule = S['UploadedModule']
+/** Where a package or module version came from: import, upload, job, pull-through. */
+export type PackageSource = S['PackageSource']
 export type Plan = S['Plan']
 export type PlanItem = Plan['items'][number]
+/** One module version a plan fetches: `module` is HOST/NAMESPACE/NAME/SYSTEM. */
+export type PlanModule = Plan['modules'][number]
 export type Job = S['Job']
 export type JobStatus = Job['status']
 export type JobItem = S['JobItem']
 export type JobItemStatus = JobItem['status']
+/** `provider` (a package: `platform` set) or `module` (`provider` holds HOST/NAMESPACE/NAME/SYSTEM). */
+export type JobItemKind = JobItem['kind']
 export type JobDetail = S['JobDetail']
 export type Stats = S['Stats']
 export type AuditEntry = S['AuditEntry']
@@ -36,6 +48,20 @@ export interface ProviderRef {
   namespace: string
   type: string
 }
+
+export interface ModuleRef {
+  hostname: string
+  namespace: string
+  name: string
+  system: string
+}
+
+/**
+ * The origin whose modules are written without their host (`source = "NAMESPACE/NAME/SYSTEM"`):
+ * Terraform's default registry, and the server's default `registry.default_origin`. The module
+ * detail says the server's own answer (`source_address`); the list has only the addresses.
+ */
+export const DEFAULT_MODULE_HOST = 'registry.terraform.io'
 
 export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled']
 
@@ -63,4 +89,18 @@ export function jobItemsDone(
 
 export function providerAddress(p: ProviderRef): string {
   return `${p.hostname}/${p.namespace}/${p.type}`
+}
+
+/** What users write as `source`: NAMESPACE/NAME/SYSTEM for the default origin, else with the host. */
+export function moduleSource(m: ModuleRef): string {
+  const path = `${m.namespace}/${m.name}/${m.system}`
+  return m.hostname === DEFAULT_MODULE_HOST ? path : `${m.hostname}/${path}`
+}
+
+/** A module address HOST/NAMESPACE/NAME/SYSTEM (a job item's, a plan's) split up, or null. */
+export function parseModuleAddress(address: string): ModuleRef | null {
+  const parts = address.split('/')
+  if (parts.length !== 4 || parts.some((p) => p === '')) return null
+  const [hostname, namespace, name, system] = parts as [string, string, string, string]
+  return { hostname, namespace, name, system }
 }
