@@ -376,11 +376,3 @@ pub(super) async fn stored_blobs(pool: &Pool) -> Result<Vec<super::packages::Sto
     )
     .fetch_all(p).await?))
 }
-
-/// How many module versions are stored, for `/metrics`.
-pub async fn count_versions(pool: &Pool) -> Result<i64, DbError> {
-    Ok(
-        on_pool!(pool, p => sqlx::query_scalar("SELECT COUNT(*) FROM module_versions")
-        .fetch_one(p).await?),
-    )
-}

@@ -90,6 +90,8 @@ pub struct Gauges {
     pub items: HashMap<ItemStatus, i64>,
     pub packages: i64,
     pub bytes: i64,
+    pub module_versions: i64,
+    pub module_bytes: i64,
 }
 
 pub async fn gauges(pool: &Pool) -> Result<Gauges, DbError> {
@@ -97,9 +99,13 @@ pub async fn gauges(pool: &Pool) -> Result<Gauges, DbError> {
             .fetch_all(p).await?);
     let (packages, bytes): (i64, i64) = on_pool!(pool, p => sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM packages")
             .fetch_one(p).await?);
+    let (module_versions, module_bytes): (i64, i64) = on_pool!(pool, p => sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM module_versions")
+            .fetch_one(p).await?);
     Ok(Gauges {
         items: items.into_iter().collect(),
         packages,
         bytes,
+        module_versions,
+        module_bytes,
     })
 }

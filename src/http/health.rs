@@ -110,6 +110,20 @@ pub async fn metrics(
         "Stored packages.",
         [(String::new(), gauges.packages)],
     );
+    family(
+        &mut out,
+        "tfmirror_module_versions",
+        "gauge",
+        "Stored module versions.",
+        [(String::new(), gauges.module_versions)],
+    );
+    family(
+        &mut out,
+        "tfmirror_module_storage_bytes",
+        "gauge",
+        "Bytes of stored module archives.",
+        [(String::new(), gauges.module_bytes)],
+    );
     Ok(actix_web::HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

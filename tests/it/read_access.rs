@@ -255,3 +255,69 @@ async fn without_read_access_control_anyone_reads_and_urls_stay_plain() {
             .starts_with("public")
     );
 }
+
+#[tokio::test]
+async fn modules_need_a_token_and_their_archives_a_signed_location() {
+    let (app, _, token, admin) = app().await;
+    let package = crate::common::modules::tar_gz(&[("sub/main.tf", "# private\n")], None);
+    let form = reqwest::multipart::Form::new()
+        .text("namespace", "platform")
+        .text("name", "network")
+        .text("system", "aws")
+        .text("version", "1.0.0")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(package).file_name("m.tar.gz"),
+        );
+    let res = app
+        .client
+        .post(app.url("/api/v1/modules"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let base = "/v1/modules/platform/network/aws";
+    for path in [format!("{base}/versions"), format!("{base}/1.0.0/download")] {
+        assert_eq!(
+            app.get(&path).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
+    let with_token = |path: &str| app.client.get(app.url(path)).bearer_auth(&token).send();
+    assert_eq!(
+        with_token(&format!("{base}/versions"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let res = with_token(&format!("{base}/1.0.0/download")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let location = res.headers()["x-terraform-get"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(location.contains("signature="), "{location}");
+    // Terraform fetches the archive without its token (go-getter sends none): the signed
+    // location opens it, the bare path does not, a forged signature is refused.
+    let (path, query) = location.split_once('?').unwrap();
+    assert!(
+        !path.contains("//"),
+        "an uploaded package is served from its root"
+    );
+    assert_eq!(app.get(path).await.status(), StatusCode::UNAUTHORIZED);
+    let res = app.get(&location).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("private"),
+        "no shared cache keeps a private module"
+    );
+    let forged = format!("{path}?{}", query.replace("signature=", "signature=0"));
+    assert_eq!(app.get(&forged).await.status(), StatusCode::FORBIDDEN);
+}

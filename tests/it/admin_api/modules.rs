@@ -37,7 +37,8 @@ async fn upload(app: &TestApp, token: &str, form: reqwest::multipart::Form) -> (
 
 #[tokio::test]
 async fn modules_are_uploaded_listed_blocked_and_deleted() {
-    let app = app_with(|_| {}).await;
+    let app =
+        app_with(|c| c.metrics.token = tfmirror::config::Secret::new("scrape-token-123")).await;
     let admin = token(&app, "alice", ADMIN_PASSWORD).await;
     let viewer = token(&app, "victor", VIEWER_PASSWORD).await;
     let package = tar_gz(
@@ -124,6 +125,36 @@ async fn modules_are_uploaded_listed_blocked_and_deleted() {
         doc,
         json!({"modules": [{"versions": [{"version": "1.1.0"}, {"version": "1.0.0"}]}]})
     );
+
+    // Downloaded once in full (and once by range, which is not a download): in /metrics.
+    let archive = "/v1/modules/platform/network/aws/1.1.0/archive.tar.gz";
+    assert_eq!(app.get(archive).await.status(), StatusCode::OK);
+    let res = app
+        .client
+        .get(app.url(archive))
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.bytes().await.unwrap().len(), 10);
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-token-123")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "tfmirror_module_versions 2",
+        "tfmirror_module_downloads_total 1",
+        "tfmirror_http_requests_total{route=\"module_archive\",method=\"GET\",status=\"200\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
 
     // Blocked: gone from /versions, its download and its archive; viewers cannot.
     let status_path = format!("{detail_path}/versions/1.0.0/status");
