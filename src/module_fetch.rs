@@ -66,6 +66,9 @@ pub struct ModuleFetcher {
     /// One fetch per module version at a time in this process; the second waits, then finds
     /// the version stored.
     flights: KeyedLocks,
+    /// Where versions come from, as the origin said recently: `download` and the archive
+    /// fetch that follows ask once.
+    located: moka::future::Cache<String, Arc<(String, Location)>>,
 }
 
 impl ModuleFetcher {
@@ -88,6 +91,10 @@ impl ModuleFetcher {
             tmp_dir,
             fetch_timeout,
             flights: KeyedLocks::default(),
+            located: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(crate::pull::metadata_ttl(config))
+                .build(),
         }
     }
 
@@ -130,6 +137,8 @@ impl ModuleFetcher {
             reason,
         };
         let (raw, location) = self.locate(a, version).await?;
+        // The next fetch of this version asks the origin again (a moved tag shows then).
+        self.located.invalidate(&format!("{a} {version}")).await;
         let work = self.work_dir()?;
         let tree = work.path().join("tree");
         std::fs::create_dir(&tree)?;
@@ -202,8 +211,23 @@ impl ModuleFetcher {
         })
     }
 
-    /// Where a version comes from: the origin's location, parsed, a page followed once.
+    /// Where a version comes from: the origin's location, parsed, a page followed once
+    /// (remembered for the metadata TTL).
     pub async fn locate(
+        &self,
+        a: &ModuleAddress,
+        version: &Version,
+    ) -> Result<(String, Location), ModuleError> {
+        let key = format!("{a} {version}");
+        if let Some(hit) = self.located.get(&key).await {
+            return Ok((*hit).clone());
+        }
+        let found = self.locate_at_origin(a, version).await?;
+        self.located.insert(key, Arc::new(found.clone())).await;
+        Ok(found)
+    }
+
+    async fn locate_at_origin(
         &self,
         a: &ModuleAddress,
         version: &Version,

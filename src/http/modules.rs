@@ -192,12 +192,25 @@ async fn download_of(
         None => match offered(state, a).await {
             // Fetched when the archive is asked for; the origin's location (a quick
             // metadata request) already says which subdirectory the client will need.
-            Some(o) if o.contains(version) => state
-                .modules
-                .fetcher()
-                .subdir_of(a, version)
-                .await
-                .map_err(|e| module_error(a, version, e))?,
+            Some(o) if o.contains(version) => {
+                // Within the origin's metadata deadline: the client gives up after 10 s.
+                let deadline = std::time::Duration::from_millis(
+                    state
+                        .config
+                        .upstream
+                        .get(a.hostname.as_str())
+                        .map_or(5_000, |u| u.metadata_deadline_ms),
+                );
+                tokio::time::timeout(deadline, state.modules.fetcher().subdir_of(a, version))
+                    .await
+                    .map_err(|_| {
+                        AppError::UpstreamUnavailable(format!(
+                            "module {a} {version} is not stored and its origin did not say where it is within {} ms",
+                            deadline.as_millis()
+                        ))
+                    })?
+                    .map_err(|e| module_error(a, version, e))?
+            }
             _ => {
                 return Err(AppError::not_found(format!(
                     "version {key} of module {a} is not in this mirror"

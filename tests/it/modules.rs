@@ -485,3 +485,50 @@ async fn definitions_module_blocks_become_jobs_the_worker_fetches() {
     assert_eq!(view.get("1.1.0").unwrap().sha256, before);
     assert_eq!(view.get("1.1.0").unwrap().conflicts, 1);
 }
+
+#[tokio::test]
+async fn the_origins_version_list_is_served_stale_when_it_is_down_and_modules_can_be_off() {
+    let s = setup_with(|c| {
+        if let Some(up) = c.upstream.get_mut("registry.terraform.io") {
+            up.metadata_ttl_seconds = 1;
+        }
+        let mut off = c.upstream["registry.terraform.io"].clone();
+        off.modules = false;
+        c.upstream.insert("modules-off.example".into(), off);
+    })
+    .await;
+    let app = &s.app;
+    let path = s
+        .fake
+        .serve_module_file("m.tar.gz", tar_gz(&[("main.tf", "#\n")], None));
+    for v in ["1.0.0", "2.0.0"] {
+        s.fake.publish_module("acme/cached/aws", v, &path);
+    }
+    let listed = serde_json::json!({"modules": [{"versions": [{"version": "2.0.0"}, {"version": "1.0.0"}]}]});
+    assert_eq!(
+        versions(app, "acme/cached/aws").await,
+        (StatusCode::OK, listed.clone())
+    );
+    // The origin goes away; past the TTL the last good list is still the answer.
+    drop(s.fake);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        versions(app, "acme/cached/aws").await,
+        (StatusCode::OK, listed)
+    );
+    // An origin whose upstream block says `modules = false` is never asked.
+    let res = app
+        .get("/registry/modules-off.example/v1/modules/acme/cached/aws/versions")
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let err = tfmirror::jobs::validate(
+        "module \"modules-off.example/acme/cached/aws\" {\n  versions = [\"1.0.0\"]\n}\n",
+        &app.state.registry,
+    )
+    .unwrap_err();
+    assert!(
+        err.problems()[0].message.contains("`modules = false`"),
+        "{:?}",
+        err.problems()
+    );
+}
