@@ -93,7 +93,7 @@ impl ModuleFetcher {
             flights: KeyedLocks::default(),
             located: moka::future::Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(crate::pull::metadata_ttl(config))
+                .time_to_live(config.metadata_ttl())
                 .build(),
         }
     }

@@ -245,7 +245,7 @@ pub fn fetcher(
         catalog.clone(),
         registry.clone(),
         config.limits.max_archive_bytes,
-        crate::pull::metadata_ttl(config),
+        config.metadata_ttl(),
     ))
 }
 

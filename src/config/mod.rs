@@ -632,6 +632,20 @@ impl Default for LimitsConfig {
     }
 }
 
+impl Config {
+    /// The shortest metadata TTL of any upstream: how long version lists and checksums stay fresh.
+    pub fn metadata_ttl(&self) -> std::time::Duration {
+        let ttl = self
+            .upstream
+            .values()
+            .map(|u| u.metadata_ttl_seconds)
+            .min()
+            .unwrap_or(300)
+            .max(1);
+        std::time::Duration::from_secs(ttl)
+    }
+}
+
 impl LimitsConfig {
     pub fn module_tree(&self) -> crate::archive::TreeLimits {
         crate::archive::TreeLimits {

@@ -98,25 +98,13 @@ pub struct PullThrough {
     owner: String,
 }
 
-/// The shortest metadata TTL of any upstream: how long version lists and checksums stay fresh.
-pub fn metadata_ttl(config: &Config) -> Duration {
-    let ttl = config
-        .upstream
-        .values()
-        .map(|u| u.metadata_ttl_seconds)
-        .min()
-        .unwrap_or(300)
-        .max(1);
-    Duration::from_secs(ttl)
-}
-
 impl PullThrough {
     pub fn new(config: Arc<Config>, db: Pool, fetcher: Arc<Fetcher>) -> Self {
         let tmp_dir = config.data_dir.join("tmp/pull");
         Self {
             fresh: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(metadata_ttl(&config))
+                .time_to_live(config.metadata_ttl())
                 .build(),
             last_good: Cache::builder().max_capacity(10_000).build(),
             flights: Arc::new(Flights::new(tmp_dir.clone())),

@@ -26,7 +26,7 @@ impl ModulePull {
         Self {
             fresh: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(super::metadata_ttl(&config))
+                .time_to_live(config.metadata_ttl())
                 .build(),
             last_good: Cache::builder().max_capacity(10_000).build(),
             fetcher,

@@ -140,26 +140,44 @@ impl BlobStore for LocalStore {
         range: Option<ByteRange>,
     ) -> Result<ByteStream, StorageError> {
         let path = self.path_of(key);
-        let opened = tokio::task::spawn_blocking(move || -> std::io::Result<(File, u64)> {
-            let mut file = File::open(path)?;
-            let len = match range {
-                Some(r) => {
-                    file.seek(SeekFrom::Start(r.start))?;
-                    r.len()
+        // An object of at most one chunk (most module archives, small providers) is read in
+        // the same trip to the blocking pool that opens it: one thread hop per request, not two.
+        let opened = tokio::task::spawn_blocking(
+            move || -> std::io::Result<(File, u64, Option<Vec<u8>>)> {
+                let mut file = File::open(path)?;
+                let len = match range {
+                    Some(r) => {
+                        file.seek(SeekFrom::Start(r.start))?;
+                        r.len()
+                    }
+                    None => file.metadata()?.len(),
+                };
+                if len > CHUNK as u64 {
+                    return Ok((file, len, None));
                 }
-                None => file.metadata()?.len(),
-            };
-            Ok((file, len))
-        })
+                let mut buf = Vec::with_capacity(len as usize);
+                (&file).take(len).read_to_end(&mut buf)?;
+                Ok((file, len, Some(buf)))
+            },
+        )
         .await
         .map_err(|e| StorageError::Backend(e.to_string()))?;
-        let (file, len) = match opened {
+        let (file, len, whole) = match opened {
             Ok(v) => v,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StorageError::NotFound(key.as_str().to_owned()));
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(buf) = whole {
+            if (buf.len() as u64) < len {
+                return Err(StorageError::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "stored object is shorter than recorded",
+                )));
+            }
+            return Ok(futures_util::stream::once(async move { Ok(Bytes::from(buf)) }).boxed());
+        }
         Ok(file_chunks(file, len))
     }
 
