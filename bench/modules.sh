@@ -2,7 +2,9 @@
 # Module benchmark, loopback only, every run bounded in count and time:
 #  1. module archive downloads: wrk on a stored module version's archive.tar.gz through
 #     tfmirror against nginx serving the very same bytes as a static file, alternating round
-#     by round, for a typical small module (SMALL_KB) and a large one (LARGE_MB);
+#     by round, for a typical small module (SMALL_KB) and a large one (LARGE_MB), over HTTPS
+#     (both with the same certificate, as clients talk to a mirror) and over plain HTTP
+#     (where nginx sends the file with sendfile, which TLS rules out);
 #     target: tfmirror within 10% of nginx's requests/s.
 #  2. cold pull-through: for each of COUNT modules of PULL_MB, a direct `curl` of the origin's
 #     archive against a `curl` of the same version's archive.tar.gz through a tfmirror that
@@ -40,6 +42,8 @@ WORK=$(mktemp -d "$PWD/$OUT/modules.XXXXXX")
 TFM_PORT=18680
 NGX_PORT=18681
 PULL_PORT=18682
+TFM_TLS_PORT=18683
+NGX_TLS_PORT=18684
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -88,7 +92,17 @@ serve() {
 # 1. Stored modules: uploaded with `tfmirror add-module`, then the stored archive copied
 # byte for byte into nginx's tree at the same path.
 mkdir -p "$WORK/static" "$WORK/origin/files"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 serve stored "$TFM_PORT" ""
+# The same data directory over HTTPS (a second process, started once the modules are in).
+TLS_HCL="server {
+  listen = \"127.0.0.1:$TFM_TLS_PORT\"
+  tls {
+    cert_file = \"$WORK/cert.pem\"
+    key_file  = \"$WORK/key.pem\"
+  }
+}"
 for m in small:$((SMALL_KB << 10)) large:$((LARGE_MB << 20)); do
   name=${m%%:*}; size=${m##*:}
   make_module "$WORK/$name.tar.gz" "$name" "$size"
@@ -125,6 +139,12 @@ http {
   uwsgi_temp_path $WORK; scgi_temp_path $WORK;
   server { listen 127.0.0.1:$NGX_PORT; root $WORK/static; }
   server {
+    listen 127.0.0.1:$NGX_TLS_PORT ssl;
+    ssl_certificate $WORK/cert.pem;
+    ssl_certificate_key $WORK/key.pem;
+    root $WORK/static;
+  }
+  server {
     listen 127.0.0.1:$((NGX_PORT + 10));
     root $WORK/origin;
     location ~ ^/v1/modules/bench/(mod[0-9]+)/aws/1.0.0/download$ {
@@ -139,26 +159,45 @@ for _ in $(seq 1 50); do [ -s "$WORK/nginx.pid" ] && break; sleep 0.1; done
 ORIGIN=http://127.0.0.1:$((NGX_PORT + 10))
 cat "$WORK"/origin/files/*.tar.gz "$WORK"/static/v1/modules/bench/*/aws/1.0.0/* > /dev/null
 
-for name in small large; do
-  path="v1/modules/bench/$name/aws/1.0.0/archive.tar.gz"
-  cmp <(curl -fsS "http://127.0.0.1:$TFM_PORT/$path" | sha256sum) \
-      <(curl -fsS "http://127.0.0.1:$NGX_PORT/$path" | sha256sum)
+# The HTTPS tfmirror reads the same data directory as the plain one.
+sed -e "/^server {/,/^}/d" "$WORK/stored/tfmirror.hcl" > "$WORK/tls.hcl"
+printf '%s\n' "$TLS_HCL" >> "$WORK/tls.hcl"
+RUST_LOG=warn "$BIN" --config "$WORK/tls.hcl" serve > "$WORK/tls.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  curl -fsk "https://127.0.0.1:$TFM_TLS_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
 done
 
-run_wrk() { # port path conns -> "rps p99"
+for name in small large; do
+  path="v1/modules/bench/$name/aws/1.0.0/archive.tar.gz"
+  for url in "http://127.0.0.1:$NGX_PORT" "https://127.0.0.1:$TFM_TLS_PORT" "https://127.0.0.1:$NGX_TLS_PORT"; do
+    cmp <(curl -fsS "http://127.0.0.1:$TFM_PORT/$path" | sha256sum) \
+        <(curl -fsSk "$url/$path" | sha256sum)
+  done
+done
+
+run_wrk() { # base path conns -> "rps p99"
   local out="$WORK/wrk.txt"
-  wrk -t2 -c"$3" -d"$DURATION" --latency "http://127.0.0.1:$1/$2" > "$out"
+  wrk -t2 -c"$3" -d"$DURATION" --latency "$1/$2" > "$out"
   echo "$(awk '/^Requests\/sec/ {print $2}' "$out") $(awk '$1 == "99%" {print $2}' "$out")"
 }
 
 : > "$WORK/archives.txt"
-for name in small large; do
-  path="v1/modules/bench/$name/aws/1.0.0/archive.tar.gz"
-  conns=$CONNS
-  [ "$name" = large ] && conns=16
-  for _ in $(seq 1 "$ROUNDS"); do
-    echo "$name tfmirror $(run_wrk "$TFM_PORT" "$path" "$conns")" >> "$WORK/archives.txt"
-    echo "$name nginx $(run_wrk "$NGX_PORT" "$path" "$conns")" >> "$WORK/archives.txt"
+for scheme in https http; do
+  if [ "$scheme" = https ]; then
+    tfm="https://127.0.0.1:$TFM_TLS_PORT"; ngx="https://127.0.0.1:$NGX_TLS_PORT"
+  else
+    tfm="http://127.0.0.1:$TFM_PORT"; ngx="http://127.0.0.1:$NGX_PORT"
+  fi
+  for name in small large; do
+    path="v1/modules/bench/$name/aws/1.0.0/archive.tar.gz"
+    conns=$CONNS
+    [ "$name" = large ] && conns=16
+    for _ in $(seq 1 "$ROUNDS"); do
+      echo "$scheme-$name tfmirror $(run_wrk "$tfm" "$path" "$conns")" >> "$WORK/archives.txt"
+      echo "$scheme-$name nginx $(run_wrk "$ngx" "$path" "$conns")" >> "$WORK/archives.txt"
+    done
   done
 done
 
@@ -189,17 +228,21 @@ for line in open(archives):
     name, server, rps, p99 = line.split()
     runs[(name, server)].append((float(rps), ms(p99)))
 print(f"module archive downloads (median of {rounds} alternating rounds of {duration})")
-print(f"{'module':<16} {'server':<9} {'requests/s':>11} {'p99':>9}")
-for name, label in (("small", f"small {small_kb} KiB"), ("large", f"large {large_mb} MiB")):
+print(f"{'module':<22} {'server':<9} {'requests/s':>11} {'p99':>9}")
+for name, label in (
+    (f"{scheme}-{size}", f"{scheme} {size} {amount}")
+    for scheme in ("https", "http")
+    for size, amount in (("small", f"{small_kb} KiB"), ("large", f"{large_mb} MiB"))
+):
     med = {}
     for server in ("tfmirror", "nginx"):
         rows = runs[(name, server)]
         rps = statistics.median(r[0] for r in rows)
         p99 = statistics.median(r[1] for r in rows)
         med[server] = rps
-        print(f"{label:<16} {server:<9} {rps:>11.0f} {p99:>7.2f}ms")
+        print(f"{label:<22} {server:<9} {rps:>11.0f} {p99:>7.2f}ms")
     ratio = med["tfmirror"] / med["nginx"]
-    print(f"{label:<16} tfmirror/nginx = {ratio:.2f}  (target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'})")
+    print(f"{label:<22} tfmirror/nginx = {ratio:.2f}  (target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'})")
 rows = [tuple(map(float, l.split())) for l in open(cold) if l.strip()]
 print(f"cold pull-through, {len(rows)} modules x {pull_mb} MiB (seconds)")
 print(f"{'module':>8} {'direct':>8} {'mirror':>8} {'stored':>8}")
