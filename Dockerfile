@@ -47,9 +47,10 @@ LABEL org.opencontainers.image.title="tfmirror" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 
-# ca-certificates: TLS to the upstream registries and S3. curl: the HEALTHCHECK only.
+# ca-certificates: TLS to the upstream registries and S3. curl: the HEALTHCHECK only. git:
+# modules whose origin names a git repository (`git::https://...`) are cloned with it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates curl git \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed, unprivileged UID/GID (the Helm chart's securityContext uses the same numbers).
