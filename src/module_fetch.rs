@@ -173,7 +173,12 @@ impl ModuleFetcher {
                 };
                 Some(commit)
             }
-            Location::Indirect { .. } => unreachable!("followed above"),
+            // `locate` follows a page once and refuses a second one.
+            Location::Indirect { .. } => {
+                return Err(refused(format!(
+                    "location {raw:?} is a page, not an archive"
+                )));
+            }
         };
         let subdir = location.subdir().to_owned();
         let (root, subdir) = if subdir == "*" {
