@@ -427,13 +427,17 @@ impl Catalog {
         self.views
             .try_get_with(address.clone(), load)
             .await
-            .map_err(|e: Arc<CatalogError>| match &*e {
-                CatalogError::Db(d) if d.is_unavailable() => {
-                    CatalogError::Unavailable(d.to_string())
-                }
-                CatalogError::Unavailable(m) => CatalogError::Unavailable(m.clone()),
-                other => CatalogError::Task(other.to_string()),
-            })
+            .map_err(loader_error)
+    }
+}
+
+/// What a cache loader's failure, shared by every request that waited on it, becomes: a
+/// database that did not answer stays `Unavailable` (a 503), anything else is a fault.
+fn loader_error(e: Arc<CatalogError>) -> CatalogError {
+    match &*e {
+        CatalogError::Db(d) if d.is_unavailable() => CatalogError::Unavailable(d.to_string()),
+        CatalogError::Unavailable(m) => CatalogError::Unavailable(m.clone()),
+        other => CatalogError::Task(other.to_string()),
     }
 }
 

@@ -67,12 +67,7 @@ impl Catalog {
         self.modules
             .try_get_with(a.clone(), load)
             .await
-            .map_err(|e: Arc<CatalogError>| match &*e {
-                CatalogError::Db(d) if d.is_unavailable() => {
-                    CatalogError::Unavailable(d.to_string())
-                }
-                other => CatalogError::Task(other.to_string()),
-            })
+            .map_err(super::loader_error)
     }
 
     /// Stores the archive, then records the version. A version already stored is never

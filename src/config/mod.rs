@@ -633,6 +633,16 @@ impl Default for LimitsConfig {
 }
 
 impl Config {
+    /// The longest a client's metadata request waits for the origin `host` (its upstream's
+    /// `metadata_deadline_ms`; 5 s for a host without one).
+    pub fn metadata_deadline(&self, host: &str) -> std::time::Duration {
+        let ms = self
+            .upstream
+            .get(host)
+            .map_or(5_000, |u| u.metadata_deadline_ms);
+        std::time::Duration::from_millis(ms.max(1))
+    }
+
     /// The shortest metadata TTL of any upstream: how long version lists and checksums stay fresh.
     pub fn metadata_ttl(&self) -> std::time::Duration {
         let ttl = self

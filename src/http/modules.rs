@@ -187,13 +187,7 @@ async fn download_of(
             // metadata request) already says which subdirectory the client will need.
             Some(o) if o.contains(version) => {
                 // Within the origin's metadata deadline: the client gives up after 10 s.
-                let deadline = std::time::Duration::from_millis(
-                    state
-                        .config
-                        .upstream
-                        .get(a.hostname.as_str())
-                        .map_or(5_000, |u| u.metadata_deadline_ms),
-                );
+                let deadline = state.config.metadata_deadline(a.hostname.as_str());
                 tokio::time::timeout(deadline, state.modules.fetcher().subdir_of(a, version))
                     .await
                     .map_err(|_| {

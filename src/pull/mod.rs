@@ -314,12 +314,7 @@ impl PullThrough {
     }
 
     fn deadline(&self, address: &ProviderAddress) -> Duration {
-        let ms = self
-            .config
-            .upstream
-            .get(address.hostname.as_str())
-            .map_or(5_000, |u| u.metadata_deadline_ms);
-        Duration::from_millis(ms.max(1))
+        self.config.metadata_deadline(address.hostname.as_str())
     }
 
     /// A version's verified checksums if they are in memory (fetched for a recent request).

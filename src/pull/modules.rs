@@ -4,7 +4,6 @@
 //! asks for its archive.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use moka::future::Cache;
 use tokio_util::sync::CancellationToken;
@@ -48,11 +47,7 @@ impl ModulePull {
         if let Some(v) = self.fresh.get(a).await {
             return Ok(v);
         }
-        let deadline = self
-            .config
-            .upstream
-            .get(a.hostname.as_str())
-            .map_or(5_000, |u| u.metadata_deadline_ms);
+        let deadline = self.config.metadata_deadline(a.hostname.as_str());
         let load = async {
             let listed = self.fetcher.client().module_versions(a).await?;
             let mut versions: Vec<Version> = listed
@@ -63,10 +58,11 @@ impl ModulePull {
             versions.dedup();
             Ok::<_, UpstreamError>(Arc::new(versions))
         };
-        let result = match tokio::time::timeout(Duration::from_millis(deadline), load).await {
+        let result = match tokio::time::timeout(deadline, load).await {
             Ok(r) => r,
             Err(_) => Err(UpstreamError::transient(format!(
-                "versions of module {a}: the origin did not answer within {deadline} ms"
+                "versions of module {a}: the origin did not answer within {} ms",
+                deadline.as_millis()
             ))),
         };
         match result {
