@@ -18,9 +18,9 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::hashes::Sha256Writer;
@@ -215,7 +215,7 @@ impl<'a> Unpacker<'a> {
                         "it is a symbolic link that leads outside the package",
                     ));
                 }
-                symlink(&target, &path)?;
+                std::os::unix::fs::symlink(&target, &path)?;
                 self.links.insert(rel);
             }
             Kind::File { executable, reader } => {
@@ -229,32 +229,15 @@ impl<'a> Unpacker<'a> {
                 }
                 self.stats.bytes += written;
                 self.stats.files += 1;
-                set_mode(&file, if executable { 0o755 } else { 0o644 })?;
+                file.set_permissions(fs::Permissions::from_mode(if executable {
+                    0o755
+                } else {
+                    0o644
+                }))?;
             }
         }
         Ok(())
     }
-}
-
-#[cfg(unix)]
-fn symlink(target: &str, path: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, path)
-}
-
-#[cfg(not(unix))]
-fn symlink(_target: &str, _path: &Path) -> io::Result<()> {
-    Err(io::Error::other("symbolic links need a Unix system"))
-}
-
-#[cfg(unix)]
-fn set_mode(file: &fs::File, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_file: &fs::File, _mode: u32) -> io::Result<()> {
-    Ok(())
 }
 
 fn is_executable(mode: u32) -> bool {
@@ -454,7 +437,7 @@ fn walk(root: &Path, limits: TreeLimits) -> Result<Vec<TreeEntry>, ArchiveError>
                 stack.push((entry.path(), format!("{rel}/")));
                 TreeKind::Dir
             } else if file_type.is_file() {
-                let mode = mode_of(&entry.metadata()?);
+                let mode = entry.metadata()?.permissions().mode();
                 TreeKind::File {
                     executable: is_executable(mode),
                 }
@@ -476,17 +459,6 @@ fn walk(root: &Path, limits: TreeLimits) -> Result<Vec<TreeEntry>, ArchiveError>
     }
     out.sort_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
     Ok(out)
-}
-
-#[cfg(unix)]
-fn mode_of(meta: &fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode()
-}
-
-#[cfg(not(unix))]
-fn mode_of(_meta: &fs::Metadata) -> u32 {
-    0o644
 }
 
 /// The stored archive of a module version.
@@ -611,17 +583,7 @@ impl<R: Read> Read for HashingReader<R> {
 
 fn h1_of_lines(mut lines: Vec<(String, String)>) -> String {
     lines.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut summary = Sha256::new();
-    for (name, digest) in &lines {
-        summary.update(digest.as_bytes());
-        summary.update(b"  ");
-        summary.update(name.as_bytes());
-        summary.update(b"\n");
-    }
-    format!(
-        "h1:{}",
-        base64::engine::general_purpose::STANDARD.encode(summary.finalize())
-    )
+    crate::hashes::h1_of_sorted(&lines)
 }
 
 /// The `h1:` of the tree at `root` (files, and links to files by what they name; the root's
@@ -643,6 +605,8 @@ pub fn tree_h1(root: &Path, limits: TreeLimits) -> Result<String, ArchiveError> 
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     const LIMITS: TreeLimits = TreeLimits {

@@ -229,22 +229,28 @@ pub fn h1_of_zip<R: Read + Seek>(mut reader: R, limits: ZipLimits) -> Result<Str
         lines.push((name, digest));
     }
     lines.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut summary = Sha256::new();
     for pair in lines.windows(2) {
         if pair[0].0 == pair[1].0 {
             return Err(HashError::DuplicateEntry(pair[0].0.clone()));
         }
     }
-    for (name, digest) in &lines {
+    Ok(h1_of_sorted(&lines))
+}
+
+/// `dirhash.Hash1` over (name, hex sha256 of the content) pairs already sorted by name's
+/// bytes: sha256 over the lines `hex  name\n`, base64, with the `h1:` prefix.
+pub fn h1_of_sorted(lines: &[(String, String)]) -> String {
+    let mut summary = Sha256::new();
+    for (name, digest) in lines {
         summary.update(digest.as_bytes());
         summary.update(b"  ");
         summary.update(name.as_bytes());
         summary.update(b"\n");
     }
-    Ok(format!(
+    format!(
         "h1:{}",
         base64::engine::general_purpose::STANDARD.encode(summary.finalize())
-    ))
+    )
 }
 
 /// Both hashes and the size of a package file on disk.
