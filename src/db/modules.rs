@@ -64,6 +64,16 @@ const VERSION_COLUMNS: &str = "v.version, v.status, v.size_bytes, v.sha256, v.h1
 
 const MODULE_IS: &str = "m.hostname = $1 AND m.namespace = $2 AND m.name = $3 AND m.system = $4";
 
+/// Binds a module's four names as `$1`..`$4` (see [`MODULE_IS`]).
+macro_rules! bind_module {
+    ($q:expr, $a:expr) => {
+        $q.bind($a.hostname.as_str())
+            .bind($a.namespace.as_str())
+            .bind($a.name.as_str())
+            .bind($a.system.as_str())
+    };
+}
+
 /// Records a stored version, unless the version exists: then the same content is
 /// `AlreadyPresent` and other content a `Conflict` (recorded, the stored one untouched).
 pub async fn record_version(pool: &Pool, v: &NewModuleVersion<'_>) -> Result<Recorded, DbError> {
@@ -72,22 +82,14 @@ pub async fn record_version(pool: &Pool, v: &NewModuleVersion<'_>) -> Result<Rec
     let at = now();
     on_pool!(pool, p => {
         let mut tx = p.write_tx().await?;
-        sqlx::query(
+        bind_module!(sqlx::query(
             "INSERT INTO modules (hostname, namespace, name, system, created_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hostname, namespace, name, system) DO NOTHING",
-        )
-        .bind(a.hostname.as_str())
-        .bind(a.namespace.as_str())
-        .bind(a.name.as_str())
-        .bind(a.system.as_str())
+        ), a)
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        let module_id: i64 = sqlx::query_scalar(&format!("SELECT m.id FROM modules m WHERE {MODULE_IS}"))
-            .bind(a.hostname.as_str())
-            .bind(a.namespace.as_str())
-            .bind(a.name.as_str())
-            .bind(a.system.as_str())
+        let module_id: i64 = bind_module!(sqlx::query_scalar(&format!("SELECT m.id FROM modules m WHERE {MODULE_IS}")), a)
             .fetch_one(&mut *tx)
             .await?;
         let added: Option<i64> = sqlx::query_scalar(
@@ -147,16 +149,6 @@ pub async fn record_version(pool: &Pool, v: &NewModuleVersion<'_>) -> Result<Rec
     })
 }
 
-/// Binds a module's four names as `$1`..`$4` (see [`MODULE_IS`]).
-macro_rules! bind_module {
-    ($q:expr, $a:expr) => {
-        $q.bind($a.hostname.as_str())
-            .bind($a.namespace.as_str())
-            .bind($a.name.as_str())
-            .bind($a.system.as_str())
-    };
-}
-
 /// Every stored version of a module, newest first (blocked ones too).
 pub async fn versions(pool: &Pool, a: &ModuleAddress) -> Result<Vec<ModuleVersionRow>, DbError> {
     let sql = format!(
@@ -211,11 +203,7 @@ pub async fn conflicts(
          JOIN modules m ON m.id = v.module_id
          WHERE {MODULE_IS} AND v.version = $5 ORDER BY c.first_seen"
     );
-    Ok(on_pool!(pool, p => sqlx::query_as(&sql)
-        .bind(a.hostname.as_str())
-        .bind(a.namespace.as_str())
-        .bind(a.name.as_str())
-        .bind(a.system.as_str())
+    Ok(on_pool!(pool, p => bind_module!(sqlx::query_as(&sql), a)
         .bind(version)
         .fetch_all(p)
         .await?))
@@ -287,14 +275,10 @@ pub async fn set_status(
     status: VersionStatus,
 ) -> Result<bool, DbError> {
     let version = version.to_string();
-    let done = on_pool!(pool, p => sqlx::query(&format!(
+    let done = on_pool!(pool, p => bind_module!(sqlx::query(&format!(
         "UPDATE module_versions SET status = $6 WHERE version = $5 AND module_id =
            (SELECT m.id FROM modules m WHERE {MODULE_IS})"
-    ))
-    .bind(a.hostname.as_str())
-    .bind(a.namespace.as_str())
-    .bind(a.name.as_str())
-    .bind(a.system.as_str())
+    )), a)
     .bind(&version)
     .bind(status)
     .execute(p)
@@ -303,8 +287,9 @@ pub async fn set_status(
     Ok(done > 0)
 }
 
-/// Deletes one version (`Some`) or the whole module (`None`). Returns the storage keys no
-/// version references any more, or `None` when there was nothing to delete.
+/// Deletes one version (`Some`) or the whole module (`None`). Returns the storage keys of
+/// what it deleted (the caller deletes the blobs nothing references any more, checking under
+/// each blob's lock), or `None` when there was nothing to delete.
 pub async fn delete(
     pool: &Pool,
     a: &ModuleAddress,
@@ -313,25 +298,17 @@ pub async fn delete(
     let version = version.map(|v| v.to_string());
     on_pool!(pool, p => {
         let mut tx = p.write_tx().await?;
-        let keys: Vec<String> = sqlx::query_scalar(&format!(
+        let keys: Vec<String> = bind_module!(sqlx::query_scalar(&format!(
             "SELECT DISTINCT v.storage_key FROM module_versions v JOIN modules m ON m.id = v.module_id
              WHERE {MODULE_IS} AND ($5 IS NULL OR v.version = $5)"
-        ))
-        .bind(a.hostname.as_str())
-        .bind(a.namespace.as_str())
-        .bind(a.name.as_str())
-        .bind(a.system.as_str())
+        )), a)
         .bind(&version)
         .fetch_all(&mut *tx)
         .await?;
-        let done = sqlx::query(&format!(
+        let done = bind_module!(sqlx::query(&format!(
             "DELETE FROM module_versions WHERE ($5 IS NULL OR version = $5) AND module_id =
                (SELECT m.id FROM modules m WHERE {MODULE_IS})"
-        ))
-        .bind(a.hostname.as_str())
-        .bind(a.namespace.as_str())
-        .bind(a.name.as_str())
-        .bind(a.system.as_str())
+        )), a)
         .bind(&version)
         .execute(&mut *tx)
         .await?
@@ -339,29 +316,14 @@ pub async fn delete(
         if done == 0 {
             return Ok(None);
         }
-        sqlx::query(&format!(
+        bind_module!(sqlx::query(&format!(
             "DELETE FROM modules WHERE id = (SELECT m.id FROM modules m WHERE {MODULE_IS})
                AND NOT EXISTS (SELECT 1 FROM module_versions v WHERE v.module_id = modules.id)"
-        ))
-        .bind(a.hostname.as_str())
-        .bind(a.namespace.as_str())
-        .bind(a.name.as_str())
-        .bind(a.system.as_str())
+        )), a)
         .execute(&mut *tx)
         .await?;
-        let mut orphans = Vec::new();
-        for key in keys {
-            let used: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM module_versions WHERE storage_key = $1")
-                    .bind(&key)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if used == 0 {
-                orphans.push(key);
-            }
-        }
         tx.commit().await?;
-        Ok(Some(orphans))
+        Ok(Some(keys))
     })
 }
 
