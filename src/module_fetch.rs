@@ -39,6 +39,14 @@ pub enum ModuleError {
 }
 
 impl ModuleError {
+    fn refused(a: &ModuleAddress, version: &Version, reason: String) -> Self {
+        ModuleError::Refused {
+            module: a.to_string(),
+            version: version.to_string(),
+            reason,
+        }
+    }
+
     /// Worth trying again later (a network failure, a store that is down).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -131,11 +139,7 @@ impl ModuleFetcher {
         created_by: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<ModuleFetched, ModuleError> {
-        let refused = |reason: String| ModuleError::Refused {
-            module: a.to_string(),
-            version: version.to_string(),
-            reason,
-        };
+        let refused = |reason| ModuleError::refused(a, version, reason);
         let (raw, location) = self.locate(a, version).await?;
         // The next fetch of this version asks the origin again (a moved tag shows then).
         self.located.invalidate(&format!("{a} {version}")).await;
@@ -237,11 +241,7 @@ impl ModuleFetcher {
         a: &ModuleAddress,
         version: &Version,
     ) -> Result<(String, Location), ModuleError> {
-        let refused = |reason: String| ModuleError::Refused {
-            module: a.to_string(),
-            version: version.to_string(),
-            reason,
-        };
+        let refused = |reason| ModuleError::refused(a, version, reason);
         let raw = self.client.module_location(a, version).await?;
         let location =
             location::parse(&raw).map_err(|e| refused(format!("location {raw:?}: {e}")))?;
@@ -305,25 +305,15 @@ impl ModuleFetcher {
         file: &Path,
         created_by: &str,
     ) -> Result<Recorded, ModuleError> {
-        let refused = |reason: String| ModuleError::Refused {
-            module: a.to_string(),
-            version: version.to_string(),
-            reason,
-        };
-        let mut head = [0u8; 512];
-        let n = {
+        let refused = |reason| ModuleError::refused(a, version, reason);
+        let mut head = Vec::with_capacity(512);
+        {
             use std::io::Read;
-            let mut f = std::fs::File::open(file)?;
-            let mut n = 0;
-            while n < head.len() {
-                match f.read(&mut head[n..])? {
-                    0 => break,
-                    k => n += k,
-                }
-            }
-            n
-        };
-        let format = ArchiveFormat::sniff(&head[..n])
+            std::fs::File::open(file)?
+                .take(512)
+                .read_to_end(&mut head)?;
+        }
+        let format = ArchiveFormat::sniff(&head)
             .ok_or_else(|| refused("the upload is not a .tar.gz, .tar or .zip archive".into()))?;
         let work = self.work_dir()?;
         let tree = work.path().join("tree");

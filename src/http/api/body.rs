@@ -63,6 +63,28 @@ pub fn multipart_error(e: actix_multipart::MultipartError) -> AppError {
     }
 }
 
+/// A received multipart upload: its `file` spooled to a temp file, and its other fields.
+pub struct Upload {
+    pub file: tempfile::NamedTempFile,
+    fields: std::collections::HashMap<String, String>,
+}
+
+impl Upload {
+    /// A field that must be given and not empty.
+    pub fn required(&self, name: &str) -> Result<&str, AppError> {
+        self.optional(name)
+            .ok_or_else(|| AppError::BadRequest(format!("the `{name}` field is required")))
+    }
+
+    /// A field that may be left out or empty.
+    pub fn optional(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+}
+
 /// A multipart upload: its `file` field spooled to a temp file (at most `limit` bytes,
 /// written off the executor), and its other fields (each at most 1 KiB) by name.
 pub async fn receive_upload(
@@ -70,13 +92,7 @@ pub async fn receive_upload(
     state: &crate::state::AppState,
     payload: actix_web::web::Payload,
     limit: u64,
-) -> Result<
-    (
-        tempfile::NamedTempFile,
-        std::collections::HashMap<String, String>,
-    ),
-    AppError,
-> {
+) -> Result<Upload, AppError> {
     use futures_util::StreamExt;
 
     use crate::http::error::OrInternal;
@@ -131,5 +147,5 @@ pub async fn receive_upload(
             "the multipart form has no `file` field".into(),
         ));
     }
-    Ok((tmp, fields))
+    Ok(Upload { file: tmp, fields })
 }

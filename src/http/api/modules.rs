@@ -9,7 +9,7 @@ use serde_json::json;
 use super::body::receive_upload;
 use super::{Paging, audit_record, page_json};
 use crate::db::{self, modules::Recorded};
-use crate::domain::{ModuleAddress, Version, VersionStatus};
+use crate::domain::{ModuleAddress, Version};
 use crate::http::caller::Caller;
 use crate::http::error::AppError;
 use crate::module_fetch::ModuleError;
@@ -179,10 +179,7 @@ async fn set_status(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let (a, version) = version_address(path.into_inner())?;
-    let status: VersionStatus = body.status.parse().map_err(|_| {
-        let all: Vec<&str> = VersionStatus::ALL.iter().map(|s| s.as_str()).collect();
-        AppError::BadRequest(format!("status must be one of {}", all.join(", ")))
-    })?;
+    let status = super::providers::version_status(&body.status)?;
     if !state
         .catalog
         .set_module_status(&a, &version, status)
@@ -214,18 +211,10 @@ async fn upload(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let limit = state.config.limits.max_module_bytes;
-    let (tmp, fields) = receive_upload(&req, &state, payload, limit).await?;
-    let field = |name: &str| {
-        fields
-            .get(name)
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| AppError::BadRequest(format!("the `{name}` field is required")))
-    };
-    let hostname = fields
-        .get("hostname")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
+    let upload = receive_upload(&req, &state, payload, limit).await?;
+    let field = |name| upload.required(name);
+    let hostname = upload
+        .optional("hostname")
         .unwrap_or(&state.config.registry.default_origin);
     let a = ModuleAddress::new(
         hostname,
@@ -237,7 +226,7 @@ async fn upload(
     let recorded = state
         .modules
         .fetcher()
-        .ingest_upload(&a, &version, tmp.path(), &caller.actor)
+        .ingest_upload(&a, &version, upload.file.path(), &caller.actor)
         .await
         .map_err(|e| match e {
             refused @ ModuleError::Refused { .. } => {

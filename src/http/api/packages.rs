@@ -25,18 +25,10 @@ async fn upload_package(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let limit = state.config.limits.max_archive_bytes;
-    let (tmp, fields) = receive_upload(&req, &state, payload, limit).await?;
-    let field = |name: &str| {
-        fields
-            .get(name)
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| AppError::BadRequest(format!("the `{name}` field is required")))
-    };
-    let hostname = fields
-        .get("hostname")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
+    let upload = receive_upload(&req, &state, payload, limit).await?;
+    let field = |name| upload.required(name);
+    let hostname = upload
+        .optional("hostname")
         .unwrap_or(crate::domain::DEFAULT_ORIGIN);
     let id = PackageId {
         address: ProviderAddress::new(hostname, field("namespace")?, field("type")?)?,
@@ -47,7 +39,7 @@ async fn upload_package(
         .catalog
         .ingest_file(
             &id,
-            tmp.path(),
+            upload.file.path(),
             &Expected::default(),
             PackageSource::Upload,
             Some(&caller.actor),

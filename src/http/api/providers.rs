@@ -42,7 +42,7 @@ struct ListQuery {
 }
 
 /// `status must be one of active, deprecated, blocked` for anything else.
-fn version_status(s: &str) -> Result<VersionStatus, AppError> {
+pub(super) fn version_status(s: &str) -> Result<VersionStatus, AppError> {
     s.parse().map_err(|_| {
         let all: Vec<&str> = VersionStatus::ALL.iter().map(|s| s.as_str()).collect();
         AppError::BadRequest(format!("status must be one of {}", all.join(", ")))

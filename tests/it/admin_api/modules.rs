@@ -35,6 +35,18 @@ async fn upload(app: &TestApp, token: &str, form: reqwest::multipart::Form) -> (
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// `PUT` a module version's status as `token`.
+async fn set_status(app: &TestApp, path: &str, token: &str, status: &str) -> reqwest::Response {
+    call(
+        app,
+        reqwest::Method::PUT,
+        path,
+        Some(token),
+        Some(json!({ "status": status })),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn modules_are_uploaded_listed_blocked_and_deleted() {
     let app =
@@ -158,23 +170,9 @@ async fn modules_are_uploaded_listed_blocked_and_deleted() {
 
     // Blocked: gone from /versions, its download and its archive; viewers cannot.
     let status_path = format!("{detail_path}/versions/1.0.0/status");
-    let res = call(
-        &app,
-        reqwest::Method::PUT,
-        &status_path,
-        Some(&viewer),
-        Some(json!({"status": "blocked"})),
-    )
-    .await;
+    let res = set_status(&app, &status_path, &viewer, "blocked").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = call(
-        &app,
-        reqwest::Method::PUT,
-        &status_path,
-        Some(&admin),
-        Some(json!({"status": "blocked"})),
-    )
-    .await;
+    let res = set_status(&app, &status_path, &admin, "blocked").await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "blocked");
@@ -196,27 +194,13 @@ async fn modules_are_uploaded_listed_blocked_and_deleted() {
         .get("/v1/modules/platform/network/aws/1.0.0/archive.tar.gz")
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = call(
-        &app,
-        reqwest::Method::PUT,
-        &status_path,
-        Some(&admin),
-        Some(json!({"status": "active"})),
-    )
-    .await;
+    let res = set_status(&app, &status_path, &admin, "active").await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = app
         .get("/v1/modules/platform/network/aws/1.0.0/download")
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = call(
-        &app,
-        reqwest::Method::PUT,
-        &status_path,
-        Some(&admin),
-        Some(json!({"status": "gone"})),
-    )
-    .await;
+    let res = set_status(&app, &status_path, &admin, "gone").await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
     // Deleted: one version, then the module; its archives go with it.
