@@ -2,9 +2,9 @@ use clap::Parser;
 
 use tfmirror::cli::{self, Cli};
 
-// mimalloc rather than glibc's malloc: under hundreds of concurrent archive downloads glibc
+// jemalloc rather than glibc's malloc: under hundreds of concurrent archive downloads glibc
 // kept the freed 512 KiB read buffers in its per-thread arenas, and RSS rose 28% in a 60 s
-// soak after warm-up (bench/README.md); mimalloc reuses and returns them.
+// soak after warm-up (bench/README.md); jemalloc reuses and returns them.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -20,8 +20,12 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    tfmirror::telemetry::init(&config.log);
-    match cli::run(cli, config).await {
+    let logs = tfmirror::telemetry::init(&config.log);
+    let result = cli::run(cli, config).await;
+    // Whatever is still queued reaches standard error before the process ends (and before
+    // the error below, so lines keep their order).
+    drop(logs);
+    match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e:#}");

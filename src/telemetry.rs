@@ -28,12 +28,42 @@ pub fn causes(e: &dyn std::error::Error) -> String {
     seen.iter().map(|c| format!(": {c}")).collect()
 }
 
-pub fn init(cfg: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env()
+/// rustls warns, once per connection, about what a client put in its hello (an IP address
+/// or a `host:port` as the server name): the client's quirk, not ours, and a line per
+/// connection that any client can make. Unless a filter names rustls, only its errors show.
+const QUIET_HANDSHAKES: &str = "rustls::msgs::handshake=error";
+
+/// The filter: `RUST_LOG` if set, else the configured level; either with
+/// [`QUIET_HANDSHAKES`] unless it says something about rustls itself.
+fn filter_text(env: Option<&str>, configured: &str) -> String {
+    let level = env.filter(|e| !e.trim().is_empty()).unwrap_or(configured);
+    if level.contains("rustls") {
+        level.to_owned()
+    } else {
+        format!("{level},{QUIET_HANDSHAKES}")
+    }
+}
+
+/// Keeps the log writer's thread; dropping it writes out what is still queued. Hold it until
+/// the process ends (`std::process::exit` runs no destructors: drop it first).
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGuard);
+
+/// Installs the global subscriber. Lines are formatted on the thread that logs and written to
+/// standard error by a thread of their own, so a request never waits for a `write` (or for a
+/// slow pipe to a log collector); when that thread falls behind, loggers wait rather than
+/// lines being lost.
+pub fn init(cfg: &LogConfig) -> LogGuard {
+    let env = std::env::var(EnvFilter::DEFAULT_ENV).ok();
+    let filter = EnvFilter::try_new(filter_text(env.as_deref(), &cfg.level))
         .or_else(|_| EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("tfmirror-log")
+        .finish(std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(colour(&std::io::stderr()));
     let registry = tracing_subscriber::registry()
         .with(filter)
@@ -42,6 +72,7 @@ pub fn init(cfg: &LogConfig) {
         LogFormat::Json => registry.with(fmt.json()).try_init(),
         LogFormat::Text => registry.with(fmt).try_init(),
     };
+    LogGuard(guard)
 }
 
 /// Escape codes only for a person at a terminal (and not when `NO_COLOR` is set): in a file
@@ -106,5 +137,30 @@ impl Visit for Message {
             use fmt::Write;
             let _ = write!(self.0, "{value:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_text;
+
+    #[test]
+    fn handshake_warnings_are_quiet_unless_a_filter_names_rustls() {
+        assert_eq!(
+            filter_text(None, "info"),
+            "info,rustls::msgs::handshake=error"
+        );
+        assert_eq!(
+            filter_text(Some("warn"), "info"),
+            "warn,rustls::msgs::handshake=error"
+        );
+        assert_eq!(
+            filter_text(Some(""), "debug"),
+            "debug,rustls::msgs::handshake=error"
+        );
+        assert_eq!(
+            filter_text(Some("rustls=debug,info"), "info"),
+            "rustls=debug,info"
+        );
     }
 }
