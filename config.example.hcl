@@ -177,8 +177,12 @@ cache {
   # server itself show at once; changes by another process (a `tfmirror import` while the
   # server runs) show within this many seconds.
   metadata_ttl_seconds = 10
-  # How many providers' documents to keep.
+  # How many providers' documents to keep (and, apart, how many modules' version lists).
   metadata_capacity = 10000
+  # The most memory those documents may take, in MiB (providers and modules each, 1 to
+  # 4096): a provider with thousands of versions weighs what its documents weigh, so memory
+  # is bounded here, never by the size of the catalogue. Whichever limit comes first holds.
+  metadata_capacity_mb = 64
 }
 
 # Outbound requests to upstream registries (proxies: HTTPS_PROXY, HTTP_PROXY and NO_PROXY are

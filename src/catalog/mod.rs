@@ -119,6 +119,100 @@ pub struct ProviderView {
     pub blocked: std::collections::HashSet<String>,
 }
 
+/// Both limits of a metadata cache in one weight: every entry weighs its bytes, but at least
+/// `bytes / entries`, so the cache holds at most `metadata_capacity` entries and at most
+/// `metadata_capacity_mb` of documents, whichever comes first.
+#[derive(Debug, Clone, Copy)]
+struct CacheBound {
+    bytes: u64,
+    floor: u64,
+}
+
+/// What a metadata cache weighs its entries by: about how many bytes one holds in memory.
+pub trait Weighed {
+    fn weight(&self) -> u64;
+}
+
+/// A cache of rendered metadata: expiring after `metadata_ttl_seconds`, bounded both in
+/// entries and in bytes ([`CacheBound`]).
+fn metadata_cache<K, V>(cfg: &crate::config::CacheConfig) -> Cache<K, Arc<V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Weighed + Send + Sync + 'static,
+{
+    let bound = CacheBound::new(cfg);
+    Cache::builder()
+        .max_capacity(bound.bytes)
+        .weigher(move |_, v: &Arc<V>| bound.weigh(v.weight()))
+        .time_to_live(Duration::from_secs(cfg.metadata_ttl_seconds.max(1)))
+        .build()
+}
+
+impl CacheBound {
+    fn new(cfg: &crate::config::CacheConfig) -> Self {
+        let bytes = cfg.metadata_capacity_mb.max(1) << 20;
+        Self {
+            bytes,
+            floor: (bytes / cfg.metadata_capacity.max(1)).max(1),
+        }
+    }
+
+    fn weigh(&self, bytes: u64) -> u32 {
+        u32::try_from(bytes.max(self.floor)).unwrap_or(u32::MAX)
+    }
+}
+
+/// What a map entry costs besides the bytes of its key and value (the table's slot, the
+/// allocation's header): a rough figure, so the weight errs on the heavy side.
+const ENTRY_OVERHEAD: u64 = 64;
+
+impl Weighed for ProviderView {
+    fn weight(&self) -> u64 {
+        let docs: u64 = self
+            .index
+            .iter()
+            .chain(self.versions.values())
+            .map(|d| (d.body.len() + d.etag.len()) as u64 + ENTRY_OVERHEAD)
+            .sum();
+        let names: u64 = self.versions.keys().map(|v| v.len() as u64).sum();
+        let packages: u64 = self
+            .packages
+            .iter()
+            .map(|(name, p)| {
+                (name.len() + p.key.as_str().len() + p.sha256.len()) as u64 + 4 * ENTRY_OVERHEAD
+            })
+            .sum();
+        // A platform's `{url, hashes}` as JSON values: each string and node allocated apart.
+        let archives: u64 = self
+            .archives
+            .values()
+            .flat_map(|platforms| platforms.iter())
+            .map(|(platform, entry)| platform.len() as u64 + json_weight(entry))
+            .sum();
+        let blocked: u64 = self
+            .blocked
+            .iter()
+            .map(|v| v.len() as u64 + ENTRY_OVERHEAD)
+            .sum();
+        std::mem::size_of::<Self>() as u64 + docs + names + packages + archives + blocked
+    }
+}
+
+/// About how many bytes a JSON value holds: its strings, and a node for every value.
+fn json_weight(value: &serde_json::Value) -> u64 {
+    use serde_json::Value;
+    ENTRY_OVERHEAD
+        + match value {
+            Value::String(s) => s.len() as u64,
+            Value::Array(items) => items.iter().map(json_weight).sum(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| k.len() as u64 + json_weight(v))
+                .sum(),
+            _ => 0,
+        }
+}
+
 pub struct Catalog {
     pool: Pool,
     store: Arc<dyn BlobStore>,
@@ -186,12 +280,7 @@ impl Catalog {
         store: Arc<dyn BlobStore>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
-        let views = Cache::builder()
-            .max_capacity(config.cache.metadata_capacity)
-            .time_to_live(Duration::from_secs(
-                config.cache.metadata_ttl_seconds.max(1),
-            ))
-            .build();
+        let views = metadata_cache(&config.cache);
         Self {
             pool,
             store,
@@ -201,12 +290,7 @@ impl Catalog {
             uncached: config.cache.metadata_ttl_seconds == 0,
             metrics,
             blob_locks: KeyedLocks::default(),
-            modules: Cache::builder()
-                .max_capacity(config.cache.metadata_capacity)
-                .time_to_live(Duration::from_secs(
-                    config.cache.metadata_ttl_seconds.max(1),
-                ))
-                .build(),
+            modules: metadata_cache(&config.cache),
             module_limits: config.limits.module_tree(),
         }
     }
@@ -484,4 +568,89 @@ fn render(rows: Vec<db::packages::PackageRow>) -> ProviderView {
     }
     view.archives = by_version;
     view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CacheConfig;
+
+    /// A provider's view with `versions` versions of `platforms` platforms each, rendered
+    /// from rows as the database would return them.
+    fn view(provider: usize, versions: usize, platforms: usize) -> Arc<ProviderView> {
+        let mut rows = Vec::new();
+        for v in 0..versions {
+            for p in 0..platforms {
+                let sha = hex::encode(Sha256::digest(format!("{provider}-{v}-{p}")));
+                rows.push(db::packages::PackageRow {
+                    id: (v * platforms + p) as i64,
+                    version: format!("1.0.{v}"),
+                    status: crate::domain::VersionStatus::Active,
+                    os: format!("os{p}"),
+                    arch: "amd64".into(),
+                    filename: format!("terraform-provider-p_1.0.{v}_os{p}_amd64.zip"),
+                    size_bytes: 1000,
+                    h1: format!("h1:{}=", &sha[..43]),
+                    storage_key: BlobKey::for_sha256(&sha).unwrap().as_str().to_owned(),
+                    sha256: sha,
+                });
+            }
+        }
+        Arc::new(render(rows))
+    }
+
+    async fn fill(
+        cfg: &CacheConfig,
+        count: usize,
+        versions: usize,
+    ) -> Cache<usize, Arc<ProviderView>> {
+        let cache = metadata_cache(cfg);
+        for i in 0..count {
+            cache.insert(i, view(i, versions, 4)).await;
+        }
+        cache.run_pending_tasks().await;
+        cache
+    }
+
+    #[test]
+    fn a_view_weighs_at_least_its_documents() {
+        let big = view(0, 100, 4);
+        let documents: usize = big.versions.values().map(|d| d.body.len()).sum();
+        assert!(
+            big.weight() > documents as u64 * 3,
+            "{} vs {documents}",
+            big.weight()
+        );
+        assert!(view(0, 1, 1).weight() < big.weight() / 100);
+    }
+
+    #[tokio::test]
+    async fn the_metadata_cache_holds_no_more_bytes_than_configured_however_large_the_views() {
+        // 200 providers of 200 versions x 4 platforms: far more than 1 MiB of documents.
+        let cfg = CacheConfig {
+            metadata_ttl_seconds: 60,
+            metadata_capacity: 10_000,
+            metadata_capacity_mb: 1,
+        };
+        let cache = fill(&cfg, 200, 200).await;
+        let held: u64 = cache.iter().map(|(_, v)| v.weight()).sum();
+        assert!(cache.entry_count() > 0, "the cache still caches");
+        assert!(cache.entry_count() < 200, "some views were evicted");
+        assert!(
+            held <= 1 << 20,
+            "views of {held} bytes held under a 1 MiB bound"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_metadata_cache_holds_no_more_entries_than_configured_however_small_the_views() {
+        let cfg = CacheConfig {
+            metadata_ttl_seconds: 60,
+            metadata_capacity: 50,
+            metadata_capacity_mb: 64,
+        };
+        let cache = fill(&cfg, 500, 1).await;
+        assert!(cache.entry_count() <= 50, "{} entries", cache.entry_count());
+        assert!(cache.entry_count() >= 25, "{} entries", cache.entry_count());
+    }
 }

@@ -16,6 +16,34 @@ pub struct ModuleView {
     pub versions: Vec<ModuleVersionRow>,
 }
 
+impl super::Weighed for ModuleView {
+    fn weight(&self) -> u64 {
+        self.versions
+            .iter()
+            .map(|v| {
+                let texts = [
+                    &v.version,
+                    &v.sha256,
+                    &v.h1,
+                    &v.storage_key,
+                    &v.subdir,
+                    &v.source,
+                ];
+                let optional = [&v.location, &v.commit_sha, &v.created_by];
+                std::mem::size_of_val(v) as u64
+                    + texts.iter().map(|t| t.len() as u64).sum::<u64>()
+                    + optional
+                        .iter()
+                        .flat_map(|t| t.as_deref())
+                        .map(|t| t.len() as u64)
+                        .sum::<u64>()
+                    + super::ENTRY_OVERHEAD
+            })
+            .sum::<u64>()
+            + std::mem::size_of::<Self>() as u64
+    }
+}
+
 impl ModuleView {
     pub fn get(&self, version: &str) -> Option<&ModuleVersionRow> {
         self.versions.iter().find(|v| v.version == version)

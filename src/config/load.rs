@@ -649,6 +649,14 @@ storage {
             "cache.metadata_capacity",
         ),
         (
+            "cache {\n  metadata_capacity_mb = 0\n}\n",
+            "cache.metadata_capacity_mb",
+        ),
+        (
+            "cache {\n  metadata_capacity_mb = 4097\n}\n",
+            "cache.metadata_capacity_mb",
+        ),
+        (
             "cache {\n  metadata_ttl_seconds = 99999999999999\n}\n",
             "cache.metadata_ttl_seconds",
         ),
@@ -739,6 +747,8 @@ storage {
             "log {\n  level = \"off\"\n}\n",
             "log {\n  level = \"tfmirror=debug,actix_web=warn,info\"\n}\n",
             "cache {\n  metadata_capacity = 0\n  metadata_ttl_seconds = 0\n}\n",
+            "cache {\n  metadata_capacity_mb = 0\n  metadata_ttl_seconds = 0\n}\n",
+            "cache {\n  metadata_capacity_mb = 4096\n}\n",
             "server {\n  workers = 1024\n}\n",
             "server {\n  shutdown_grace_seconds = 0\n}\n",
             "limits {\n  max_json_bytes = 1\n}\n",

@@ -680,8 +680,13 @@ pub struct CacheConfig {
     /// by another process (`tfmirror import` while the server runs) takes to show.
     /// 0 turns the cache off (every request reads the database).
     pub metadata_ttl_seconds: u64,
-    /// How many providers' rendered metadata to keep in memory.
+    /// How many providers' rendered metadata to keep in memory (and, separately, how many
+    /// modules' version lists).
     pub metadata_capacity: u64,
+    /// The most memory, in MiB, that rendered metadata may take (providers and modules each):
+    /// a provider with thousands of versions weighs what its documents weigh, so memory is
+    /// bounded by this setting, never by the size of the catalogue.
+    pub metadata_capacity_mb: u64,
 }
 
 impl Default for CacheConfig {
@@ -689,6 +694,7 @@ impl Default for CacheConfig {
         Self {
             metadata_ttl_seconds: 10,
             metadata_capacity: 10_000,
+            metadata_capacity_mb: 64,
         }
     }
 }

@@ -372,6 +372,14 @@ impl Config {
                 "must be at least 1 while cache.metadata_ttl_seconds is set (metadata_ttl_seconds = 0 turns the cache off)",
             );
         }
+        // The cache weighs entries in bytes in a 32-bit weight: 4 GiB at most.
+        within(
+            &["cache", "metadata_capacity_mb"],
+            self.cache.metadata_capacity_mb,
+            u64::from(self.cache.metadata_ttl_seconds > 0),
+            4096,
+            " MiB (metadata_ttl_seconds = 0 turns the cache off)",
+        )?;
         within(
             &["cache", "metadata_ttl_seconds"],
             self.cache.metadata_ttl_seconds,
