@@ -629,8 +629,8 @@ mod tests {
         // 200 providers of 200 versions x 4 platforms: far more than 1 MiB of documents.
         let cfg = CacheConfig {
             metadata_ttl_seconds: 60,
-            metadata_capacity: 10_000,
             metadata_capacity_mb: 1,
+            ..CacheConfig::default()
         };
         let cache = fill(&cfg, 200, 200).await;
         let held: u64 = cache.iter().map(|(_, v)| v.weight()).sum();
@@ -647,7 +647,7 @@ mod tests {
         let cfg = CacheConfig {
             metadata_ttl_seconds: 60,
             metadata_capacity: 50,
-            metadata_capacity_mb: 64,
+            ..CacheConfig::default()
         };
         let cache = fill(&cfg, 500, 1).await;
         assert!(cache.entry_count() <= 50, "{} entries", cache.entry_count());

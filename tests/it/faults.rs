@@ -151,16 +151,15 @@ async fn with_the_object_store_down_metadata_serves_archives_say_retry_and_all_r
             break answer;
         }
         let status = answer.status();
+        let body = answer.text().await.unwrap_or_default();
         assert_eq!(
             status,
             StatusCode::SERVICE_UNAVAILABLE,
-            "while the store settles only a 503 is acceptable: {}",
-            answer.text().await.unwrap_or_default()
+            "while the store settles only a 503 is acceptable: {body}"
         );
         assert!(
             Instant::now() < deadline,
-            "the archive never came back without a restart: {}",
-            answer.text().await.unwrap_or_default()
+            "the archive never came back without a restart: {body}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
