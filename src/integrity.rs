@@ -120,20 +120,22 @@ pub async fn verify(pool: &Pool, catalog: &Catalog) -> Result<Report, anyhow::Er
         }
     }
     let now = std::time::SystemTime::now();
-    for (key, modified) in catalog.store().list().await? {
-        if referenced.contains(key.as_str()) {
-            continue;
+    for shard in 0..=u8::MAX {
+        for (key, modified) in catalog.store().list_shard(shard).await? {
+            if referenced.contains(key.as_str()) {
+                continue;
+            }
+            if now.duration_since(modified).unwrap_or_default() < ORPHAN_GRACE {
+                report.in_flight_count += 1;
+                continue;
+            }
+            let orphan = Problem {
+                package: key.as_str().to_owned(),
+                key: key.as_str().to_owned(),
+                detail: "no package references this blob".into(),
+            };
+            Report::add(&mut report.orphaned, &mut report.orphaned_count, orphan);
         }
-        if now.duration_since(modified).unwrap_or_default() < ORPHAN_GRACE {
-            report.in_flight_count += 1;
-            continue;
-        }
-        let orphan = Problem {
-            package: key.as_str().to_owned(),
-            key: key.as_str().to_owned(),
-            detail: "no package references this blob".into(),
-        };
-        Report::add(&mut report.orphaned, &mut report.orphaned_count, orphan);
     }
     Ok(report)
 }
@@ -142,24 +144,33 @@ pub async fn verify(pool: &Pool, catalog: &Catalog) -> Result<Report, anyhow::Er
 /// blob and recording its row, or by an interrupted delete). Each is checked again under its
 /// lock before it goes. Returns how many were deleted.
 pub async fn collect_orphans(pool: &Pool, catalog: &Catalog) -> Result<usize, anyhow::Error> {
-    let referenced: HashSet<String> = db::packages::stored_blobs(pool)
-        .await?
-        .into_iter()
-        .map(|r| r.storage_key)
-        .collect();
+    // A shard of the store at a time, its old blobs looked up in batches: memory follows a
+    // shard (1/256 of the store), never the whole catalogue (reading every row at start-up
+    // once left a 400,000-package server at 3.5 times the idle RSS of a small one).
     let now = std::time::SystemTime::now();
-    let old: Vec<BlobKey> = catalog
-        .store()
-        .list()
-        .await?
-        .into_iter()
-        .filter(|(key, modified)| {
-            !referenced.contains(key.as_str())
-                && now.duration_since(*modified).unwrap_or_default() >= ORPHAN_GRACE
-        })
-        .map(|(key, _)| key)
-        .collect();
-    Ok(catalog.remove_unreferenced(&old).await?)
+    let mut removed = 0;
+    for shard in 0..=u8::MAX {
+        let old: Vec<BlobKey> = catalog
+            .store()
+            .list_shard(shard)
+            .await?
+            .into_iter()
+            .filter(|(_, modified)| {
+                now.duration_since(*modified).unwrap_or_default() >= ORPHAN_GRACE
+            })
+            .map(|(key, _)| key)
+            .collect();
+        for batch in old.chunks(db::packages::KEY_BATCH) {
+            let referenced = db::packages::referenced_keys(pool, batch).await?;
+            let unreferenced: Vec<BlobKey> = batch
+                .iter()
+                .filter(|key| !referenced.contains(key.as_str()))
+                .cloned()
+                .collect();
+            removed += catalog.remove_unreferenced(&unreferenced).await?;
+        }
+    }
+    Ok(removed)
 }
 
 async fn check_blob(catalog: &Catalog, key: &BlobKey, sha256: &str, size: u64) -> Outcome {

@@ -2,6 +2,7 @@
 
 use super::{DbError, Pool, WriteTx, on_pool};
 use crate::domain::{Evidence, PackageSource, Platform, ProviderAddress, Version, VersionStatus};
+use crate::storage::BlobKey;
 
 /// A package about to be recorded; its blob is already in storage.
 #[derive(Debug, Clone)]
@@ -60,6 +61,37 @@ pub async fn stored_blobs(pool: &Pool) -> Result<Vec<StoredBlob>, DbError> {
     .fetch_all(p).await?);
     blobs.extend(super::modules::stored_blobs(pool).await?);
     Ok(blobs)
+}
+
+/// How many storage keys [`referenced_keys`] looks up in one query (well under the smallest
+/// bind-parameter limit of either database).
+pub const KEY_BATCH: usize = 500;
+
+/// Which of these blobs (at most [`KEY_BATCH`]) a package's or a module version's row
+/// points at: index lookups, so finding orphans costs memory for a batch, not the table.
+pub async fn referenced_keys(
+    pool: &Pool,
+    keys: &[BlobKey],
+) -> Result<std::collections::HashSet<String>, DbError> {
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    let list = (1..=keys.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT storage_key FROM packages WHERE storage_key IN ({list})
+         UNION SELECT storage_key FROM module_versions WHERE storage_key IN ({list})"
+    );
+    let found: Vec<String> = on_pool!(pool, p => {
+        let mut query = sqlx::query_scalar(&sql);
+        for key in keys {
+            query = query.bind(key.as_str());
+        }
+        query.fetch_all(p).await?
+    });
+    Ok(found.into_iter().collect())
 }
 
 /// Whether any package's or module version's row points at this blob.

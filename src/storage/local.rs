@@ -200,30 +200,24 @@ impl BlobStore for LocalStore {
         Ok(None)
     }
 
-    async fn list(&self) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError> {
-        let root = self.root.clone();
+    async fn list_shard(
+        &self,
+        shard: u8,
+    ) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError> {
+        let dir = self.root.join("sha256").join(format!("{shard:02x}"));
         tokio::task::spawn_blocking(
             move || -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError> {
                 let mut keys = Vec::new();
-                let top = root.join("sha256");
-                let Ok(dirs) = std::fs::read_dir(&top) else {
-                    return Ok(keys);
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
+                    Err(e) => return Err(e.into()),
                 };
-                for dir in dirs {
-                    let dir = dir?;
-                    if !dir.file_type()?.is_dir() {
-                        continue;
-                    }
-                    for file in std::fs::read_dir(dir.path())? {
-                        let file = file?;
-                        let rel = format!(
-                            "sha256/{}/{}",
-                            dir.file_name().to_string_lossy(),
-                            file.file_name().to_string_lossy()
-                        );
-                        if let Some(key) = BlobKey::parse(&rel) {
-                            keys.push((key, file.metadata()?.modified()?));
-                        }
+                for file in entries {
+                    let file = file?;
+                    let rel = format!("sha256/{shard:02x}/{}", file.file_name().to_string_lossy());
+                    if let Some(key) = BlobKey::parse(&rel) {
+                        keys.push((key, file.metadata()?.modified()?));
                     }
                 }
                 Ok(keys)

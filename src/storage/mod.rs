@@ -151,9 +151,13 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Readiness: is the store reachable and writable-looking?
     async fn check(&self) -> Result<(), StorageError>;
 
-    /// Every package blob in the store with when it was written (objects that are no valid
-    /// key are left out), for finding orphans.
-    async fn list(&self) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError>;
+    /// The blobs of one of the 256 shards of the store (keys `sha256/{shard:02x}/...`) with
+    /// when each was written (objects that are no valid key are left out), for finding
+    /// orphans a shard at a time: memory follows a shard, not the whole store.
+    async fn list_shard(
+        &self,
+        shard: u8,
+    ) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError>;
 }
 
 /// Opens the store the config names.

@@ -279,13 +279,16 @@ impl BlobStore for S3Store {
         }
     }
 
-    async fn list(&self) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError> {
+    async fn list_shard(
+        &self,
+        shard: u8,
+    ) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StorageError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(format!("{}sha256/", self.prefix))
+            .prefix(format!("{}sha256/{shard:02x}/", self.prefix))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
