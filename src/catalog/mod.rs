@@ -100,23 +100,92 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn new(value: &serde_json::Value) -> Self {
-        let body = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
+        let mut body = serde_json::to_vec(value).unwrap_or_default();
+        // Cached for as long as the view lives: no spare capacity from the vector's growth.
+        body.shrink_to_fit();
+        let body = Bytes::from(body);
         let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
         Self { body, etag }
     }
 }
 
-/// Everything the mirror protocol serves for one provider, rendered once.
+/// Everything the mirror protocol serves for one provider, rendered once: the documents, and
+/// of each stored archive only what serving it needs (its file name follows from the
+/// provider, version and platform, so it is not kept).
 #[derive(Debug, Default)]
 pub struct ProviderView {
     /// `None` when nothing servable is stored: the mirror answers 404.
     pub index: Option<Rendered>,
-    pub versions: HashMap<String, Rendered>,
-    pub packages: HashMap<String, StoredPackage>,
-    /// Stored archives per version: platform -> `{url, hashes}`, as `{version}.json` lists them.
-    pub archives: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Stored versions, in the order of their strings.
+    pub versions: BTreeMap<String, VersionView>,
     /// Versions an operator blocked: never served, never fetched.
     pub blocked: std::collections::HashSet<String>,
+    provider_type: Box<str>,
+}
+
+/// One stored version: its `{version}.json` and its archives.
+#[derive(Debug)]
+pub struct VersionView {
+    pub doc: Rendered,
+    /// Sorted by platform.
+    pub archives: Vec<StoredArchive>,
+}
+
+/// A stored archive of a version, as `{version}.json` lists it.
+#[derive(Debug)]
+pub struct StoredArchive {
+    /// `os_arch`.
+    pub platform: Box<str>,
+    pub h1: Box<str>,
+    pub package: StoredPackage,
+}
+
+impl ProviderView {
+    /// The stored archive a file name names (`terraform-provider-{type}_{version}_{os}_{arch}.zip`,
+    /// the only names the catalog stores).
+    pub fn package(&self, name: &str) -> Option<&StoredPackage> {
+        let rest = name
+            .strip_prefix("terraform-provider-")?
+            .strip_prefix(&*self.provider_type)?
+            .strip_prefix('_')?
+            .strip_suffix(".zip")?;
+        let (version, platform) = rest.split_once('_')?;
+        let stored = self.versions.get(version)?;
+        let i = stored
+            .archives
+            .binary_search_by(|a| (*a.platform).cmp(platform))
+            .ok()?;
+        Some(&stored.archives[i].package)
+    }
+
+    /// The file name of a version's archive for a platform (`os_arch`).
+    pub fn filename(&self, version: &str, platform: &str) -> String {
+        format!(
+            "terraform-provider-{}_{version}_{platform}.zip",
+            self.provider_type
+        )
+    }
+
+    /// A version's stored archives as `{version}.json` lists them: platform ->
+    /// `{url, hashes}` (empty when the version is not stored).
+    pub fn archive_map(&self, version: &str) -> serde_json::Map<String, serde_json::Value> {
+        let Some(stored) = self.versions.get(version) else {
+            return serde_json::Map::new();
+        };
+        stored
+            .archives
+            .iter()
+            .map(|a| {
+                (
+                    a.platform.to_string(),
+                    json!({
+                        "url": self.filename(version, &a.platform),
+                        "hashes": [&*a.h1, hashes::zh(&a.package.sha256)],
+                    }),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Both limits of a metadata cache in one weight: every entry weighs its bytes, but at least
@@ -166,51 +235,45 @@ impl CacheBound {
 /// allocation's header): a rough figure, so the weight errs on the heavy side.
 const ENTRY_OVERHEAD: u64 = 64;
 
+/// What the allocator adds to a heap allocation (its header and rounding), on the heavy side.
+const ALLOCATION_OVERHEAD: u64 = 16;
+
 impl Weighed for ProviderView {
     fn weight(&self) -> u64 {
-        let docs: u64 = self
-            .index
+        let doc = |d: &Rendered| (d.body.len() + d.etag.len()) as u64 + 2 * ENTRY_OVERHEAD;
+        let versions: u64 = self
+            .versions
             .iter()
-            .chain(self.versions.values())
-            .map(|d| (d.body.len() + d.etag.len()) as u64 + ENTRY_OVERHEAD)
-            .sum();
-        let names: u64 = self.versions.keys().map(|v| v.len() as u64).sum();
-        let packages: u64 = self
-            .packages
-            .iter()
-            .map(|(name, p)| {
-                (name.len() + p.key.as_str().len() + p.sha256.len()) as u64 + 4 * ENTRY_OVERHEAD
+            .map(|(version, stored)| {
+                let archives: u64 = stored
+                    .archives
+                    .iter()
+                    .map(|a| {
+                        (a.platform.len()
+                            + a.h1.len()
+                            + a.package.key.as_str().len()
+                            + a.package.sha256.len()) as u64
+                            + 4 * ALLOCATION_OVERHEAD
+                    })
+                    .sum();
+                version.len() as u64
+                    + ENTRY_OVERHEAD
+                    + doc(&stored.doc)
+                    + (stored.archives.capacity() * std::mem::size_of::<StoredArchive>()) as u64
+                    + archives
             })
-            .sum();
-        // A platform's `{url, hashes}` as JSON values: each string and node allocated apart.
-        let archives: u64 = self
-            .archives
-            .values()
-            .flat_map(|platforms| platforms.iter())
-            .map(|(platform, entry)| platform.len() as u64 + json_weight(entry))
             .sum();
         let blocked: u64 = self
             .blocked
             .iter()
             .map(|v| v.len() as u64 + ENTRY_OVERHEAD)
             .sum();
-        std::mem::size_of::<Self>() as u64 + docs + names + packages + archives + blocked
+        std::mem::size_of::<Self>() as u64
+            + self.provider_type.len() as u64
+            + self.index.as_ref().map_or(0, doc)
+            + versions
+            + blocked
     }
-}
-
-/// About how many bytes a JSON value holds: its strings, and a node for every value.
-fn json_weight(value: &serde_json::Value) -> u64 {
-    use serde_json::Value;
-    ENTRY_OVERHEAD
-        + match value {
-            Value::String(s) => s.len() as u64,
-            Value::Array(items) => items.iter().map(json_weight).sum(),
-            Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| k.len() as u64 + json_weight(v))
-                .sum(),
-            _ => 0,
-        }
 }
 
 pub struct Catalog {
@@ -490,7 +553,7 @@ impl Catalog {
     ) -> Result<Arc<ProviderView>, CatalogError> {
         let load = async {
             let rows = db::packages::servable_packages(&self.pool, address).await?;
-            let mut view = render(rows);
+            let mut view = render(address.provider_type.as_str(), rows);
             view.blocked = db::packages::blocked_versions(&self.pool, address)
                 .await?
                 .into_iter()
@@ -525,11 +588,13 @@ fn loader_error(e: Arc<CatalogError>) -> CatalogError {
     }
 }
 
-/// Renders `index.json` and every `{version}.json` from the stored rows.
-fn render(rows: Vec<db::packages::PackageRow>) -> ProviderView {
-    let mut view = ProviderView::default();
-    let mut by_version: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =
-        BTreeMap::new();
+/// Renders `index.json` and every `{version}.json` from the stored rows of a provider.
+fn render(provider_type: &str, rows: Vec<db::packages::PackageRow>) -> ProviderView {
+    let mut view = ProviderView {
+        provider_type: provider_type.into(),
+        ..ProviderView::default()
+    };
+    let mut by_version: BTreeMap<String, Vec<(String, StoredArchive)>> = BTreeMap::new();
     for row in rows {
         // Rows were validated on the way in; a row that no longer parses is skipped, not served.
         let Some(key) = BlobKey::parse(&row.storage_key) else {
@@ -537,22 +602,19 @@ fn render(rows: Vec<db::packages::PackageRow>) -> ProviderView {
             continue;
         };
         let platform = format!("{}_{}", row.os, row.arch);
-        by_version.entry(row.version.clone()).or_default().insert(
-            platform,
-            json!({
-                "url": row.filename,
-                "hashes": [row.h1, hashes::zh(&row.sha256)],
-            }),
-        );
-        view.packages.insert(
+        by_version.entry(row.version).or_default().push((
             row.filename,
-            StoredPackage {
-                id: row.id,
-                key,
-                size: row.size_bytes as u64,
-                sha256: row.sha256,
+            StoredArchive {
+                platform: platform.into(),
+                h1: row.h1.into(),
+                package: StoredPackage {
+                    id: row.id,
+                    key,
+                    size: row.size_bytes as u64,
+                    sha256: row.sha256,
+                },
             },
-        );
+        ));
     }
     if by_version.is_empty() {
         return view;
@@ -560,13 +622,25 @@ fn render(rows: Vec<db::packages::PackageRow>) -> ProviderView {
     let index: serde_json::Map<String, serde_json::Value> =
         by_version.keys().map(|v| (v.clone(), json!({}))).collect();
     view.index = Some(Rendered::new(&json!({ "versions": index })));
-    for (version, archives) in &by_version {
-        view.versions.insert(
-            version.clone(),
-            Rendered::new(&json!({ "archives": archives })),
-        );
+    for (version, mut stored) in by_version {
+        stored.sort_by(|a, b| a.1.platform.cmp(&b.1.platform));
+        let listed: serde_json::Map<String, serde_json::Value> = stored
+            .iter()
+            .map(|(filename, a)| {
+                (
+                    a.platform.to_string(),
+                    json!({
+                        "url": filename,
+                        "hashes": [&*a.h1, hashes::zh(&a.package.sha256)],
+                    }),
+                )
+            })
+            .collect();
+        let doc = Rendered::new(&json!({ "archives": listed }));
+        let mut archives: Vec<StoredArchive> = stored.into_iter().map(|(_, a)| a).collect();
+        archives.shrink_to_fit();
+        view.versions.insert(version, VersionView { doc, archives });
     }
-    view.archives = by_version;
     view
 }
 
@@ -575,9 +649,9 @@ mod tests {
     use super::*;
     use crate::config::CacheConfig;
 
-    /// A provider's view with `versions` versions of `platforms` platforms each, rendered
-    /// from rows as the database would return them.
-    fn view(provider: usize, versions: usize, platforms: usize) -> Arc<ProviderView> {
+    /// The rows the database would return for a provider with `versions` versions of
+    /// `platforms` platforms each.
+    fn rows(provider: usize, versions: usize, platforms: usize) -> Vec<db::packages::PackageRow> {
         let mut rows = Vec::new();
         for v in 0..versions {
             for p in 0..platforms {
@@ -596,7 +670,45 @@ mod tests {
                 });
             }
         }
-        Arc::new(render(rows))
+        rows
+    }
+
+    fn view(provider: usize, versions: usize, platforms: usize) -> Arc<ProviderView> {
+        Arc::new(render("p", rows(provider, versions, platforms)))
+    }
+
+    /// The cache's byte bound holds only if a view is weighed at no less than it holds; and
+    /// a view keeps each archive's facts once, beside its rendered document, so a byte bound
+    /// holds several times as many providers as when it kept them three times over.
+    #[test]
+    fn a_view_is_weighed_at_what_it_holds_and_keeps_archives_lean() {
+        for (versions, platforms) in [(1, 1), (10, 4), (300, 6)] {
+            let view = view(0, versions, platforms);
+            let archives = (versions * platforms) as u64;
+            let documents: u64 = view
+                .index
+                .iter()
+                .chain(view.versions.values().map(|v| &v.doc))
+                .map(|d| d.body.len() as u64)
+                .sum();
+            // Each archive's facts live in a struct and four strings besides the documents.
+            let facts =
+                archives * (std::mem::size_of::<StoredArchive>() as u64 + 11 + 47 + 78 + 64);
+            let weight = view.weight();
+            assert!(
+                weight >= documents + facts,
+                "{versions}x{platforms}: weighed {weight} for {documents} + {facts} bytes"
+            );
+            if archives >= 40 {
+                // The view before kept a package map and a JSON platform map beside the
+                // documents: 1,300 bytes an archive and more.
+                assert!(
+                    weight / archives < 700,
+                    "{versions}x{platforms}: {} bytes per archive",
+                    weight / archives
+                );
+            }
+        }
     }
 
     async fn fill(
@@ -613,15 +725,32 @@ mod tests {
     }
 
     #[test]
-    fn a_view_weighs_at_least_its_documents() {
-        let big = view(0, 100, 4);
-        let documents: usize = big.versions.values().map(|d| d.body.len()).sum();
-        assert!(
-            big.weight() > documents as u64 * 3,
-            "{} vs {documents}",
-            big.weight()
+    fn a_view_finds_its_archives_by_file_name_and_lists_them_as_its_document() {
+        let view = view(0, 3, 2);
+        let pkg = view
+            .package("terraform-provider-p_1.0.2_os1_amd64.zip")
+            .expect("stored");
+        assert_eq!(pkg.id, 5);
+        for missing in [
+            "terraform-provider-p_1.0.3_os1_amd64.zip",
+            "terraform-provider-p_1.0.2_os9_amd64.zip",
+            "terraform-provider-q_1.0.2_os1_amd64.zip",
+            "terraform-provider-p_1.0.2_os1_amd64.tar.gz",
+            "terraform-provider-p-1.0.2_os1_amd64.zip",
+        ] {
+            assert!(view.package(missing).is_none(), "{missing}");
+        }
+        let doc: serde_json::Value =
+            serde_json::from_slice(&view.versions["1.0.1"].doc.body).unwrap();
+        assert_eq!(
+            doc["archives"],
+            serde_json::Value::Object(view.archive_map("1.0.1"))
         );
-        assert!(view(0, 1, 1).weight() < big.weight() / 100);
+        assert_eq!(
+            doc["archives"]["os0_amd64"]["url"],
+            "terraform-provider-p_1.0.1_os0_amd64.zip"
+        );
+        assert!(view.archive_map("9.9.9").is_empty());
     }
 
     #[tokio::test]

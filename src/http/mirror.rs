@@ -76,11 +76,15 @@ async fn get_mirror_file(
             Ok(json_response(req, doc))
         }
         MirrorFile::Version(version) => {
-            let doc = view.versions.get(&version.to_string()).ok_or_else(|| {
-                AppError::not_found(format!(
-                    "version {version} of {address} is not in this mirror"
-                ))
-            })?;
+            let doc = view
+                .versions
+                .get(&version.to_string())
+                .map(|v| &v.doc)
+                .ok_or_else(|| {
+                    AppError::not_found(format!(
+                        "version {version} of {address} is not in this mirror"
+                    ))
+                })?;
             Ok(json_response(
                 req,
                 &super::access::version_doc(req, state, doc),
@@ -119,7 +123,7 @@ async fn pull_through(
                 "version {version} of {address} is not in this mirror and its origin failed: {e}"
             ))),
         },
-        MirrorFile::Archive(name) if view.packages.contains_key(&name) => {
+        MirrorFile::Archive(name) if view.package(&name).is_some() => {
             archive_response(req, state, view, &name).await
         }
         MirrorFile::Archive(name) => pull_archive(req, state, address, view, &name).await,
@@ -236,8 +240,7 @@ async fn archive_response(
     name: &str,
 ) -> Result<HttpResponse, AppError> {
     let pkg: &StoredPackage = view
-        .packages
-        .get(name)
+        .package(name)
         .ok_or_else(|| AppError::not_found(format!("package {name} is not in this mirror")))?;
     let id = pkg.id;
     blob_response(

@@ -115,10 +115,10 @@ async fn versions_of(
 ) -> Result<HttpResponse, AppError> {
     let view = state.catalog.provider_view(address).await?;
     let mut listed: BTreeMap<String, Listed> = BTreeMap::new();
-    for (version, archives) in &view.archives {
+    for (version, stored) in &view.versions {
         let entry = listed.entry(version.clone()).or_default();
-        for platform in archives.keys() {
-            if let Ok(p) = Platform::parse(platform) {
+        for archive in &stored.archives {
+            if let Ok(p) = Platform::parse(&archive.platform) {
                 entry.1.insert((p.os, p.arch));
             }
         }
@@ -186,9 +186,7 @@ async fn download_of(
         "/registry/{}/sums/{}/{}/{}/SHA256SUMS",
         address.hostname, address.namespace, address.provider_type, id.version
     );
-    let (shasum, protocols, sums_url, key_id, armor) = if let Some(pkg) =
-        view.packages.get(&filename)
-    {
+    let (shasum, protocols, sums_url, key_id, armor) = if let Some(pkg) = view.package(&filename) {
         let evidence = db::packages::version_evidence(&state.db, address, &version_key).await?;
         match evidence {
             Some(e)
@@ -328,13 +326,23 @@ async fn mirror_sums(
     access::allow_read(&req, &state).await?;
     let (address, version, signature) = sums_path(path.into_inner())?;
     let view = state.catalog.provider_view(&address).await?;
-    let prefix = format!("terraform-provider-{}_{}_", address.provider_type, version);
+    let version = version.to_string();
     let mut lines: Vec<(String, String)> = view
-        .packages
-        .iter()
-        .filter(|(name, _)| name.starts_with(&prefix))
-        .map(|(name, pkg)| (name.clone(), pkg.sha256.clone()))
-        .collect();
+        .versions
+        .get(&version)
+        .map(|stored| {
+            stored
+                .archives
+                .iter()
+                .map(|a| {
+                    (
+                        view.filename(&version, &a.platform),
+                        a.package.sha256.clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     if lines.is_empty() {
         return Err(AppError::not_found(format!(
             "{address} {version} is not in this mirror"

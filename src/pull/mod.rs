@@ -200,7 +200,7 @@ impl PullThrough {
             .filter(|v| !view.blocked.contains(&v.version))
             .filter(|v| {
                 min_age == 0
-                    || view.archives.contains_key(&v.version)
+                    || view.versions.contains_key(&v.version)
                     || listing
                         .first_seen
                         .get(&v.version)
@@ -214,7 +214,7 @@ impl PullThrough {
     /// `None` (a 404) when neither has any; an upstream failure with nothing stored is a 404
     /// too, so the client falls back to its next installation method.
     pub async fn index(&self, address: &ProviderAddress, view: &ProviderView) -> Option<Rendered> {
-        let mut versions: HashSet<String> = view.archives.keys().cloned().collect();
+        let mut versions: HashSet<String> = view.versions.keys().cloned().collect();
         match self.offered(address, view).await {
             Ok(up) => versions.extend(up.into_iter().map(|v| v.version)),
             Err(e) => tracing::warn!(%address, error = %e, "upstream version list unavailable"),
@@ -241,7 +241,7 @@ impl PullThrough {
         if view.blocked.contains(&key) {
             return Ok(None);
         }
-        let mut archives = view.archives.get(&key).cloned().unwrap_or_default();
+        let mut archives = view.archive_map(&key);
         let offered = match self.offered(address, view).await {
             Ok(o) => o,
             Err(e) if !archives.is_empty() => {
