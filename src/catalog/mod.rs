@@ -552,12 +552,9 @@ impl Catalog {
         address: &ProviderAddress,
     ) -> Result<Arc<ProviderView>, CatalogError> {
         let load = async {
-            let rows = db::packages::servable_packages(&self.pool, address).await?;
-            let mut view = render(address.provider_type.as_str(), rows);
-            view.blocked = db::packages::blocked_versions(&self.pool, address)
-                .await?
-                .into_iter()
-                .collect();
+            let rows = db::packages::provider_rows(&self.pool, address).await?;
+            let mut view = render(address.provider_type.as_str(), rows.packages);
+            view.blocked = rows.blocked.into_iter().collect();
             Ok::<_, CatalogError>(Arc::new(view))
         };
         use std::sync::atomic::Ordering::Relaxed;

@@ -68,8 +68,10 @@ pub async fn providers_page(
           AND ($2 IS NULL OR p.hostname = $2)
           AND ($3 IS NULL OR p.namespace = $3)
           AND ($4 IS NULL OR EXISTS (SELECT 1 FROM provider_versions s
-                                     WHERE s.provider_id = p.id AND s.status = $4))
-          AND EXISTS (SELECT 1 FROM provider_versions e WHERE e.provider_id = p.id)";
+                                     WHERE s.provider_id = p.id AND s.status = $4))";
+    // No test that a provider has versions: its row is written in the transaction of its
+    // first version and deleted in the one of its last (`delete`). With that test, counting
+    // and skipping to the last page of 10,000 providers took 9 of the request's 10 ms.
     let q = f.q.map(like_pattern);
     let rows: Vec<SummaryRow> = on_pool!(pool, p => sqlx::query_as(&format!(
         "SELECT p.hostname, p.namespace, p.type,
