@@ -182,6 +182,8 @@ cache {
   # The most memory those documents may take, in MiB (providers and modules each, 1 to
   # 4096): a provider with thousands of versions weighs what its documents weigh, so memory
   # is bounded here, never by the size of the catalogue. Whichever limit comes first holds.
+  # A provider of 10 versions x 4 platforms takes about 27 KB: 64 MiB keeps about 2,400 of
+  # them; size it to the providers your clients ask for (bench/README.md, "Catalogue scale").
   metadata_capacity_mb = 64
 }
 
