@@ -186,6 +186,52 @@ impl VersionConstraints {
     }
 }
 
+/// The constraints of every `required_providers` entry for one provider, in the one form
+/// Terraform writes to `.terraform.lock.hcl` (`getproviders.VersionConstraintsString`):
+/// omitted numbers as zeros, duplicates dropped, ordered by boundary and then by operator
+/// (`>`, `>=`, exact, `~>` of three numbers, `~>` of two, `<=`, `<`, `!=`), `~>` written with
+/// two numbers unless three were, an exact version without `=`. Empty for no constraints.
+pub fn lock_file_string(specs: &[VersionConstraints]) -> String {
+    // (rank, boundary, text): the rank orders operators at the same boundary.
+    let mut terms: Vec<(u8, &Version, String)> = Vec::new();
+    for c in specs.iter().flat_map(|s| s.constraints.iter()) {
+        let v = c.version.semver();
+        let (rank, text) = match c.operator {
+            Operator::Greater => (1, format!("> {v}")),
+            Operator::GreaterOrEqual => (2, format!(">= {v}")),
+            Operator::Equal => (3, v.to_string()),
+            Operator::Pessimistic if c.precision == 3 => (4, format!("~> {v}")),
+            Operator::Pessimistic => {
+                let mut text = format!("~> {}.{}", v.major, v.minor);
+                if !v.pre.is_empty() {
+                    text.push_str(&format!("-{}", v.pre));
+                }
+                if !v.build.is_empty() {
+                    text.push_str(&format!("+{}", v.build));
+                }
+                (5, text)
+            }
+            Operator::LessOrEqual => (6, format!("<= {v}")),
+            Operator::Less => (7, format!("< {v}")),
+            Operator::NotEqual => (8, format!("!= {v}")),
+        };
+        if !terms.iter().any(|(r, _, t)| *r == rank && *t == text) {
+            terms.push((rank, &c.version, text));
+        }
+    }
+    terms.sort_by(|a, b| {
+        let (va, vb) = (a.1.semver(), b.1.semver());
+        va.cmp_precedence(vb)
+            .then_with(|| va.build.cmp(&vb.build))
+            .then(a.0.cmp(&b.0))
+    });
+    terms
+        .into_iter()
+        .map(|(_, _, text)| text)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl fmt::Display for VersionConstraints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, c) in self.constraints.iter().enumerate() {
@@ -576,5 +622,35 @@ mod tests {
         let r = resolve(&[c(">= 1.0.0")], &[]);
         assert!(r.versions.is_empty());
         assert_eq!(r.unmatched, [">= 1.0.0"]);
+    }
+
+    #[test]
+    fn lock_files_get_terraforms_canonical_constraint_string() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], ""),
+            (&["~> 3.0"], "~> 3.0"),
+            (&["~> 3"], "~> 3.0"),
+            (&["~> 3.1.2"], "~> 3.1.2"),
+            (&["=1.2.3"], "1.2.3"),
+            (&[">=1.0, <2"], ">= 1.0.0, < 2.0.0"),
+            // Several modules' requirements: merged, duplicates dropped, by boundary.
+            (
+                &["< 4.0.0", ">= 3.1.0", "~> 3.0"],
+                "~> 3.0, >= 3.1.0, < 4.0.0",
+            ),
+            (
+                &[">= 2.0", ">= 2.0.0", "~> 2.0", "~> 2"],
+                ">= 2.0.0, ~> 2.0",
+            ),
+            (
+                &["!= 1.5.0, > 1.0.0, <= 1.9.0"],
+                "> 1.0.0, != 1.5.0, <= 1.9.0",
+            ),
+            (&["2.0.0-beta1"], "2.0.0-beta1"),
+        ];
+        for (written, want) in cases {
+            let specs: Vec<VersionConstraints> = written.iter().map(|s| c(s)).collect();
+            assert_eq!(lock_file_string(&specs), *want, "{written:?}");
+        }
     }
 }

@@ -34,6 +34,7 @@ pub mod import;
 pub mod integrity;
 #[cfg(not(fuzzing))]
 pub mod jobs;
+pub mod lockfile;
 #[cfg(not(fuzzing))]
 pub mod metrics;
 #[cfg(not(fuzzing))]

@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
         "hashes",
         "constraints",
         "definitions",
+        "lockfile",
         "metrics",
         "telemetry",
         "tls",
