@@ -115,9 +115,21 @@ impl Workspace {
         )
     }
 
+    /// The lock file Terraform wrote (empty when none); every one read is also the oracle
+    /// of `tfmirror::lockfile`: read and written again, it must come out byte for byte.
     pub(crate) fn lock_file(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("work/.terraform.lock.hcl"))
-            .unwrap_or_default()
+        let text = std::fs::read_to_string(self.dir.path().join("work/.terraform.lock.hcl"))
+            .unwrap_or_default();
+        if !text.is_empty() {
+            let read = tfmirror::lockfile::parse(&text)
+                .unwrap_or_else(|e| panic!("Terraform's lock file does not read: {e}\n{text}"));
+            assert_eq!(
+                tfmirror::lockfile::render(&read),
+                text,
+                "the mirror writes Terraform's lock file differently"
+            );
+        }
+        text
     }
 }
 
