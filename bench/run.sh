@@ -20,7 +20,7 @@
 #
 #   bench/run.sh   (env: SCHEME=https DURATION=5s ROUNDS=3 ARCHIVE_MB=32 ARCHIVE_DURATION=10s
 #                   HEAD_REQUESTS=20000 CONNS="16 64 256" TARGETS="index version archive head"
-#                   LOG=info BIN=path-to-a-baseline-build)
+#                   LOG=info BIN=path-to-a-baseline-build AA=0, or 1 for nginx against itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCHEME=${SCHEME:-https}
@@ -125,6 +125,9 @@ trap cleanup EXIT
 
 TFM="$SCHEME://127.0.0.1:$TFM_PORT"
 NGX="$SCHEME://127.0.0.1:$NGX_PORT"
+# AA=1: an A/A run, nginx measured against itself in the same alternation (the rows named
+# tfmirror are nginx too): how far ratios stray when nothing differs, the noise floor.
+if [ "${AA:-0}" = 1 ]; then TFM=$NGX; fi
 for _ in $(seq 1 100); do
   curl -kfsS "$TFM/readyz" >/dev/null 2>&1 && break
   sleep 0.1
@@ -175,6 +178,7 @@ RSS_BEFORE=$(rss_kb)
 RESULTS="$OUT/results.txt"
 {
   echo "bench/run.sh: $SCHEME, LOG=$LOG, median of $ROUNDS alternating rounds of $DURATION, $(date -u +%F)"
+  if [ "${AA:-0}" = 1 ]; then echo "A/A run: both columns are the same nginx"; fi
   echo
   echo "| target | conns | server | requests/s | p50 ms | p90 ms | p99 ms | MB/s |"
   echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
