@@ -92,6 +92,26 @@ pub enum Command {
         #[arg(long)]
         username: String,
     },
+    /// Write a complete `.terraform.lock.hcl` for a configuration from a mirror: every
+    /// provider the `required_providers` of DIR and of its local modules name, the `h1:` of
+    /// every platform asked for and the signed `zh:` of every platform, without downloading
+    /// any archive here. An existing lock file's versions are kept unless `--upgrade`.
+    /// With read access control, the token is read from TFM_TOKEN.
+    Lock {
+        /// The configuration's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The mirror's base URL, e.g. https://mirror.example.com:8443.
+        #[arg(long)]
+        mirror: String,
+        /// OS_ARCH to record an `h1:` for (repeat it); default: every platform the mirror
+        /// or the origin has for the selected version.
+        #[arg(long = "platform")]
+        platforms: Vec<String>,
+        /// Select the newest allowed versions even where the lock file has one.
+        #[arg(long)]
+        upgrade: bool,
+    },
     /// Store one provider package archive.
     AddPackage {
         #[arg(long, default_value = crate::domain::DEFAULT_ORIGIN)]
@@ -276,6 +296,12 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             print!("{}", report.render());
             Ok(if report.rejected.is_empty() { 0 } else { 1 })
         }
+        Command::Lock {
+            dir,
+            mirror,
+            platforms,
+            upgrade,
+        } => lock_configuration(&dir, &mirror, &platforms, upgrade).await,
         Command::AddModule {
             hostname,
             namespace,
@@ -616,4 +642,157 @@ async fn create_admin(config: &Config, username: &str) -> anyhow::Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// How many module directories `tfmirror lock` follows: a bound, not a limit anyone meets.
+const MAX_MODULE_DIRS: usize = 1000;
+
+/// Every provider a configuration and its local modules require, with every constraint.
+fn gather_requirements(dir: &Path) -> anyhow::Result<Vec<(ProviderAddress, Vec<String>)>> {
+    let root = dir
+        .canonicalize()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    let mut queue = vec![root];
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut out: Vec<(ProviderAddress, Vec<String>)> = Vec::new();
+    while let Some(dir) = queue.pop() {
+        if seen.contains(&dir) {
+            continue;
+        }
+        if seen.len() >= MAX_MODULE_DIRS {
+            anyhow::bail!("more than {MAX_MODULE_DIRS} local module directories");
+        }
+        seen.push(dir.clone());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let found = crate::tfconfig::read(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            for r in found.providers {
+                let slot = match out.iter_mut().position(|(a, _)| *a == r.address) {
+                    Some(i) => &mut out[i].1,
+                    None => {
+                        out.push((r.address.clone(), Vec::new()));
+                        &mut out.last_mut().expect("just pushed").1
+                    }
+                };
+                slot.extend(r.version);
+            }
+            for source in found.local_modules {
+                let module = dir.join(&source);
+                let module = module
+                    .canonicalize()
+                    .with_context(|| format!("{}: module {source}", file.display()))?;
+                queue.push(module);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `tfmirror lock`: asks the mirror for the lock file and writes it beside the configuration.
+async fn lock_configuration(
+    dir: &Path,
+    mirror: &str,
+    platforms: &[String],
+    upgrade: bool,
+) -> anyhow::Result<i32> {
+    let providers = gather_requirements(dir)?;
+    if providers.is_empty() {
+        eprintln!(
+            "error: no required_providers in {} or its local modules",
+            dir.display()
+        );
+        return Ok(1);
+    }
+    let lock_path = dir.join(".terraform.lock.hcl");
+    let existing = match std::fs::read_to_string(&lock_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", lock_path.display())),
+    };
+    let body = serde_json::json!({
+        "providers": providers
+            .iter()
+            .map(|(a, c)| serde_json::json!({"source": a.to_string(), "constraints": c}))
+            .collect::<Vec<_>>(),
+        "platforms": platforms,
+        "lock_file": existing,
+        "upgrade": upgrade,
+    });
+    let url = format!("{}/v1/lock", mirror.trim_end_matches('/'));
+    // Platforms the mirror does not store yet are fetched from their origin first: a large
+    // provider on several platforms takes minutes.
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3600))
+        .build()?;
+    let mut request = client.post(&url).json(&body);
+    if let Ok(token) = std::env::var("TFM_TOKEN") {
+        request = request.bearer_auth(token.trim());
+    }
+    let shown = if platforms.is_empty() {
+        "every platform".to_owned()
+    } else {
+        platforms.join(", ")
+    };
+    eprintln!(
+        "locking {} provider(s) for {shown} through {mirror}",
+        providers.len()
+    );
+    let started = std::time::Instant::now();
+    let ticker = tokio::spawn(async move {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            eprint!(
+                "\r  waiting for the mirror (fetching what it does not store yet): {} s",
+                started.elapsed().as_secs()
+            );
+        }
+    });
+    let response = request.send().await;
+    ticker.abort();
+    let response = response.with_context(|| format!("POST {url}"))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        eprintln!("\nerror: the mirror answered {status}: {message}");
+        return Ok(1);
+    }
+    let locks = crate::lockfile::parse(&text)
+        .map_err(|e| anyhow::anyhow!("the mirror's lock file does not read: {e}"))?;
+    let tmp = dir.join(".terraform.lock.hcl.tmp");
+    std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &lock_path)
+        .with_context(|| format!("writing {}", lock_path.display()))?;
+    eprintln!();
+    for lock in &locks {
+        let h1 = lock.hashes.iter().filter(|h| h.starts_with("h1:")).count();
+        let zh = lock.hashes.len() - h1;
+        println!("{} {}: {h1} h1:, {zh} zh:", lock.address, lock.version);
+    }
+    println!(
+        "wrote {} in {:.1} s",
+        lock_path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
 }

@@ -34,6 +34,8 @@ pub mod import;
 pub mod integrity;
 #[cfg(not(fuzzing))]
 pub mod jobs;
+#[cfg(not(fuzzing))]
+pub mod lock;
 pub mod lockfile;
 #[cfg(not(fuzzing))]
 pub mod metrics;
@@ -51,6 +53,7 @@ pub mod state;
 pub mod storage;
 #[cfg(not(fuzzing))]
 pub mod telemetry;
+pub mod tfconfig;
 #[cfg(not(fuzzing))]
 pub mod tls;
 pub mod upstream;

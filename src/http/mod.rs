@@ -6,6 +6,7 @@ pub mod body_deadline;
 pub mod caller;
 pub mod error;
 mod health;
+mod lock;
 mod mirror;
 mod modules;
 pub mod observe;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     cfg.service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
         .service(web::resource("/metrics").get(health::metrics))
+        .configure(|c| lock::configure(c, json_limit))
         .configure(registry::configure)
         .configure(ui::configure)
         .default_service(web::to(mirror::dispatch));

@@ -343,30 +343,8 @@ impl PullThrough {
     /// served from storage), at most `limits.follower_wait_seconds`, and takes the lead if
     /// the leader stops without storing it (failed, or died).
     pub async fn archive(&self, id: &PackageId) -> Result<Pulled, PullError> {
-        if self.shared() {
-            let key = id.to_string();
-            let deadline = tokio::time::Instant::now()
-                + Duration::from_secs(self.config.limits.follower_wait_seconds);
-            loop {
-                if db::packages::find_package_sha256(
-                    &self.db,
-                    &id.address,
-                    &id.version,
-                    &id.platform,
-                )
-                .await?
-                .is_some()
-                {
-                    return Ok(Pulled::Stored);
-                }
-                if db::flights::claim(&self.db, &key, &self.owner, FLIGHT_STALE_SECONDS).await? {
-                    break;
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(PullError::Busy(self.config.limits.follower_wait_seconds));
-                }
-                tokio::time::sleep(FOLLOW_POLL).await;
-            }
+        if self.stored_or_led_elsewhere(id).await? {
+            return Ok(Pulled::Stored);
         }
         let flight = self.start(id);
         let mut rx = flight.subscribe();
@@ -384,7 +362,25 @@ impl PullThrough {
                 body: Box::pin(body),
             });
         }
-        let ended = flight::wait_for(&mut rx, |s| s.outcome.is_some())
+        Self::ended(&mut rx).await
+    }
+
+    /// Stores a package that is not stored (joining or starting its shared download) and
+    /// returns once it is verified and recorded, or why it could not be.
+    pub async fn store(&self, id: &PackageId) -> Result<(), PullError> {
+        if self.stored_or_led_elsewhere(id).await? {
+            return Ok(());
+        }
+        let flight = self.start(id);
+        let mut rx = flight.subscribe();
+        Self::ended(&mut rx).await.map(|_| ())
+    }
+
+    /// How a download ended: stored, or why not.
+    async fn ended(
+        rx: &mut tokio::sync::watch::Receiver<FlightState>,
+    ) -> Result<Pulled, PullError> {
+        let ended = flight::wait_for(rx, |s| s.outcome.is_some())
             .await
             .ok_or(PullError::Vanished)?;
         match ended.outcome {
@@ -392,6 +388,38 @@ impl PullThrough {
             Some(Err(e)) => Err(PullError::Failed(e)),
             None => Err(PullError::Vanished),
         }
+    }
+
+    /// With several replicas: true once the package is stored (by whichever replica), false
+    /// when this replica may lead its download; waits while another replica leads it. With
+    /// one replica, always false: this process's flights are shared in memory.
+    async fn stored_or_led_elsewhere(&self, id: &PackageId) -> Result<bool, PullError> {
+        if self.shared() {
+            let key = id.to_string();
+            let deadline = tokio::time::Instant::now()
+                + Duration::from_secs(self.config.limits.follower_wait_seconds);
+            loop {
+                if db::packages::find_package_sha256(
+                    &self.db,
+                    &id.address,
+                    &id.version,
+                    &id.platform,
+                )
+                .await?
+                .is_some()
+                {
+                    return Ok(true);
+                }
+                if db::flights::claim(&self.db, &key, &self.owner, FLIGHT_STALE_SECONDS).await? {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(PullError::Busy(self.config.limits.follower_wait_seconds));
+                }
+                tokio::time::sleep(FOLLOW_POLL).await;
+            }
+        }
+        Ok(false)
     }
 
     /// Joins or starts the shared download of a package.

@@ -16,6 +16,7 @@ mod first_run;
 mod hardening;
 mod jobs;
 mod load_cli;
+mod lock;
 mod mirror;
 mod modules;
 mod operations;

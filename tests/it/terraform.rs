@@ -66,7 +66,7 @@ impl Workspace {
 
     /// A workspace whose `registry.terraform.io` is the mirror's registry protocol (a `host`
     /// override), installing directly from it.
-    fn via_registry(bundle: &Path, providers_url: &str, main_tf: &str) -> Self {
+    pub(crate) fn via_registry(bundle: &Path, providers_url: &str, main_tf: &str) -> Self {
         Self::with_cli_config(
             bundle,
             providers_url,
@@ -113,6 +113,11 @@ impl Workspace {
             out.status.success(),
             format!("[{} via {}]\n{text}", terraform.display(), self.mirror_url),
         )
+    }
+
+    /// Writes `.terraform.lock.hcl` into the working directory before Terraform runs.
+    pub(crate) fn write_lock_file(&self, text: &str) {
+        std::fs::write(self.dir.path().join("work/.terraform.lock.hcl"), text).unwrap();
     }
 
     /// The lock file Terraform wrote (empty when none); every one read is also the oracle
@@ -352,7 +357,7 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The real null provider 2.1.2 (linux_amd64) published by a fake upstream registry, and an
 /// HTTPS server on `data` whose `registry.terraform.io` upstream is that fake.
-async fn null_upstream(
+pub(crate) async fn null_upstream(
     data: &Path,
     pull_through: bool,
 ) -> (
