@@ -112,6 +112,33 @@ pub enum Command {
         #[arg(long)]
         upgrade: bool,
     },
+    /// Write an air-gap bundle: the packages (with their origin's signed `SHA256SUMS`) and
+    /// module versions this mirror stores, and a manifest signed with this mirror's key, as
+    /// one tar file for `tfmirror import-bundle` on a disconnected mirror.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["all", "definitions"])))]
+    Export {
+        /// The bundle file to write (written aside and renamed when complete).
+        out: PathBuf,
+        /// Every stored package and module version that is not blocked.
+        #[arg(long)]
+        all: bool,
+        /// Only what this definitions file lists (provider and module blocks).
+        #[arg(long)]
+        definitions: Option<PathBuf>,
+    },
+    /// Verify an air-gap bundle against a trusted key and store what it holds: the
+    /// manifest's signature, every origin signature, every entry's hashes. A bundle that
+    /// fails any check is refused whole, naming the entry; importing twice changes nothing.
+    ImportBundle {
+        file: PathBuf,
+        /// The exporting mirror's ASCII-armored public key (`tfmirror signing-key` there);
+        /// repeat for several.
+        #[arg(long = "trusted-key", required = true)]
+        trusted_keys: Vec<PathBuf>,
+    },
+    /// Print this mirror's public signing key (ASCII-armored): what `import-bundle
+    /// --trusted-key` on a disconnected mirror needs, and what clients see for uploads.
+    SigningKey,
     /// Store one provider package archive.
     AddPackage {
         #[arg(long, default_value = crate::domain::DEFAULT_ORIGIN)]
@@ -245,6 +272,20 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             .await
         }
         Command::CreateAdmin { username } => create_admin(&config, &username).await,
+        Command::Export {
+            out,
+            all,
+            definitions,
+        } => export_bundle(&config, &out, all, definitions.as_deref()).await,
+        Command::ImportBundle { file, trusted_keys } => {
+            import_bundle(&config, &file, &trusted_keys).await
+        }
+        Command::SigningKey => {
+            let services = open_services(&config).await?;
+            let (key, _) = crate::startup::shared_keys(&config, &services.db).await?;
+            print!("{}", key.armored_public);
+            Ok(0)
+        }
         Command::Verify => {
             let services = open_services(&config).await?;
             let report = crate::integrity::verify(&services.db, &services.catalog).await?;
@@ -795,4 +836,158 @@ async fn lock_configuration(
         started.elapsed().as_secs_f64()
     );
     Ok(0)
+}
+
+/// Progress of a bundle on standard error: a line redrawn in place on a terminal, a line
+/// per tenth otherwise.
+struct BundleProgress {
+    verb: &'static str,
+    tty: bool,
+    last_tenth: std::sync::atomic::AtomicU64,
+}
+
+impl BundleProgress {
+    fn new(verb: &'static str) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            verb,
+            tty: std::io::stderr().is_terminal(),
+            last_tenth: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl crate::bundle::Progress for BundleProgress {
+    fn advance(&self, done: usize, entries: usize, bytes_done: u64, bytes: u64) {
+        let line = format!(
+            "{} {done}/{entries} entries, {} / {} MiB",
+            self.verb,
+            bytes_done >> 20,
+            bytes >> 20
+        );
+        if self.tty {
+            eprint!("\r{line}   ");
+            if done == entries {
+                eprintln!();
+            }
+        } else {
+            let tenth = (bytes_done * 10).checked_div(bytes).unwrap_or(10);
+            let last = self
+                .last_tenth
+                .swap(tenth, std::sync::atomic::Ordering::Relaxed);
+            if tenth != last || done == entries {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+async fn export_bundle(
+    config: &Config,
+    out: &Path,
+    _all: bool,
+    definitions: Option<&Path>,
+) -> anyhow::Result<i32> {
+    use crate::bundle::Selection;
+    let selection = match definitions {
+        None => Selection::All,
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            match crate::definitions::parse_definitions(&text) {
+                Ok(d) => Selection::Definitions(d),
+                Err(problems) => {
+                    for e in &problems.listed {
+                        eprintln!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message);
+                    }
+                    eprintln!("{}; nothing was exported", problems.summary());
+                    return Ok(2);
+                }
+            }
+        }
+    };
+    let services = open_services(config).await?;
+    let (key, _) = crate::startup::shared_keys(config, &services.db).await?;
+    let plan = crate::bundle::plan(&services.db, &selection, &key.key_id).await?;
+    for what in &plan.unmatched {
+        eprintln!("warning: nothing stored matches {what}");
+    }
+    if plan.entries.is_empty() {
+        eprintln!("error: nothing to export: no stored package or module version matches");
+        return Ok(1);
+    }
+    let partial = out.with_extension("partial");
+    let file = tokio::fs::File::create(&partial)
+        .await
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let progress = BundleProgress::new("exported");
+    let written = crate::bundle::write(
+        services.catalog.store().as_ref(),
+        &key,
+        &plan,
+        &mut writer,
+        &progress,
+    )
+    .await;
+    let written = match written {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.context(format!("writing {}", out.display())));
+        }
+    };
+    writer.into_inner().sync_all().await?;
+    std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
+    let packages = plan.packages();
+    println!(
+        "wrote {}: {packages} provider packages ({} versions), {} module versions, {written} bytes, signed by {}",
+        out.display(),
+        plan.manifest.providers.len(),
+        plan.manifest.modules.len(),
+        key.key_id
+    );
+    Ok(0)
+}
+
+async fn import_bundle(config: &Config, file: &Path, trusted: &[PathBuf]) -> anyhow::Result<i32> {
+    let mut keys = Vec::new();
+    for path in trusted {
+        keys.push(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the trusted key {}", path.display()))?,
+        );
+    }
+    let reader = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("opening {}", file.display()))?;
+    let services = open_services(config).await?;
+    let tmp = config.data_dir.join("tmp/bundles");
+    let importer = crate::bundle::Importer {
+        catalog: &services.catalog,
+        tmp_dir: &tmp,
+        trusted_keys: &keys,
+    };
+    let progress = BundleProgress::new("verified");
+    match importer
+        .import(
+            tokio::io::BufReader::with_capacity(1 << 20, reader),
+            &progress,
+        )
+        .await
+    {
+        Ok(report) => {
+            print!("{}", report.render());
+            Ok(0)
+        }
+        Err(crate::bundle::BundleError::Refused { entry, why }) => {
+            eprintln!(
+                "\nerror: {}: bundle refused at {entry}: {why}",
+                file.display()
+            );
+            eprintln!("nothing from this bundle was imported");
+            Ok(1)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -8,6 +8,8 @@ pub mod archive;
 #[cfg(not(fuzzing))]
 pub mod auth;
 #[cfg(not(fuzzing))]
+pub mod bundle;
+#[cfg(not(fuzzing))]
 pub mod catalog;
 #[cfg(not(fuzzing))]
 pub mod cli;

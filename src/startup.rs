@@ -85,7 +85,7 @@ pub fn database_name(config: &Config) -> String {
 /// keys are kept in the database (the first replica to start stores its own, or the data
 /// directory's from before the move), and configured ones are compared by fingerprint, so
 /// replicas configured differently refuse to start rather than reject each other's sessions.
-async fn shared_keys(
+pub(crate) async fn shared_keys(
     config: &Config,
     pool: &db::Pool,
 ) -> anyhow::Result<(crate::signing::MirrorKey, crate::auth::Keys)> {

@@ -484,6 +484,51 @@ impl Catalog {
         Ok(IngestOutcome::Added(hashes))
     }
 
+    /// The bounds every provider package's zip is read within.
+    pub fn zip_limits(&self) -> ZipLimits {
+        self.limits
+    }
+
+    /// Records the packages and module versions of a verified bundle, whose blobs are stored,
+    /// in one transaction. Each blob's lock is held and the blob checked to be in the store
+    /// until the rows are written, so no delete of an unreferenced blob takes bytes that are
+    /// about to be listed.
+    pub async fn record_bundle(
+        &self,
+        packages: &[NewPackage<'_>],
+        modules: &[crate::db::modules::NewModuleVersion<'_>],
+    ) -> Result<(), CatalogError> {
+        let mut keys: Vec<&str> = packages
+            .iter()
+            .map(|p| p.storage_key)
+            .chain(modules.iter().map(|m| m.storage_key))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut guards = Vec::with_capacity(keys.len());
+        for key in keys {
+            guards.push(self.blob_locks.lock(key).await);
+            let blob = BlobKey::parse(key).ok_or_else(|| StorageError::NotFound(key.into()))?;
+            if !self.store.exists(&blob).await? {
+                return Err(StorageError::NotFound(key.into()).into());
+            }
+        }
+        db::bundles::record(&self.pool, packages, modules).await?;
+        drop(guards);
+        let mut providers: Vec<&ProviderAddress> = packages.iter().map(|p| p.address).collect();
+        providers.dedup();
+        for address in providers {
+            self.invalidate(address).await;
+        }
+        let mut names: Vec<&crate::domain::ModuleAddress> =
+            modules.iter().map(|m| m.address).collect();
+        names.dedup();
+        for address in names {
+            self.invalidate_module(address).await;
+        }
+        Ok(())
+    }
+
     /// Deletes the blobs no package row references (after a delete, or a lost race). Returns
     /// how many were deleted.
     pub async fn remove_unreferenced(&self, keys: &[BlobKey]) -> Result<usize, CatalogError> {

@@ -614,6 +614,9 @@ pub struct LimitsConfig {
     pub max_module_files: usize,
     /// Longest a module's git clone or archive download may take, in seconds.
     pub module_fetch_seconds: u64,
+    /// Largest air-gap bundle the admin API accepts for import, in bytes (the CLI's
+    /// `import-bundle` reads a file of any size).
+    pub max_bundle_bytes: u64,
 }
 
 impl Default for LimitsConfig {
@@ -628,6 +631,7 @@ impl Default for LimitsConfig {
             max_module_bytes: 512 << 20,
             max_module_files: 20_000,
             module_fetch_seconds: 300,
+            max_bundle_bytes: 64 << 30,
         }
     }
 }

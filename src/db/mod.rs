@@ -1,6 +1,7 @@
 //! All SQL lives under this module, so a second database backend touches nothing else.
 
 pub mod audit;
+pub mod bundles;
 pub mod copy;
 pub mod flights;
 pub mod jobs;

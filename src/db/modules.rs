@@ -5,7 +5,6 @@
 use serde::Serialize;
 
 use super::{DbError, Pool, WriteTx, on_pool};
-use crate::clock::now;
 use crate::domain::{ModuleAddress, PackageSource, Version, VersionStatus};
 
 /// A version about to be recorded, after its archive is stored.
@@ -62,7 +61,8 @@ const VERSION_COLUMNS: &str = "v.version, v.status, v.size_bytes, v.sha256, v.h1
     v.storage_key, v.subdir, v.source, v.location, v.commit_sha, v.created_by, v.created_at,
     (SELECT COUNT(*) FROM module_conflicts c WHERE c.version_id = v.id) AS conflicts";
 
-const MODULE_IS: &str = "m.hostname = $1 AND m.namespace = $2 AND m.name = $3 AND m.system = $4";
+pub(crate) const MODULE_IS: &str =
+    "m.hostname = $1 AND m.namespace = $2 AND m.name = $3 AND m.system = $4";
 
 /// Binds a module's four names as `$1`..`$4` (see [`MODULE_IS`]).
 macro_rules! bind_module {
@@ -73,25 +73,41 @@ macro_rules! bind_module {
             .bind($a.system.as_str())
     };
 }
+pub(crate) use bind_module;
 
 /// Records a stored version, unless the version exists: then the same content is
 /// `AlreadyPresent` and other content a `Conflict` (recorded, the stored one untouched).
 pub async fn record_version(pool: &Pool, v: &NewModuleVersion<'_>) -> Result<Recorded, DbError> {
-    let a = v.address;
-    let version = v.version.to_string();
-    let at = now();
     on_pool!(pool, p => {
         let mut tx = p.write_tx().await?;
-        bind_module!(sqlx::query(
+        let outcome = record_version_in!(tx, v);
+        tx.commit().await?;
+        Ok(outcome)
+    })
+}
+
+/// The statements of [`record_version`] inside the open transaction `$tx`; evaluates to the
+/// [`Recorded`] outcome.
+macro_rules! record_version_in {
+    ($tx:ident, $v:expr) => {{
+        use $crate::db::modules::{MODULE_IS, Recorded};
+        let v: &$crate::db::modules::NewModuleVersion<'_> = $v;
+        let a = v.address;
+        let version = v.version.to_string();
+        let at = $crate::clock::now();
+        $crate::db::modules::bind_module!(sqlx::query(
             "INSERT INTO modules (hostname, namespace, name, system, created_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hostname, namespace, name, system) DO NOTHING",
         ), a)
         .bind(at)
-        .execute(&mut *tx)
+        .execute(&mut *$tx)
         .await?;
-        let module_id: i64 = bind_module!(sqlx::query_scalar(&format!("SELECT m.id FROM modules m WHERE {MODULE_IS}")), a)
-            .fetch_one(&mut *tx)
-            .await?;
+        let module_id: i64 = $crate::db::modules::bind_module!(
+            sqlx::query_scalar(&format!("SELECT m.id FROM modules m WHERE {MODULE_IS}")),
+            a
+        )
+        .fetch_one(&mut *$tx)
+        .await?;
         let added: Option<i64> = sqlx::query_scalar(
             "INSERT INTO module_versions
                (module_id, version, size_bytes, sha256, h1, files, storage_key, subdir, source,
@@ -112,9 +128,9 @@ pub async fn record_version(pool: &Pool, v: &NewModuleVersion<'_>) -> Result<Rec
         .bind(v.commit_sha)
         .bind(v.created_by)
         .bind(at)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *$tx)
         .await?;
-        let outcome = if added.is_some() {
+        if added.is_some() {
             Recorded::Added
         } else {
             let (id, stored_h1, stored_sha256): (i64, String, String) = sqlx::query_as(
@@ -122,7 +138,7 @@ pub async fn record_version(pool: &Pool, v: &NewModuleVersion<'_>) -> Result<Rec
             )
             .bind(module_id)
             .bind(&version)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *$tx)
             .await?;
             if stored_h1 == v.h1 {
                 Recorded::AlreadyPresent
@@ -139,15 +155,14 @@ pub async fn record_version(pool: &Pool, v: &NewModuleVersion<'_>) -> Result<Rec
                 .bind(v.sha256)
                 .bind(v.h1)
                 .bind(at)
-                .execute(&mut *tx)
+                .execute(&mut *$tx)
                 .await?;
                 Recorded::Conflict { stored_h1, stored_sha256 }
             }
-        };
-        tx.commit().await?;
-        Ok(outcome)
-    })
+        }
+    }};
 }
+pub(crate) use record_version_in;
 
 /// Every stored version of a module, newest first (blocked ones too).
 pub async fn versions(pool: &Pool, a: &ModuleAddress) -> Result<Vec<ModuleVersionRow>, DbError> {

@@ -131,79 +131,89 @@ pub async fn find_package_sha256(
 /// A unique violation means another writer recorded the same platform first.
 pub async fn insert_package(pool: &Pool, pkg: &NewPackage<'_>) -> Result<(), DbError> {
     on_pool!(pool, p => {
-    let mut tx = p.write_tx().await?;
-    sqlx::query(
-        "INSERT INTO providers (hostname, namespace, type) VALUES ($1, $2, $3)
-         ON CONFLICT (hostname, namespace, type) DO NOTHING",
-    )
-    .bind(pkg.address.hostname.as_str())
-    .bind(pkg.address.namespace.as_str())
-    .bind(pkg.address.provider_type.as_str())
-    .execute(&mut *tx)
-    .await?;
-    let provider_id: i64 = sqlx::query_scalar(
-        "SELECT id FROM providers WHERE hostname = $1 AND namespace = $2 AND type = $3",
-    )
-    .bind(pkg.address.hostname.as_str())
-    .bind(pkg.address.namespace.as_str())
-    .bind(pkg.address.provider_type.as_str())
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO provider_versions (provider_id, version) VALUES ($1, $2)
-         ON CONFLICT (provider_id, version) DO NOTHING",
-    )
-    .bind(provider_id)
-    .bind(pkg.version.to_string())
-    .execute(&mut *tx)
-    .await?;
-    let version_id: i64 = sqlx::query_scalar(
-        "SELECT id FROM provider_versions WHERE provider_id = $1 AND version = $2",
-    )
-    .bind(provider_id)
-    .bind(pkg.version.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
-    if let Some(e) = pkg.evidence {
-        sqlx::query(
-            "INSERT INTO version_evidence
-               (version_id, shasums, shasums_signature, signing_key_id, signing_key_armor, protocols, recorded_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (version_id) DO NOTHING",
-        )
-        .bind(version_id)
-        .bind(&e.shasums)
-        .bind(&e.signature)
-        .bind(&e.signing_key_id)
-        .bind(&e.signing_key_armor)
-        .bind(serde_json::to_string(&e.protocols).unwrap_or_else(|_| "[]".into()))
-        .bind(crate::clock::now())
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query(
-        "INSERT INTO packages
-           (version_id, os, arch, filename, size_bytes, sha256, h1, storage_key, source, source_detail,
-            signing_key_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(version_id)
-    .bind(&pkg.platform.os)
-    .bind(&pkg.platform.arch)
-    .bind(pkg.filename)
-    .bind(pkg.size as i64)
-    .bind(pkg.sha256)
-    .bind(pkg.h1)
-    .bind(pkg.storage_key)
-    .bind(pkg.source.as_str())
-    .bind(pkg.source_detail)
-    .bind(pkg.evidence.and_then(|e| e.signing_key_id.as_deref()))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+        let mut tx = p.write_tx().await?;
+        insert_package_in!(tx, pkg);
+        tx.commit().await?;
     });
     Ok(())
 }
+
+/// The statements of [`insert_package`] inside the open transaction `$tx` (a bundle records
+/// all its packages and modules in one).
+macro_rules! insert_package_in {
+    ($tx:ident, $pkg:expr) => {{
+        let pkg: &$crate::db::packages::NewPackage<'_> = $pkg;
+        sqlx::query(
+            "INSERT INTO providers (hostname, namespace, type) VALUES ($1, $2, $3)
+             ON CONFLICT (hostname, namespace, type) DO NOTHING",
+        )
+        .bind(pkg.address.hostname.as_str())
+        .bind(pkg.address.namespace.as_str())
+        .bind(pkg.address.provider_type.as_str())
+        .execute(&mut *$tx)
+        .await?;
+        let provider_id: i64 = sqlx::query_scalar(
+            "SELECT id FROM providers WHERE hostname = $1 AND namespace = $2 AND type = $3",
+        )
+        .bind(pkg.address.hostname.as_str())
+        .bind(pkg.address.namespace.as_str())
+        .bind(pkg.address.provider_type.as_str())
+        .fetch_one(&mut *$tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO provider_versions (provider_id, version) VALUES ($1, $2)
+             ON CONFLICT (provider_id, version) DO NOTHING",
+        )
+        .bind(provider_id)
+        .bind(pkg.version.to_string())
+        .execute(&mut *$tx)
+        .await?;
+        let version_id: i64 = sqlx::query_scalar(
+            "SELECT id FROM provider_versions WHERE provider_id = $1 AND version = $2",
+        )
+        .bind(provider_id)
+        .bind(pkg.version.to_string())
+        .fetch_one(&mut *$tx)
+        .await?;
+        if let Some(e) = pkg.evidence {
+            sqlx::query(
+                "INSERT INTO version_evidence
+                   (version_id, shasums, shasums_signature, signing_key_id, signing_key_armor, protocols, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (version_id) DO NOTHING",
+            )
+            .bind(version_id)
+            .bind(&e.shasums)
+            .bind(&e.signature)
+            .bind(&e.signing_key_id)
+            .bind(&e.signing_key_armor)
+            .bind(serde_json::to_string(&e.protocols).unwrap_or_else(|_| "[]".into()))
+            .bind($crate::clock::now())
+            .execute(&mut *$tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO packages
+               (version_id, os, arch, filename, size_bytes, sha256, h1, storage_key, source, source_detail,
+                signing_key_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(version_id)
+        .bind(&pkg.platform.os)
+        .bind(&pkg.platform.arch)
+        .bind(pkg.filename)
+        .bind(pkg.size as i64)
+        .bind(pkg.sha256)
+        .bind(pkg.h1)
+        .bind(pkg.storage_key)
+        .bind(pkg.source.as_str())
+        .bind(pkg.source_detail)
+        .bind(pkg.evidence.and_then(|e| e.signing_key_id.as_deref()))
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(crate) use insert_package_in;
 
 /// What the mirror serves of a provider, read in one query: its servable packages (versions
 /// not blocked) and its blocked versions.

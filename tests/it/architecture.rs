@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["db", "storage", "upstream", "auth"],
     &["catalog", "downloads"],
-    &["fetch", "module_fetch", "import", "integrity"],
+    &["fetch", "module_fetch", "import", "integrity", "bundle"],
     &["pull", "jobs", "lock"],
     &["state"],
     &["http", "startup"],

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 /// `tfmirror --data-dir DIR ARGS` (in the PostgreSQL pass, on that directory's database).
-fn tfmirror(data_dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn tfmirror(data_dir: &Path, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tfmirror"));
     c.arg("--data-dir")
         .arg(data_dir)
@@ -35,11 +35,11 @@ fn tfmirror_sqlite(data_dir: &Path, args: &[&str]) -> Output {
         .expect("tfmirror runs")
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

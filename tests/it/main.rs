@@ -7,6 +7,7 @@ mod common;
 mod admin_api;
 mod api_fuzz;
 mod architecture;
+mod bundle;
 mod cli;
 mod contract;
 mod crash_trials;

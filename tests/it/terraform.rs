@@ -168,7 +168,7 @@ terraform {
 
 /// A server on `data` over HTTPS with a generated CA, and a CA bundle for Terraform
 /// (`SSL_CERT_FILE`): the system CAs plus the generated one.
-async fn https_app(
+pub(crate) async fn https_app(
     data: &Path,
     tweak: impl FnOnce(&mut tfmirror::config::Config),
 ) -> (TestApp, PathBuf) {

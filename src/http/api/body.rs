@@ -85,8 +85,18 @@ impl Upload {
     }
 }
 
+/// The longest a multipart text field may be: 1 KiB, but for a trusted key (an
+/// ASCII-armored OpenPGP public key is a few KiB).
+fn field_limit(name: &str) -> usize {
+    if name == "trusted_key" {
+        64 << 10
+    } else {
+        1024
+    }
+}
+
 /// A multipart upload: its `file` field spooled to a temp file (at most `limit` bytes,
-/// written off the executor), and its other fields (each at most 1 KiB) by name.
+/// written off the executor), and its other fields (each at most 1 KiB, see [`field_limit`]) by name.
 pub async fn receive_upload(
     req: &HttpRequest,
     state: &crate::state::AppState,
@@ -134,7 +144,7 @@ pub async fn receive_upload(
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(multipart_error)?;
-                if value.len() + chunk.len() > 1024 {
+                if value.len() + chunk.len() > field_limit(&name) {
                     return Err(AppError::BadRequest(format!("field {name} is too long")));
                 }
                 value.extend_from_slice(&chunk);

@@ -5,6 +5,7 @@
 
 mod auth;
 mod body;
+mod bundles;
 mod definitions;
 mod jobs;
 mod modules;
@@ -60,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             .configure(packages::configure)
             .configure(jobs::configure)
             .configure(modules::configure)
+            .configure(bundles::configure)
             .configure(users::configure)
             .route("/stats", web::get().to(stats))
             .route("/verify", web::post().to(verify))
