@@ -123,6 +123,9 @@ limits {
   max_module_bytes = 536870912
   max_module_files = 20000
   module_fetch_seconds = 300
+  # Largest air-gap bundle `POST /api/v1/bundles/import` accepts, in bytes (64 GiB); the
+  # CLI's `tfmirror import-bundle` reads a file of any size.
+  max_bundle_bytes = 68719476736
 }
 
 # Admin API authentication. There is no default user and no default password: create the

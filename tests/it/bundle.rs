@@ -491,3 +491,91 @@ async fn a_bundle_carries_a_mirror_to_a_disconnected_one_and_anything_altered_is
     }
     drop(fake);
 }
+
+#[tokio::test]
+async fn export_takes_what_definitions_select_and_import_never_replaces_a_stored_package() {
+    let a = TestApp::spawn(crate::common::Store::Local).await;
+    let zip = crate::common::provider_zip("thing linux");
+    for (address, version, platform, seed) in [
+        ("example/thing", "1.0.0", "linux_amd64", "thing linux"),
+        ("example/thing", "1.0.0", "darwin_arm64", "thing darwin"),
+        ("example/thing", "1.1.0", "linux_amd64", "thing 1.1"),
+        ("example/other", "2.0.0", "linux_amd64", "other"),
+    ] {
+        a.add(
+            address,
+            version,
+            platform,
+            &crate::common::provider_zip(seed),
+        )
+        .await;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let defs = work.path().join("defs.hcl");
+    std::fs::write(
+        &defs,
+        "provider \"example/thing\" {\n  versions  = [\"~> 1.0.0\"]\n  platforms = [\"linux_amd64\"]\n}\n\nprovider \"example/absent\" {\n  versions  = [\"1.0.0\"]\n  platforms = [\"linux_amd64\"]\n}\n",
+    )
+    .unwrap();
+    let bundle = work.path().join("some.bundle");
+    let out = tfmirror(
+        a.dir.path(),
+        &[
+            "export",
+            bundle.to_str().unwrap(),
+            "--definitions",
+            defs.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 provider packages (1 versions), 0 module versions"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains(
+            "warning: nothing stored matches provider registry.terraform.io/example/absent (line 6)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let listed = entries(&bundle);
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert_eq!(
+        listed[2].0,
+        format!("packages/{}.zip", crate::common::sha256_hex(&zip))
+    );
+    // Neither flag, or both: the command says what it needs.
+    let out = tfmirror(a.dir.path(), &["export", bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // A mirror that stores other bytes for that package keeps them.
+    let b = TestApp::spawn(crate::common::Store::Local).await;
+    b.add(
+        "example/thing",
+        "1.0.0",
+        "linux_amd64",
+        &crate::common::provider_zip("another build"),
+    )
+    .await;
+    let before = b
+        .get("/registry.terraform.io/example/thing/1.0.0.json")
+        .await;
+    let before = before.bytes().await.unwrap();
+    let key = work.path().join("a.asc");
+    std::fs::write(&key, &a.state.signing_key.armored_public).unwrap();
+    let out = import(b.dir.path(), &bundle, &key);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("bundle refused at {}", listed[2].0))
+            && stderr(&out).contains("this mirror stores other bytes for it"),
+        "{}",
+        stderr(&out)
+    );
+    let after = b
+        .get("/registry.terraform.io/example/thing/1.0.0.json")
+        .await;
+    assert_eq!(after.bytes().await.unwrap(), before);
+    assert_eq!(holdings(&b).await, (1, 0, 1));
+}
