@@ -17,9 +17,7 @@ const MAX_PLATFORMS: usize = 32;
 const MAX_CONSTRAINTS: usize = 64;
 
 pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
-    let json = web::JsonConfig::default()
-        .limit(json_limit)
-        .error_handler(|err, _| AppError::BadRequest(format!("invalid JSON body: {err}")).into());
+    let json = super::json_config(json_limit);
     cfg.service(web::resource("/v1/lock").app_data(json).post(lock_file));
 }
 

@@ -27,6 +27,17 @@ terraform {
 }
 "#;
 
+/// What `TWO_PROVIDERS_TF` requires, as a `/v1/lock` body for `platforms`.
+fn two_providers_request(platforms: &[&str]) -> Value {
+    json!({
+        "providers": [
+            {"source": "hashicorp/null", "constraints": ["~> 2.1"]},
+            {"source": "hashicorp/random", "constraints": [">= 3.0.0, < 4.0.0"]},
+        ],
+        "platforms": platforms,
+    })
+}
+
 async fn lock(app: &TestApp, body: Value) -> (StatusCode, String) {
     let res = app
         .client
@@ -65,17 +76,7 @@ async fn two_providers(data: &std::path::Path) -> (FakeRegistry, TestApp, std::p
 async fn the_mirrors_lock_file_is_the_one_terraform_writes_and_init_accepts_it() {
     let data = tempfile::tempdir().unwrap();
     let (_fake, app, bundle) = two_providers(data.path()).await;
-    let (status, mirror_lock) = lock(
-        &app,
-        json!({
-            "providers": [
-                {"source": "hashicorp/null", "constraints": ["~> 2.1"]},
-                {"source": "hashicorp/random", "constraints": [">= 3.0.0, < 4.0.0"]},
-            ],
-            "platforms": PLATFORMS,
-        }),
-    )
-    .await;
+    let (status, mirror_lock) = lock(&app, two_providers_request(&PLATFORMS)).await;
     assert_eq!(status, StatusCode::OK, "{mirror_lock}");
     // Every asked platform was pulled through during the request, and is stored now.
     let view = app
@@ -218,6 +219,11 @@ async fn a_locked_version_is_kept_and_what_cannot_be_met_is_named() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
         assert!(text.contains(says), "{body}: {text}");
     }
+    // A body over `limits.max_json_bytes` is too large, as on the admin API.
+    let limit = app.state.config.limits.max_json_bytes;
+    let (status, text) = lock(&app, json!({"providers": [random(&"9".repeat(limit))]})).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(text.contains("\"too_large\""), "{text}");
     drop(fake);
 }
 
@@ -318,13 +324,7 @@ async fn tfmirror_lock_reads_a_configuration_and_its_local_modules_and_writes_th
     let written = std::fs::read_to_string(work.path().join(".terraform.lock.hcl")).unwrap();
     let (status, expected) = lock(
         &app,
-        json!({
-            "providers": [
-                {"source": "hashicorp/null", "constraints": ["~> 2.1"]},
-                {"source": "hashicorp/random", "constraints": [">= 3.0.0, < 4.0.0"]},
-            ],
-            "platforms": ["linux_amd64", "darwin_arm64"],
-        }),
+        two_providers_request(&["linux_amd64", "darwin_arm64"]),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
