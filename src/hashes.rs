@@ -359,7 +359,7 @@ pub(crate) mod tests {
         let zh_a = format!("zh:{a}");
         let zh_b = format!("zh:{}", b.to_ascii_lowercase());
         assert_eq!(signed_sums_zh(&good), [zh_a.clone(), zh_b.clone()]);
-        assert_eq!(signed_sums_zh(&format!("{a}\tx")), [zh_a.clone()]);
+        assert_eq!(signed_sums_zh(&format!("{a}\tx")), [zh_a.as_str()]);
         assert_eq!(signed_sums_zh(""), Vec::<String>::new());
         for bad in [
             format!("{good}{a}\n"),                  // one field
@@ -372,7 +372,7 @@ pub(crate) mod tests {
         }
         // A line too long for Go's scanner ends the reading; what came before stays.
         let long = format!("{a}  x.zip\n{}\n{b}  y.zip\n", "z".repeat(64 * 1024));
-        assert_eq!(signed_sums_zh(&long), [zh_a.clone()]);
+        assert_eq!(signed_sums_zh(&long), [zh_a.as_str()]);
         let just_fits = format!("{a}  {}\n{b}  y.zip\n", "z".repeat(64 * 1024 - 67));
         assert_eq!(signed_sums_zh(&just_fits), [zh_a, zh_b]);
     }
