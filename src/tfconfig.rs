@@ -41,11 +41,7 @@ pub struct ConfigError {
 
 /// Reads the requirements of one `.tf` file.
 pub fn read(text: &str) -> Result<FileRequirements, ConfigError> {
-    let line_of = |span: Option<Range<usize>>| {
-        span.map_or(1, |r| {
-            text[..r.start.min(text.len())].matches('\n').count() + 1
-        })
-    };
+    let line_of = |span: Option<Range<usize>>| crate::textpos::line_of(text, span);
     let body: Body = hcl_edit::parser::parse_body(text).map_err(|e| ConfigError {
         line: e.location().line(),
         message: format!("not valid HCL: {}", e.message()),
