@@ -105,3 +105,10 @@ w('sums','altered-rsa', b'\x01' + ln(sums) + b'f' + sums[1:] + rsa_sig)
 w('sums','key-rsa', b'\x02\x00' + const('RSA_PUBLIC_KEY').encode())
 w('sums','key-ed25519', b'\x02\x01' + const('ED25519_PUBLIC_KEY').encode())
 w('sums','key-wrong', b'\x02\x01' + const('RSA_PUBLIC_KEY').encode())
+
+# tfconfig: .tf files (required_providers in every form, local and remote modules, mistakes).
+os.makedirs(f'{C}/tfconfig', exist_ok=True)
+w('tfconfig','versions','terraform {\n  required_version = ">= 1.0"\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = "~> 5.0"\n    }\n    null = ">= 3.0"\n    random = {\n      source = "registry.opentofu.org/hashicorp/random"\n      configuration_aliases = [random.b]\n    }\n  }\n}\n')
+w('tfconfig','modules','module "net" {\n  source = "./modules/net"\n}\n\nmodule "vpc" {\n  source  = "terraform-aws-modules/vpc/aws"\n  version = "5.0.0"\n}\n\nmodule "up" {\n  source = "../shared"\n}\n')
+w('tfconfig','mistakes','terraform {\n  required_providers {\n    aws = 5\n    b = { source = var.x }\n    c = { version = "=> 1.0" }\n    d = { source = "a/b/c/d" }\n  }\n}\n')
+w('tfconfig','unclosed','terraform {\n  required_providers {\n    é = { "source" = "hashicorp/é"\n')

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::constraints::VersionConstraints;
 use crate::domain::{ModuleAddress, Platform, ProviderAddress};
+use crate::textpos::LineIndex;
 
 /// Everything a definition file asks to mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,33 +108,6 @@ impl std::ops::Deref for Problems {
     type Target = [DefinitionError];
     fn deref(&self) -> &[DefinitionError] {
         &self.listed
-    }
-}
-
-/// Line starts of a text, found once: a position is a binary search away, so reporting many
-/// problems costs time proportional to the text, not to problems times text.
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> Self {
-        let starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        Self { starts }
-    }
-
-    /// 1-based line and column (in characters) of a byte offset.
-    fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
-        let offset = offset.min(text.len());
-        let line = self.starts.partition_point(|&s| s <= offset);
-        let start = self.starts[line - 1];
-        let column = text
-            .get(start..offset)
-            .map_or(0, |segment| segment.chars().count())
-            + 1;
-        (line, column)
     }
 }
 

@@ -306,6 +306,34 @@ pub fn shasum_for(sums: &str, filename: &str) -> Option<String> {
     })
 }
 
+/// The `zh:` Terraform records from a signed `SHA256SUMS` (getproviders'
+/// `signatureAuthentication.AcceptableHashes`): one per line, or none at all when any line
+/// does not look like a checksum line, since then the signed document is not taken for a
+/// checksums file. A line is whitespace-separated fields, the first 64 hex digits (either
+/// case) and at least one more; a blank line counts as malformed too (Terraform's loop fails
+/// on it outright). Go's line scanner stops at a line of 64 KiB or more without an error,
+/// keeping what it read before; so does this.
+pub fn signed_sums_zh(sums: &str) -> Vec<String> {
+    /// `bufio.MaxScanTokenSize`: a line this long no longer fits the scanner's buffer.
+    const MAX_LINE: usize = 64 * 1024;
+    let mut out = Vec::new();
+    for raw in sums.split_inclusive('\n') {
+        let raw = raw.strip_suffix('\n').unwrap_or(raw);
+        if raw.len() >= MAX_LINE {
+            break;
+        }
+        let mut fields = raw.strip_suffix('\r').unwrap_or(raw).split_whitespace();
+        let (Some(hash), Some(_)) = (fields.next(), fields.next()) else {
+            return Vec::new();
+        };
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Vec::new();
+        }
+        out.push(zh(&hash.to_ascii_lowercase()));
+    }
+    out
+}
+
 /// Checks that `SHA256SUMS` lists `shasum` (the registry's, lower-case hex) for `filename`;
 /// the error says what is wrong.
 pub fn check_listed(sums: &str, filename: &str, shasum: &str) -> Result<(), String> {
@@ -322,6 +350,32 @@ pub fn check_listed(sums: &str, filename: &str, shasum: &str) -> Result<(), Stri
 pub(crate) mod tests {
     use super::*;
     use std::io::Cursor;
+
+    #[test]
+    fn a_signed_sums_file_gives_every_zh_or_none_when_a_line_is_malformed() {
+        let a = "a".repeat(64);
+        let b = "B".repeat(64);
+        let good = format!("{a}  p_1.0.0_linux_amd64.zip\r\n{b} p_1.0.0_darwin_arm64.zip extra\n");
+        let zh_a = format!("zh:{a}");
+        let zh_b = format!("zh:{}", b.to_ascii_lowercase());
+        assert_eq!(signed_sums_zh(&good), [zh_a.clone(), zh_b.clone()]);
+        assert_eq!(signed_sums_zh(&format!("{a}\tx")), [zh_a.as_str()]);
+        assert_eq!(signed_sums_zh(""), Vec::<String>::new());
+        for bad in [
+            format!("{good}{a}\n"),                  // one field
+            format!("{good}{}  x.zip\n", &a[..63]),  // 63 digits
+            format!("{good}{}g  x.zip\n", &a[..63]), // not hex
+            format!("{a}  x.zip\n\n{b}  y.zip\n"),   // a blank line
+            format!("{good}   \n"),                  // only spaces
+        ] {
+            assert_eq!(signed_sums_zh(&bad), Vec::<String>::new(), "{bad:?}");
+        }
+        // A line too long for Go's scanner ends the reading; what came before stays.
+        let long = format!("{a}  x.zip\n{}\n{b}  y.zip\n", "z".repeat(64 * 1024));
+        assert_eq!(signed_sums_zh(&long), [zh_a.as_str()]);
+        let just_fits = format!("{a}  {}\n{b}  y.zip\n", "z".repeat(64 * 1024 - 67));
+        assert_eq!(signed_sums_zh(&just_fits), [zh_a, zh_b]);
+    }
 
     const SHARED_ZIP: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),

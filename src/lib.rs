@@ -55,6 +55,7 @@ pub mod state;
 pub mod storage;
 #[cfg(not(fuzzing))]
 pub mod telemetry;
+pub mod textpos;
 pub mod tfconfig;
 #[cfg(not(fuzzing))]
 pub mod tls;

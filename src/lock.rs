@@ -227,7 +227,8 @@ impl Locker<'_> {
     }
 
     /// The `zh:` Terraform records through the registry protocol: every line of the
-    /// version's signed `SHA256SUMS` from its origin, or, for packages without it (uploads,
+    /// version's signed `SHA256SUMS` from its origin (none when one line is malformed, as
+    /// Terraform takes none), or, for packages without it (uploads,
     /// imports), of the mirror's own signed list of its stored packages.
     async fn signed_zh(
         &self,
@@ -237,13 +238,7 @@ impl Locker<'_> {
     ) -> Result<BTreeSet<String>, LockError> {
         let evidence = db::packages::version_evidence(self.db, address, version).await?;
         if let Some(e) = evidence.filter(|e| e.signature.is_some()) {
-            return Ok(e
-                .shasums
-                .lines()
-                .filter_map(|line| line.split_whitespace().next())
-                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                .map(|h| hashes::zh(&h.to_ascii_lowercase()))
-                .collect());
+            return Ok(hashes::signed_sums_zh(&e.shasums).into_iter().collect());
         }
         Ok(view
             .versions

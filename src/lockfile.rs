@@ -110,11 +110,7 @@ fn quoted(s: &str) -> String {
 /// `module` placeholder Terraform ignores, are skipped). Every value must be as Terraform
 /// writes it: a fully qualified address, a version and constraints in canonical form.
 pub fn parse(text: &str) -> Result<Vec<ProviderLock>, LockFileError> {
-    let line_of = |span: Option<Range<usize>>| {
-        span.map_or(1, |r| {
-            text[..r.start.min(text.len())].matches('\n').count() + 1
-        })
-    };
+    let line_of = |span: Option<Range<usize>>| crate::textpos::line_of(text, span);
     let body: Body = hcl_edit::parser::parse_body(text).map_err(|e| LockFileError {
         line: e.location().line(),
         message: format!("not valid HCL: {}", e.message()),

@@ -1,7 +1,9 @@
 //! What `tfmirror lock` reads of a Terraform configuration: the providers its
 //! `required_providers` blocks name (with their version constraints) and the local modules
 //! (`source = "./..."` or `"../..."`) whose own requirements count too, as `terraform init`
-//! gathers them. Only the native syntax (`.tf`); values must be literal strings.
+//! gathers them. Only the native syntax (`.tf`); values must be literal strings, and a
+//! `version` must be a constraint Terraform accepts. `tfmirror lock` and `POST /v1/lock`'s
+//! `configuration` (the web UI) both read files through [`read`].
 
 use std::ops::Range;
 
@@ -39,11 +41,7 @@ pub struct ConfigError {
 
 /// Reads the requirements of one `.tf` file.
 pub fn read(text: &str) -> Result<FileRequirements, ConfigError> {
-    let line_of = |span: Option<Range<usize>>| {
-        span.map_or(1, |r| {
-            text[..r.start.min(text.len())].matches('\n').count() + 1
-        })
-    };
+    let line_of = |span: Option<Range<usize>>| crate::textpos::line_of(text, span);
     let body: Body = hcl_edit::parser::parse_body(text).map_err(|e| ConfigError {
         line: e.location().line(),
         message: format!("not valid HCL: {}", e.message()),
@@ -104,6 +102,10 @@ pub fn read(text: &str) -> Result<FileRequirements, ConfigError> {
                                 )));
                             }
                         };
+                        if let Some(v) = &version {
+                            crate::constraints::VersionConstraints::parse(v)
+                                .map_err(|e| fail(format!("{name}: version: {e}")))?;
+                        }
                         // Without a source, Terraform takes hashicorp/NAME.
                         let source = source.unwrap_or_else(|| format!("hashicorp/{name}"));
                         let address = ProviderAddress::parse(&source)
@@ -223,6 +225,11 @@ module "up" {
                 "aws:",
             ),
             ("terraform {\n", 1, "not valid HCL"),
+            (
+                "terraform {\n  required_providers {\n    aws = {\n      version = \"=> 5.0\"\n    }\n  }\n}\n",
+                3,
+                "aws: version: ",
+            ),
         ] {
             let err = read(text).unwrap_err();
             assert!(err.message.contains(says), "{text}: {err}");

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Config;
 use crate::definitions;
+use crate::textpos::line_col;
 
 /// The environment variables that override config keys, in one table so they are documented
 /// and checked in one place.
@@ -309,13 +310,6 @@ fn locate(text: &str, path: &[String]) -> Option<usize> {
         break;
     }
     best
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 /// The process environment, as the loader wants it.

@@ -11,22 +11,28 @@ use crate::domain::{Platform, ProviderAddress};
 use crate::lock::{LockError, LockRequest, Locker, Requirement};
 use crate::state::AppState;
 
-/// Bounds on what one request may ask for.
+/// Bounds on what one request may ask for (the whole body is bounded by
+/// `limits.max_json_bytes`).
 const MAX_PROVIDERS: usize = 200;
 const MAX_PLATFORMS: usize = 32;
 const MAX_CONSTRAINTS: usize = 64;
+const MAX_FILES: usize = 100;
+const MAX_FILE_NAME: usize = 255;
 
 pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
-    let json = web::JsonConfig::default()
-        .limit(json_limit)
-        .error_handler(|err, _| AppError::BadRequest(format!("invalid JSON body: {err}")).into());
+    let json = super::json_config(json_limit);
     cfg.service(web::resource("/v1/lock").app_data(json).post(lock_file));
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
+    #[serde(default)]
     providers: Vec<ProviderBody>,
+    /// `.tf` files whose `required_providers` name the providers instead (the web UI sends
+    /// what a user pastes or uploads), read by `tfconfig` as `tfmirror lock` reads them.
+    #[serde(default)]
+    configuration: Option<Vec<ConfigFile>>,
     #[serde(default)]
     platforms: Vec<String>,
     /// An existing `.terraform.lock.hcl`.
@@ -44,6 +50,14 @@ struct ProviderBody {
     /// Every `version` constraint the configuration's modules give it.
     #[serde(default)]
     constraints: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    /// Shown in errors: `main.tf: line 3: ...`.
+    name: String,
+    text: String,
 }
 
 async fn lock_file(
@@ -72,8 +86,16 @@ async fn lock_file(
 }
 
 /// The request as domain values; every bad part is a 400 that names it.
-fn lock_request(body: Body) -> Result<LockRequest, AppError> {
+fn lock_request(mut body: Body) -> Result<LockRequest, AppError> {
     let bad = |m: String| AppError::BadRequest(m);
+    if let Some(files) = body.configuration.take() {
+        if !body.providers.is_empty() {
+            return Err(bad(
+                "give either providers or configuration, not both".into()
+            ));
+        }
+        body.providers = configured_providers(&files)?;
+    }
     if body.providers.is_empty() {
         return Err(bad("providers: name at least one provider".into()));
     }
@@ -130,4 +152,46 @@ fn lock_request(body: Body) -> Result<LockRequest, AppError> {
         existing,
         upgrade: body.upgrade,
     })
+}
+
+/// The providers the `required_providers` of `files` name, in the order they appear, each
+/// with the `version` constraint of every entry that names it (as `tfmirror lock` gathers
+/// them; local modules are not followed: their files are given like any other). A file that
+/// does not read is a 400 naming it and the line.
+fn configured_providers(files: &[ConfigFile]) -> Result<Vec<ProviderBody>, AppError> {
+    let bad = |m: String| AppError::BadRequest(m);
+    if files.is_empty() {
+        return Err(bad("configuration: give at least one file".into()));
+    }
+    if files.len() > MAX_FILES {
+        return Err(bad(format!(
+            "configuration: at most {MAX_FILES} files in one request"
+        )));
+    }
+    let mut out: Vec<ProviderBody> = Vec::new();
+    for file in files {
+        let name = file.name.trim();
+        if name.is_empty() || name.len() > MAX_FILE_NAME || name.contains(char::is_control) {
+            return Err(bad(format!(
+                "configuration: a file name must be 1 to {MAX_FILE_NAME} bytes without control characters"
+            )));
+        }
+        let found = crate::tfconfig::read(&file.text).map_err(|e| bad(format!("{name}: {e}")))?;
+        for r in found.providers {
+            let source = r.address.to_string();
+            match out.iter_mut().find(|p| p.source == source) {
+                Some(p) => p.constraints.extend(r.version),
+                None => out.push(ProviderBody {
+                    source,
+                    constraints: r.version.into_iter().collect(),
+                }),
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(bad(
+            "configuration: no required_providers entry in the given files".into(),
+        ));
+    }
+    Ok(out)
 }

@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
         "definitions",
         "lockfile",
         "tfconfig",
+        "textpos",
         "metrics",
         "telemetry",
         "tls",

@@ -1094,6 +1094,24 @@ async fn every_documented_operation_answers_as_the_document_says() {
     api.empty(Method::DELETE, module, &admin, 204).await;
     api.empty(Method::DELETE, module, &admin, 404).await;
 
+    // The lock file route: a file, bad input, what cannot be met, a body too large.
+    let lock = |body: Value| api.request(Method::POST, "/v1/lock", None).json(&body);
+    let null = |constraint: &str| {
+        json!({"configuration": [{"name": "versions.tf", "text": format!(
+            "terraform {{\n  required_providers {{\n    null = {{ source = \"hashicorp/null\", version = \"{constraint}\" }}\n  }}\n}}\n"
+        )}], "platforms": ["linux_amd64"]})
+    };
+    let file = api.expect(lock(null("~> 3.2")), 200).await;
+    assert!(file.as_str().is_some_and(|f| f.contains("3.2.1")), "{file}");
+    api.expect(lock(json!({})), 400).await;
+    api.expect(lock(null(">= 9.0")), 409).await;
+    let huge = "#".repeat(app.state.config.limits.max_json_bytes);
+    api.expect(
+        lock(json!({"configuration": [{"name": "main.tf", "text": huge}]})),
+        413,
+    )
+    .await;
+
     // Logging out ends that session; then failed logins are throttled.
     let session = api.login("alice", ADMIN_PASSWORD).await;
     api.empty(Method::POST, "/api/v1/auth/logout", &session, 204)

@@ -27,6 +27,17 @@ terraform {
 }
 "#;
 
+/// What `TWO_PROVIDERS_TF` requires, as a `/v1/lock` body for `platforms`.
+fn two_providers_request(platforms: &[&str]) -> Value {
+    json!({
+        "providers": [
+            {"source": "hashicorp/null", "constraints": ["~> 2.1"]},
+            {"source": "hashicorp/random", "constraints": [">= 3.0.0, < 4.0.0"]},
+        ],
+        "platforms": platforms,
+    })
+}
+
 async fn lock(app: &TestApp, body: Value) -> (StatusCode, String) {
     let res = app
         .client
@@ -65,17 +76,7 @@ async fn two_providers(data: &std::path::Path) -> (FakeRegistry, TestApp, std::p
 async fn the_mirrors_lock_file_is_the_one_terraform_writes_and_init_accepts_it() {
     let data = tempfile::tempdir().unwrap();
     let (_fake, app, bundle) = two_providers(data.path()).await;
-    let (status, mirror_lock) = lock(
-        &app,
-        json!({
-            "providers": [
-                {"source": "hashicorp/null", "constraints": ["~> 2.1"]},
-                {"source": "hashicorp/random", "constraints": [">= 3.0.0, < 4.0.0"]},
-            ],
-            "platforms": PLATFORMS,
-        }),
-    )
-    .await;
+    let (status, mirror_lock) = lock(&app, two_providers_request(&PLATFORMS)).await;
     assert_eq!(status, StatusCode::OK, "{mirror_lock}");
     // Every asked platform was pulled through during the request, and is stored now.
     let view = app
@@ -213,11 +214,28 @@ async fn a_locked_version_is_kept_and_what_cannot_be_met_is_named() {
             json!({"providers": [random("1.0.0")], "lock_file": "provider {"}),
             "lock_file: line 1",
         ),
+        (
+            json!({"providers": [random("1.0.0")], "configuration": [{"name": "a.tf", "text": ""}]}),
+            "either providers or configuration",
+        ),
+        (
+            json!({"configuration": [{"name": "a.tf", "text": "variable \"x\" {}\n"}]}),
+            "no required_providers entry",
+        ),
+        (
+            json!({"configuration": [{"name": "versions.tf", "text": "terraform {\n  required_providers {\n    random = { version = \"=> 1.0\" }\n  }\n}\n"}]}),
+            "versions.tf: line 3: random: version: ",
+        ),
     ] {
         let (status, text) = lock(&app, body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
         assert!(text.contains(says), "{body}: {text}");
     }
+    // A body over `limits.max_json_bytes` is too large, as on the admin API.
+    let limit = app.state.config.limits.max_json_bytes;
+    let (status, text) = lock(&app, json!({"providers": [random(&"9".repeat(limit))]})).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(text.contains("\"too_large\""), "{text}");
     drop(fake);
 }
 
@@ -266,16 +284,10 @@ async fn tfmirror_lock_reads_a_configuration_and_its_local_modules_and_writes_th
     let (_fake, app, bundle) = two_providers(data.path()).await;
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(work.path().join("modules/rand")).unwrap();
-    std::fs::write(
-        work.path().join("main.tf"),
-        "terraform {\n  required_providers {\n    null = {\n      source  = \"hashicorp/null\"\n      version = \"~> 2.1\"\n    }\n  }\n}\n\nmodule \"rand\" {\n  source = \"./modules/rand\"\n}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        work.path().join("modules/rand/versions.tf"),
-        "terraform {\n  required_providers {\n    random = {\n      source  = \"hashicorp/random\"\n      version = \">= 3.0.0, < 4.0.0\"\n    }\n  }\n}\n",
-    )
-    .unwrap();
+    let main_tf = "terraform {\n  required_providers {\n    null = {\n      source  = \"hashicorp/null\"\n      version = \"~> 2.1\"\n    }\n  }\n}\n\nmodule \"rand\" {\n  source = \"./modules/rand\"\n}\n";
+    let rand_tf = "terraform {\n  required_providers {\n    random = {\n      source  = \"hashicorp/random\"\n      version = \">= 3.0.0, < 4.0.0\"\n    }\n  }\n}\n";
+    std::fs::write(work.path().join("main.tf"), main_tf).unwrap();
+    std::fs::write(work.path().join("modules/rand/versions.tf"), rand_tf).unwrap();
     let (bundle, client, dir, base) = (
         bundle.clone(),
         data.path().join("client"),
@@ -318,17 +330,25 @@ async fn tfmirror_lock_reads_a_configuration_and_its_local_modules_and_writes_th
     let written = std::fs::read_to_string(work.path().join(".terraform.lock.hcl")).unwrap();
     let (status, expected) = lock(
         &app,
+        two_providers_request(&["linux_amd64", "darwin_arm64"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(written, expected);
+    // The same files sent as `configuration` (what the web UI sends) are read the same way.
+    let (status, from_files) = lock(
+        &app,
         json!({
-            "providers": [
-                {"source": "hashicorp/null", "constraints": ["~> 2.1"]},
-                {"source": "hashicorp/random", "constraints": [">= 3.0.0, < 4.0.0"]},
+            "configuration": [
+                {"name": "main.tf", "text": main_tf},
+                {"name": "modules/rand/versions.tf", "text": rand_tf},
             ],
             "platforms": ["linux_amd64", "darwin_arm64"],
         }),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(written, expected);
+    assert_eq!(status, StatusCode::OK, "{from_files}");
+    assert_eq!(from_files, written);
 
     // Run again: the lock file is kept as it is.
     let (code, log) = run(PLATFORMS_2).await.unwrap();
@@ -349,6 +369,19 @@ async fn tfmirror_lock_reads_a_configuration_and_its_local_modules_and_writes_th
     assert!(
         log.contains("modules/rand/versions.tf: line 3: random: expected"),
         "{log}"
+    );
+    let (status, text) = lock(
+        &app,
+        json!({"configuration": [
+            {"name": "main.tf", "text": main_tf},
+            {"name": "modules/rand/versions.tf", "text": "terraform {\n  required_providers {\n    random = 5\n  }\n}\n"},
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(
+        text.contains("modules/rand/versions.tf: line 3: random: expected"),
+        "{text}"
     );
     assert_eq!(
         std::fs::read_to_string(work.path().join(".terraform.lock.hcl")).unwrap(),

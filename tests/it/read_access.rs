@@ -321,3 +321,43 @@ async fn modules_need_a_token_and_their_archives_a_signed_location() {
     let forged = format!("{path}?{}", query.replace("signature=", "signature=0"));
     assert_eq!(app.get(&forged).await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_lock_file_route_reads_like_the_mirror_and_takes_a_viewers_session() {
+    let (app, _zip, consumer, admin) = app().await;
+    app.create_user(
+        "vera",
+        "a viewer password 123",
+        tfmirror::domain::Role::Viewer,
+    )
+    .await;
+    let res = app.login("vera", "a viewer password 123").await;
+    let viewer = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lock = |token: Option<&str>| {
+        let mut req = app.client.post(app.url("/v1/lock")).json(&json!({
+            "configuration": [{"name": "versions.tf", "text":
+                "terraform {\n  required_providers {\n    null = { source = \"hashicorp/null\" }\n  }\n}\n"}],
+            "platforms": ["linux_amd64"],
+        }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    refused(
+        lock(None).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "requires a token",
+    )
+    .await;
+    // The web UI sends the session of whoever is signed in: a viewer may read.
+    for token in [&viewer, &admin, &consumer] {
+        let res = lock(Some(token)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.unwrap();
+        assert!(text.contains("version = \"3.2.1\""), "{text}");
+    }
+}

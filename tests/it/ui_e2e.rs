@@ -2,7 +2,8 @@
 //! `playwright-core` from `web/e2e/ui.e2e.mjs`) against the real server and the in-process
 //! fake upstream: the first admin made through the setup link, a definitions file with an
 //! error flagged at its line, fixed, previewed, enqueued, the job watched to success, the
-//! provider found, a version blocked and gone from the mirror's `index.json`, an in-house
+//! provider locked on the Lock file page (two platforms, downloaded; an unsatisfiable
+//! constraint shows the server's message), the provider found, a version blocked and gone from the mirror's `index.json`, an in-house
 //! module uploaded twice, found, a version blocked and gone from its `/versions`, the "Use this
 //! mirror" page over plain HTTP (a warning, no block) and on a second server with an https
 //! `public_url` (the block with it), log out; then single sign-on against a real OpenID

@@ -4,7 +4,9 @@
 // which starts the real server and a fake upstream offering registry.terraform.io/hashicorp/null
 // 3.2.0 and 3.2.1 for linux_amd64 and darwin_arm64. The scenario also uploads an in-house
 // module (platform/network/aws 1.0.0 and 1.1.0, a .tar.gz it builds itself), blocks 1.0.0 and
-// checks the mirror's module version list no longer offers it.
+// checks the mirror's module version list no longer offers it. On the Lock file page it locks
+// null "~> 3.2.0" for both platforms (3.2.1, two h1: and two zh:), downloads the file, and sees
+// the server's message for a constraint no version meets.
 //
 //   TFM_BASE_URL=http://127.0.0.1:40123 TFM_USER=operator TFM_PASSWORD=... npm run e2e
 //
@@ -40,7 +42,7 @@
 // exceptions) fail the run, except the failed requests the scenario provokes on purpose.
 
 import { chromium } from 'playwright-core'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -1088,6 +1090,58 @@ const mainSteps = [
       check(succeeded === '2', `the job summary counts ${succeeded} succeeded, expected 2`)
       await screenshots('job')
       return `job #${jobId} succeeded with 2 of 2 items in ${seconds(Date.now() - t0)}`
+    },
+  ],
+  [
+    'lock file',
+    async () => {
+      await tid('nav-lock').click()
+      await atPath('/ui/lock', 'the Lock file link')
+      await visible(tid('page-lock'), 'the Lock file page')
+      await screenshots('lock-empty')
+      const tf = (constraint) =>
+        `terraform {\n  required_providers {\n    null = {\n      source  = "hashicorp/null"\n      version = "${constraint}"\n    }\n  }\n}\n`
+      await tid('hcl-editor').fill(tf('~> 3.2.0'))
+      for (const p of PLATFORMS) await tid(`platform-${p}`).check()
+      const res = await clickFor(tid('lock-generate'), 'POST', '/v1/lock', 'Generate lock file')
+      check(res.status() === 200, `POST /v1/lock answered ${res.status()}: ${await res.text().catch(() => '')}`)
+      const shown = tid('lock-result')
+      await visible(shown, 'the lock file')
+      const file = await shown.innerText()
+      for (const line of [`provider "${PROVIDER}" {`, `version     = "${VERSION}"`, 'constraints = "~> 3.2.0"']) {
+        check(file.includes(line), `the lock file lacks ${JSON.stringify(line)}:\n${file}`)
+      }
+      const h1 = file.match(/"h1:[A-Za-z0-9+/]{43}=",/g) ?? []
+      const zh = file.match(/"zh:[0-9a-f]{64}",/g) ?? []
+      check(h1.length === 2, `the lock file has ${h1.length} h1: lines, expected 2 (one per platform):\n${file}`)
+      check(zh.length === 2, `the lock file has ${zh.length} zh: lines, expected 2 (the signed SHA256SUMS):\n${file}`)
+      await screenshots('lock-file')
+
+      // Download: the same text, asked for as .terraform.lock.hcl; Chromium drops the leading
+      // dot of a download's name, which the page tells the user.
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), tid('lock-download').click()])
+      const name = download.suggestedFilename()
+      check(['.terraform.lock.hcl', 'terraform.lock.hcl'].includes(name), `the download is named "${name}"`)
+      const hint = await text(tid('lock-rename-hint'))
+      check(hint.includes('rename it to .terraform.lock.hcl'), `the page says "${hint}" about the file name`)
+      const saved = readFileSync(await download.path(), 'utf8')
+      check(saved === `${file.replace(/\n$/, '')}\n`, `the downloaded file differs from the one shown:\n${saved}`)
+
+      // A constraint no version meets: the server's message, no file.
+      expectedFailures = [{ method: 'POST', path: '/v1/lock', status: 409 }]
+      await tid('hcl-editor').fill(tf('>= 9.0.0'))
+      const refused = await clickFor(tid('lock-generate'), 'POST', '/v1/lock', 'Generate lock file (unsatisfiable)')
+      check(refused.status() === 409, `an unsatisfiable constraint answered ${refused.status()}`)
+      await visible(tid('error'), 'the error message')
+      const message = await text(tid('error'))
+      check(
+        message.includes(`${PROVIDER}: no version meets ">= 9.0.0"`) && message.includes(VERSION),
+        `the error says "${message}"`,
+      )
+      check((await tid('lock-result').count()) === 0, 'a lock file is still shown after the error')
+      await screenshots('lock-error')
+      expectedFailures = []
+      return `${VERSION} locked for ${PLATFORMS.join(' and ')} (${h1.length} h1:, ${zh.length} zh:), downloaded as ${name}; ">= 9.0.0" refused: "${message}"`
     },
   ],
   [

@@ -13,6 +13,7 @@ import ModulesPage from './pages/ModulesPage.vue'
 import ModulePage from './pages/ModulePage.vue'
 import ModuleUploadPage from './pages/ModuleUploadPage.vue'
 import LoadPage from './pages/LoadPage.vue'
+import LockPage from './pages/LockPage.vue'
 import JobsPage from './pages/JobsPage.vue'
 import JobPage from './pages/JobPage.vue'
 import AuditPage from './pages/AuditPage.vue'
@@ -69,6 +70,7 @@ export const routes: RouteRecordRaw[] = [
     component: LoadPage,
     meta: { admin: true, title: 'Load providers', adminReason: 'Loading definitions needs the admin role.' },
   },
+  { path: '/lock', name: 'lock', component: LockPage, meta: { title: 'Lock file' } },
   { path: '/jobs', name: 'jobs', component: JobsPage, meta: { title: 'Jobs' } },
   { path: '/jobs/:id(\\d+)', name: 'job', component: JobPage, meta: { title: 'Job' } },
   { path: '/audit', name: 'audit', component: AuditPage, meta: { title: 'Audit log' } },

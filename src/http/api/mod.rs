@@ -26,21 +26,7 @@ use crate::state::AppState;
 pub const OPENAPI: &str = include_str!("../openapi.yaml");
 
 pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
-    let json = web::JsonConfig::default()
-        .limit(json_limit)
-        .error_handler(|err, _| {
-            let message = err.to_string();
-            match err {
-                actix_web::error::JsonPayloadError::Overflow { .. }
-                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
-                    AppError::TooLarge(format!("request body too large: {message}")).into()
-                }
-                actix_web::error::JsonPayloadError::Payload(e) => {
-                    AppError::payload(&e, "invalid JSON body").into()
-                }
-                _ => AppError::BadRequest(format!("invalid JSON body: {message}")).into(),
-            }
-        });
+    let json = crate::http::json_config(json_limit);
     let query = web::QueryConfig::default().error_handler(|err, _| {
         AppError::BadRequest(format!("invalid query parameters: {err}")).into()
     });

@@ -60,6 +60,11 @@ export interface RequestOptions {
   /** The `Accept` header; `application/json` by default. */
   accept?: string
   /**
+   * This prefix instead of `baseUrl`: `''` for the mirror's own routes outside the admin API
+   * (`/v1/lock`), which take the same session token.
+   */
+  base?: string
+  /**
    * This token instead of the session's (the single sign-on page checks the token it was
    * handed before keeping it).
    */
@@ -165,7 +170,7 @@ export function createClient(partial: Partial<ClientConfig> = {}): ApiClient {
     } else if (options.form !== undefined) {
       body = options.form // the browser sets the multipart boundary
     }
-    const url = `${config.baseUrl}${path}${buildQuery(options.query)}`
+    const url = `${options.base ?? config.baseUrl}${path}${buildQuery(options.query)}`
     let res: Response
     try {
       res = await config.fetch(url, {

@@ -6,6 +6,7 @@ import type {
   AuditEntry,
   Job,
   JobDetail,
+  LockRequest,
   Login,
   ModuleDetail,
   ModuleRef,
@@ -144,6 +145,21 @@ export const api = {
   },
 
   // definitions
+  /**
+   * `POST /v1/lock` (outside the admin API; any signed-in user may call it): the complete
+   * `.terraform.lock.hcl` as text. Pulling platforms through can take minutes.
+   */
+  lockFile: async (body: LockRequest, signal?: AbortSignal): Promise<string> => {
+    const res = await client.send('/v1/lock', {
+      method: 'POST',
+      json: body,
+      accept: 'text/plain, application/json',
+      base: '',
+      signal,
+    })
+    return res.text()
+  },
+
   previewDefinitions: (hcl: string) =>
     client.request<Plan>('/definitions', { method: 'POST', text: hcl, query: { dry_run: true } }),
   enqueueDefinitions: (hcl: string) =>

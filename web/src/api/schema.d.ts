@@ -1737,6 +1737,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/lock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A complete .terraform.lock.hcl for a configuration's providers.
+         * @description Not part of the admin API: it reads like the mirror protocol, so it needs no token
+         *     unless `auth.read_access = "token"`, and then any token (an API token of any role, or
+         *     the session token of a signed-in user, as the web UI sends it; 401 without one).
+         *     Name the providers either in `providers` or as `.tf` files in `configuration`, read
+         *     as `tfmirror lock` reads them (their `required_providers`; local modules are not
+         *     followed, give their files too), never both. Per provider: the version Terraform would
+         *     select, the `h1:` of every asked platform (platforms not stored are pulled through
+         *     first, which can take minutes) and the signed `zh:` of every platform. The whole body
+         *     is bounded by `limits.max_json_bytes`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["LockRequest"];
+                };
+            };
+            responses: {
+                /** @description The lock file, as Terraform writes it. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+                /**
+                 * @description Bad input, naming the part: a provider address, constraint or platform, the
+                 *     existing lock file's line, or a configuration file's name and line.
+                 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /**
+                 * @description What cannot be met, naming the provider (and platform): no version meets the
+                 *     constraints, the lock file's version does not, a platform has no package.
+                 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                413: components["responses"]["Error"];
+                default: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1758,6 +1835,33 @@ export interface components {
             missing: components["schemas"]["VerifyProblem"][];
             corrupt: components["schemas"]["VerifyProblem"][];
             orphaned: components["schemas"]["VerifyProblem"][];
+        };
+        LockRequest: {
+            /** @description Leave out (or empty) when `configuration` is given. */
+            providers?: {
+                /**
+                 * @description NAMESPACE/TYPE or HOST/NAMESPACE/TYPE
+                 * @example hashicorp/aws
+                 */
+                source: string;
+                /** @description Every `version` constraint the configuration's modules give it. */
+                constraints?: string[];
+            }[];
+            /** @description `.tf` files whose `required_providers` name the providers. */
+            configuration?: {
+                /** @description Shown in errors: `main.tf: line 3: ...`. */
+                name: string;
+                text: string;
+            }[];
+            /** @description `OS_ARCH`; empty for every platform the mirror or the origin has. */
+            platforms?: string[];
+            /** @description An existing .terraform.lock.hcl; its versions are kept while they meet the constraints. */
+            lock_file?: string | null;
+            /**
+             * @description Select the newest allowed version even where the lock file has one.
+             * @default false
+             */
+            upgrade: boolean;
         };
         /**
          * @description Stable error codes; the message is for people.

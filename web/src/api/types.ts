@@ -14,6 +14,8 @@ export type About = S['About']
 /** Single sign-on (OpenID Connect) when the server has it: the button's name and where it starts. */
 export type Sso = NonNullable<About['sso']>
 export type User = S['User']
+/** `POST /v1/lock`: the providers (or `.tf` files naming them), platforms, an existing lock file. */
+export type LockRequest = S['LockRequest']
 export type ApiToken = S['ApiToken']
 export type NewApiToken = S['NewApiToken']
 export type ProviderSummary = S['ProviderSummary']
