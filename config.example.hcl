@@ -126,6 +126,9 @@ limits {
   # Largest air-gap bundle `POST /api/v1/bundles/import` accepts, in bytes (64 GiB); the
   # CLI's `tfmirror import-bundle` reads a file of any size.
   max_bundle_bytes = 68719476736
+  # The most packages one `POST /v1/lock` (or `tfmirror lock`) request may pull through from
+  # the origins while it waits; beyond it the request is a 409 (what it fetched stays stored).
+  max_lock_pulls = 64
 }
 
 # Admin API authentication. There is no default user and no default password: create the

@@ -45,6 +45,9 @@ pub enum LockError {
     /// An origin that had to answer did not.
     #[error("{0}")]
     Upstream(String),
+    /// The request needs more packages pulled through than one request may wait for.
+    #[error("{0}")]
+    TooManyPulls(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -56,18 +59,25 @@ pub struct Locker<'a> {
     pub catalog: &'a Catalog,
     pub pull: &'a PullThrough,
     pub db: &'a Pool,
+    /// The most packages one request may pull through (each waits for its download): a
+    /// request beyond it is refused once it reaches it; what it pulled stays stored.
+    pub max_pulls: usize,
 }
 
 impl Locker<'_> {
     /// The lock of every requested provider, in request order.
     pub async fn lock(&self, req: &LockRequest) -> Result<Vec<ProviderLock>, LockError> {
         let mut out = Vec::with_capacity(req.providers.len());
+        let mut pulled = 0;
         for requirement in &req.providers {
             let existing = req
                 .existing
                 .iter()
                 .find(|l| l.address == requirement.address);
-            out.push(self.lock_one(requirement, existing, req).await?);
+            out.push(
+                self.lock_one(requirement, existing, req, &mut pulled)
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -77,6 +87,7 @@ impl Locker<'_> {
         requirement: &Requirement,
         existing: Option<&ProviderLock>,
         req: &LockRequest,
+        pulled: &mut usize,
     ) -> Result<ProviderLock, LockError> {
         let address = &requirement.address;
         let view = self.catalog.provider_view(address).await?;
@@ -192,6 +203,13 @@ impl Locker<'_> {
                     }
                 )));
             }
+            if *pulled >= self.max_pulls {
+                return Err(LockError::TooManyPulls(format!(
+                    "{address} {version} {platform}: this request needs more than {} packages the mirror does not store yet (limits.max_lock_pulls); the {pulled} fetched so far stay stored: send it again to go on, or load the providers with a job first",
+                    self.max_pulls
+                )));
+            }
+            *pulled += 1;
             self.pull_through(&PackageId {
                 address: address.clone(),
                 version: version.clone(),

@@ -617,6 +617,9 @@ pub struct LimitsConfig {
     /// Largest air-gap bundle the admin API accepts for import, in bytes (the CLI's
     /// `import-bundle` reads a file of any size).
     pub max_bundle_bytes: u64,
+    /// The most packages one `POST /v1/lock` request may pull through from the origins
+    /// (each is downloaded and verified while the request waits).
+    pub max_lock_pulls: usize,
 }
 
 impl Default for LimitsConfig {
@@ -632,6 +635,7 @@ impl Default for LimitsConfig {
             max_module_files: 20_000,
             module_fetch_seconds: 300,
             max_bundle_bytes: 64 << 30,
+            max_lock_pulls: 64,
         }
     }
 }

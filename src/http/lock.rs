@@ -72,9 +72,10 @@ async fn lock_file(
         catalog: &state.catalog,
         pull: &state.pull,
         db: &state.db,
+        max_pulls: state.config.limits.max_lock_pulls,
     };
     let locks = locker.lock(&request).await.map_err(|e| match e {
-        LockError::Unsatisfiable(m) => AppError::Conflict(m),
+        LockError::Unsatisfiable(m) | LockError::TooManyPulls(m) => AppError::Conflict(m),
         LockError::Upstream(m) => AppError::UpstreamUnavailable(m),
         LockError::Catalog(e) => e.into(),
         LockError::Db(e) => e.into(),

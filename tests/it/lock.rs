@@ -388,3 +388,35 @@ async fn tfmirror_lock_reads_a_configuration_and_its_local_modules_and_writes_th
         written
     );
 }
+
+#[tokio::test]
+async fn one_request_pulls_through_at_most_the_configured_number_of_packages() {
+    let fake = FakeRegistry::start().await;
+    fake.publish(
+        "hashicorp",
+        "random",
+        "3.1.0",
+        &["linux_amd64", "darwin_arm64", "windows_amd64"],
+    );
+    let url = fake.base_url.clone();
+    let app = TestApp::spawn_with(crate::common::Store::Local, |c| {
+        crate::common::set_upstream(c, &url, |u| u.pull_through = true);
+        c.limits.max_lock_pulls = 2;
+    })
+    .await;
+    let body = json!({
+        "providers": [{"source": "hashicorp/random", "constraints": ["3.1.0"]}],
+        "platforms": ["linux_amd64", "darwin_arm64", "windows_amd64"],
+    });
+    let (status, text) = lock(&app, body.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    assert!(
+        text.contains("hashicorp/random 3.1.0 windows_amd64: this request needs more than 2 packages the mirror does not store yet")
+            && text.contains("the 2 fetched so far stay stored"),
+        "{text}"
+    );
+    // What was fetched stays: the same request again needs one more, and succeeds.
+    let (status, text) = lock(&app, body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(text.matches("\"h1:").count(), 3, "{text}");
+}
