@@ -12,7 +12,7 @@ scripts/install-test-tools.sh
 
 # The admin UI: Chromium for the browser tests, the npm packages, the production build
 # (its size report is printed) and the Vitest unit tests. The Rust suite then serves
-# web/dist and drives it in headless Chromium (tests/ui_e2e.rs).
+# web/dist and drives it in headless Chromium (tests/ui_e2e.rs, tests/ui_bundles.rs).
 if [ ! -x /usr/bin/chromium ]; then
   echo "== apt-get install chromium"
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null

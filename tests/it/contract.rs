@@ -15,6 +15,7 @@ use tfmirror::domain::Role;
 
 use crate::common::fake_registry::FakeRegistry;
 use crate::common::{Store, TestApp};
+use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -23,6 +24,7 @@ const VIEWER_PASSWORD: &str = "viewer password 12345";
 const JWT_SECRET: &str = "0123456789abcdef0123456789abcdef-contract";
 const MAX_DEFINITIONS_BYTES: usize = 4096;
 const MAX_ARCHIVE_BYTES: u64 = 64 * 1024;
+const MAX_BUNDLE_BYTES: u64 = 1024 * 1024;
 
 /// The one place that creates users behind the API's back (the first admin has to come
 /// from somewhere): the same calls `tfmirror create-admin` makes.
@@ -425,6 +427,15 @@ impl Api<'_> {
     /// Sends, checks the answer against the document; returns "METHOD PATH", the status
     /// and the body.
     async fn exchange(&self, req: reqwest::RequestBuilder) -> (String, StatusCode, Value) {
+        let (what, status, value, _) = self.exchange_bytes(req).await;
+        (what, status, value)
+    }
+
+    /// [`Api::exchange`], with the body's bytes as well (for a download).
+    async fn exchange_bytes(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> (String, StatusCode, Value, Vec<u8>) {
         let req = req.build().unwrap();
         let method = req.method().clone();
         let path = req.url().path().to_owned();
@@ -445,7 +456,7 @@ impl Api<'_> {
         let value = self
             .contract
             .check(&method, &path, status, &content_type, &body);
-        (what, status, value)
+        (what, status, value, body.to_vec())
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
@@ -571,6 +582,7 @@ async fn every_documented_operation_answers_as_the_document_says() {
         c.limits.max_definitions_bytes = MAX_DEFINITIONS_BYTES;
         c.limits.max_archive_bytes = MAX_ARCHIVE_BYTES;
         c.limits.max_module_bytes = MAX_ARCHIVE_BYTES;
+        c.limits.max_bundle_bytes = MAX_BUNDLE_BYTES;
         crate::common::set_upstream(c, &upstream, |_| {});
     })
     .await;
@@ -870,6 +882,140 @@ async fn every_documented_operation_answers_as_the_document_says() {
         )
         .await;
     }
+
+    // Bundles: the signing key (any signed-in user), an export of everything and one by a
+    // definitions file, refused selections; the export imported again (everything already
+    // stored) while a second import is refused as concurrent; a bundle under another
+    // mirror's key, one too large, a form without the key.
+    let key = api.get("/api/v1/bundles/signing-key", &viewer, 200).await;
+    let key = key.as_str().expect("the key is text").to_owned();
+    assert!(
+        key.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+        "{key}"
+    );
+    let export = |body: Value| {
+        api.request(Method::POST, "/api/v1/bundles/export", Some(&admin))
+            .json(&body)
+    };
+    let (_, status, _, bundle) = api.exchange_bytes(export(json!({ "all": true }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let thing_defs = |versions: &str| {
+        format!(
+            "provider \"example/thing\" {{\n  versions  = [\"{versions}\"]\n  platforms = [\"linux_amd64\"]\n}}\n"
+        )
+    };
+    let (_, status, _, one) = api
+        .exchange_bytes(export(json!({ "definitions": thing_defs("1.1.0") })))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !one.is_empty() && one.len() < bundle.len(),
+        "one version ({} bytes) is less than everything ({} bytes)",
+        one.len(),
+        bundle.len()
+    );
+    api.expect(export(json!({ "definitions": thing_defs("9.9.9") })), 404)
+        .await;
+    for neither_or_both in [
+        json!({}),
+        json!({ "all": true, "definitions": thing_defs("1.1.0") }),
+    ] {
+        api.expect(export(neither_or_both), 400).await;
+    }
+    api.expect(export(json!({ "definitions": "provider {" })), 400)
+        .await;
+    api.expect(
+        export(json!({ "definitions": "#".repeat(MAX_DEFINITIONS_BYTES + 1) })),
+        413,
+    )
+    .await;
+    let import = |file: Option<reqwest::multipart::Part>, key: &str| {
+        let mut form = reqwest::multipart::Form::new().text("trusted_key", key.to_owned());
+        if let Some(file) = file {
+            form = form.part("file", file.file_name("mirror.bundle"));
+        }
+        api.request(Method::POST, "/api/v1/bundles/import", Some(&admin))
+            .multipart(form)
+    };
+    // The first import sends half its bundle, then waits until a second one was refused.
+    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    let (head, tail) = bundle.split_at(bundle.len() / 2);
+    let (head, tail) = (head.to_vec(), tail.to_vec());
+    let slow = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(
+        futures_util::stream::once(async move {
+            let _ = held.await;
+            Ok(tail)
+        }),
+    );
+    let first = import(
+        Some(reqwest::multipart::Part::stream(
+            reqwest::Body::wrap_stream(slow),
+        )),
+        &key,
+    );
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // Without a file: refused at once (400) when no import runs.
+            let (status, body) = api.send(import(None, &key)).await;
+            if status == StatusCode::CONFLICT {
+                assert_eq!(body["code"], "conflict", "{body}");
+                break;
+            }
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert!(
+                Instant::now() < deadline,
+                "a second import was never refused while the first ran"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        release.send(()).unwrap();
+    };
+    let (report, ()) = tokio::join!(api.expect(first, 200), second);
+    assert_eq!(report["packages_added"], 0, "{report}");
+    assert_eq!(report["packages_present"], 2, "{report}");
+    let outcomes: BTreeSet<&str> = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, BTreeSet::from(["already stored"]), "{report}");
+    let other_key = first_app.state.signing_key.armored_public.clone();
+    let refused = api
+        .expect(
+            import(
+                Some(reqwest::multipart::Part::bytes(bundle.clone())),
+                &other_key,
+            ),
+            422,
+        )
+        .await;
+    assert_eq!(refused["entry"], "manifest.json.sig", "{refused}");
+    let no_key = api
+        .expect(
+            import(Some(reqwest::multipart::Part::bytes(bundle.clone())), ""),
+            400,
+        )
+        .await;
+    assert!(
+        no_key["message"].as_str().unwrap().contains("trusted_key"),
+        "{no_key}"
+    );
+    api.expect(
+        import(
+            Some(reqwest::multipart::Part::bytes(vec![
+                0;
+                MAX_BUNDLE_BYTES
+                    as usize
+                    + 1
+            ])),
+            &key,
+        ),
+        413,
+    )
+    .await;
 
     // Definitions: a plan, invalid ones, too large ones, then a job.
     let defs = "provider \"hashicorp/null\" {\n  versions  = [\"~> 3.2\"]\n  platforms = [\"linux_amd64\", \"windows_amd64\"]\n}\n";

@@ -28,6 +28,7 @@ mod read_access;
 mod registry;
 mod terraform;
 mod terraform_modules;
+mod ui_bundles;
 mod ui_e2e;
 mod verify;
 mod worker_crash;

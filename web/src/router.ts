@@ -24,6 +24,7 @@ import SetupPage from './pages/SetupPage.vue'
 import SsoPage from './pages/SsoPage.vue'
 import NotFoundPage from './pages/NotFoundPage.vue'
 import ForbiddenPage from './pages/ForbiddenPage.vue'
+import BundlesPage from './pages/BundlesPage.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -85,6 +86,8 @@ export const routes: RouteRecordRaw[] = [
       adminReason: 'Managing users and API tokens needs the admin role.',
     },
   },
+  // Viewers see the signing key only; the export and import are for admins.
+  { path: '/bundles', name: 'bundles', component: BundlesPage, meta: { title: 'Bundles' } },
   { path: '/use', name: 'use', component: UsePage, meta: { title: 'Use this mirror' } },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: NotFoundPage, meta: { title: 'Not found' } },
   // Only reached by name, from the guard, so the address stays the admin page's (the catch-all

@@ -1001,6 +1001,196 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bundles/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export an air-gap bundle (admin only), streamed as it is written.
+         * @description One tar stream: `manifest.json` (every entry's size, sha256 and h1, each provider
+         *     version's origin `SHA256SUMS`, signature and key, each module version's hashes),
+         *     `manifest.json.sig` by this mirror's key (`GET /api/v1/bundles/signing-key`), then each
+         *     blob once. Blocked versions are left out. A failure part-way aborts the response, and
+         *     an import refuses a truncated bundle.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Every stored package and module version that is not blocked. */
+                        all?: boolean;
+                        /** @description Or only what this definitions file (HCL text) lists, as stored. */
+                        definitions?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The bundle, named `tfmirror-YYYYMMDDTHHMMSS.bundle` by `Content-Disposition`. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/x-tar": string;
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                /** @description No stored package or module version matches (`not_found`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                413: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bundles/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import an air-gap bundle against a trusted key (admin only); everything is verified before anything is listed.
+         * @description The manifest's signature is checked against `trusted_key` first, then every origin
+         *     signature and `SHA256SUMS` line, and each entry's size, sha256 and `h1:`. Only when the
+         *     whole bundle verified is anything recorded; a refused bundle leaves nothing listed or
+         *     stored. Importing the same bundle again changes nothing (`already stored`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": {
+                        /**
+                         * Format: binary
+                         * @description The bundle, at most `limits.max_bundle_bytes`.
+                         */
+                        file: string;
+                        /** @description The exporting mirror's ASCII-armored public key. */
+                        trusted_key: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Imported; what each entry held and which checks it passed. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BundleReport"];
+                    };
+                };
+                400: components["responses"]["Error"];
+                401: components["responses"]["Error"];
+                403: components["responses"]["Error"];
+                /** @description Another bundle import is running on this replica (`conflict`); try again when it ends. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                413: components["responses"]["Error"];
+                /** @description The bundle was refused at an entry; nothing from it was imported. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BundleRefusal"];
+                    };
+                };
+                /**
+                 * @description A fault: 503 (`unavailable`, with `Retry-After`) when the object store cannot be
+                 *     reached, 507 (`insufficient_storage`) when the store is full; nothing was listed.
+                 */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bundles/signing-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This mirror's ASCII-armored public key, which the disconnected side trusts for its bundles. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The public key (`tfmirror signing-key` prints the same). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/pgp-keys": string;
+                    };
+                };
+                401: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs": {
         parameters: {
             query?: never;
@@ -2117,6 +2307,40 @@ export interface components {
             created_by: string | null;
             created_at: number;
             conflicts: number;
+        };
+        /** @description One verified entry of a bundle. */
+        BundleEntry: {
+            /** @description The entry's name in the bundle. */
+            entry: string;
+            /** @description What it holds: `HOST/NAMESPACE/TYPE VERSION OS_ARCH` per package, `HOST/NAMESPACE/NAME/SYSTEM VERSION` per module version. */
+            items: string[];
+            /** @description The checks it passed. */
+            verified: string[];
+            /** @enum {string} */
+            outcome: "added" | "already stored";
+        };
+        BundleReport: {
+            /** @description The trusted key that signed the manifest. */
+            signed_by: string;
+            /** @description Unix seconds: when the bundle was written. */
+            created_at: number;
+            entries: components["schemas"]["BundleEntry"][];
+            packages_added: number;
+            /** @description Provider packages that were already stored. */
+            packages_present: number;
+            modules_added: number;
+            /** @description Module versions that were already stored. */
+            modules_present: number;
+            /** @description Bytes of the entries verified. */
+            bytes: number;
+        };
+        /** @description A refused bundle (no `code`, unlike other errors); nothing from it was imported. */
+        BundleRefusal: {
+            /** @example bundle refused at blobs/ab/cd…: sha256 differs; nothing from it was imported */
+            message: string;
+            /** @description The entry that failed a check (`manifest.json.sig` for a key that did not sign it). */
+            entry: string;
+            why: string;
         };
         Plan: {
             /** @description One entry per module version to fetch. */
