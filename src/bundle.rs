@@ -1145,6 +1145,13 @@ impl<R: AsyncRead + Unpin> TarReader<R> {
     async fn skip_padding(&mut self, name: &str, size: u64) -> Result<(), BundleError> {
         let mut pad = [0u8; BLOCK];
         let n = padding(size);
-        self.read_exact(&mut pad[..n], name).await
+        self.read_exact(&mut pad[..n], name).await?;
+        if pad[..n].iter().any(|&b| b != 0) {
+            return Err(refuse(
+                name,
+                "the padding after it is not zeros: the file is damaged",
+            ));
+        }
+        Ok(())
     }
 }

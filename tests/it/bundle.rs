@@ -347,6 +347,23 @@ async fn a_bundle_carries_a_mirror_to_a_disconnected_one_and_anything_altered_is
         "the file is truncated",
     );
 
+    // 6. A byte of tar's zero padding after an entry changed: nothing of the content, but
+    // the file is not what was written.
+    let (name, at, size) = entries(&bundle)
+        .into_iter()
+        .skip(2)
+        .find(|e| e.2 % 512 != 0)
+        .unwrap();
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    bytes[(at + size) as usize] = b'x';
+    let padded = work.path().join("padding.bundle");
+    std::fs::write(&padded, &bytes).unwrap();
+    refused(
+        &import(data_b.path(), &padded, &key),
+        &name,
+        "the padding after it is not zeros",
+    );
+
     // Nothing of any refused bundle is listed or stored.
     assert_eq!(holdings(&b).await, empty);
     assert_eq!(b.get(&format!("{NULL}/index.json")).await.status(), 404);

@@ -993,6 +993,7 @@ async fn every_documented_operation_answers_as_the_document_says() {
         )
         .await;
     assert_eq!(refused["entry"], "manifest.json.sig", "{refused}");
+    assert_eq!(refused["code"], "bundle_refused", "{refused}");
     let no_key = api
         .expect(
             import(Some(reqwest::multipart::Part::bytes(bundle.clone())), ""),

@@ -178,6 +178,7 @@ async fn import(
         }
         Err(BundleError::Refused { entry, why }) => {
             Ok(HttpResponse::UnprocessableEntity().json(json!({
+                "code": "bundle_refused",
                 "message": format!("bundle refused at {entry}: {why}; nothing from it was imported"),
                 "entry": entry,
                 "why": why,

@@ -2334,9 +2334,11 @@ export interface components {
             /** @description Bytes of the entries verified. */
             bytes: number;
         };
-        /** @description A refused bundle (no `code`, unlike other errors); nothing from it was imported. */
+        /** @description A refused bundle; nothing from it was imported. */
         BundleRefusal: {
-            /** @example bundle refused at blobs/ab/cd…: sha256 differs; nothing from it was imported */
+            /** @enum {string} */
+            code: "bundle_refused";
+            /** @example bundle refused at packages/9f3c…zip: its bytes hash to sha256 …, the manifest says …; nothing from it was imported */
             message: string;
             /** @description The entry that failed a check (`manifest.json.sig` for a key that did not sign it). */
             entry: string;
