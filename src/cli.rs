@@ -758,25 +758,13 @@ async fn lock_configuration(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading {}", lock_path.display())),
     };
-    let body = serde_json::json!({
-        "providers": providers
-            .iter()
-            .map(|(a, c)| serde_json::json!({"source": a.to_string(), "constraints": c}))
-            .collect::<Vec<_>>(),
-        "platforms": platforms,
-        "lock_file": existing,
-        "upgrade": upgrade,
-    });
     let url = format!("{}/v1/lock", mirror.trim_end_matches('/'));
     // Platforms the mirror does not store yet are fetched from their origin first: a large
     // provider on several platforms takes minutes.
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3600))
         .build()?;
-    let mut request = client.post(&url).json(&body);
-    if let Ok(token) = std::env::var("TFM_TOKEN") {
-        request = request.bearer_auth(token.trim());
-    }
+    let token = std::env::var("TFM_TOKEN").ok();
     let shown = if platforms.is_empty() {
         "every platform".to_owned()
     } else {
@@ -787,49 +775,85 @@ async fn lock_configuration(
         providers.len()
     );
     let started = std::time::Instant::now();
-    let ticker = tokio::spawn(async move {
+    let tty = {
         use std::io::IsTerminal;
-        if !std::io::stderr().is_terminal() {
-            return;
+        std::io::stderr().is_terminal()
+    };
+    let mut locks = Vec::with_capacity(providers.len());
+    // One request per provider, so the display can say which one the mirror is working on
+    // (the file is the same: Terraform's order is by address, whatever the requests').
+    for (i, (address, constraints)) in providers.iter().enumerate() {
+        let step = format!("[{}/{}] {address}", i + 1, providers.len());
+        let body = serde_json::json!({
+            "providers": [{"source": address.to_string(), "constraints": constraints}],
+            "platforms": platforms,
+            "lock_file": existing,
+            "upgrade": upgrade,
+        });
+        let mut request = client.post(&url).json(&body);
+        if let Some(token) = &token {
+            request = request.bearer_auth(token.trim());
         }
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            eprint!(
-                "\r  waiting for the mirror (fetching what it does not store yet): {} s",
-                started.elapsed().as_secs()
+        let asked = std::time::Instant::now();
+        let ticker = {
+            let step = step.clone();
+            if !tty {
+                eprintln!("{step}");
+            }
+            tokio::spawn(async move {
+                if !tty {
+                    return;
+                }
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    eprint!(
+                        "\r{step}: waiting for the mirror (it fetches what it does not store yet): {} s ",
+                        asked.elapsed().as_secs()
+                    );
+                }
+            })
+        };
+        let response = request.send().await;
+        ticker.abort();
+        let response = response.with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_owned))
+                .unwrap_or(text);
+            eprintln!("\nerror: the mirror answered {status}: {message}");
+            eprintln!("{} is unchanged", lock_path.display());
+            return Ok(1);
+        }
+        let got = crate::lockfile::parse(&text)
+            .map_err(|e| anyhow::anyhow!("the mirror's lock file does not read: {e}"))?;
+        for lock in &got {
+            let h1 = lock.hashes.iter().filter(|h| h.starts_with("h1:")).count();
+            let zh = lock.hashes.len() - h1;
+            if tty {
+                // The waiting line goes before the result takes its place.
+                eprint!("\r\x1b[K");
+            }
+            println!(
+                "{} {}: {h1} h1:, {zh} zh: ({:.1} s)",
+                lock.address,
+                lock.version,
+                asked.elapsed().as_secs_f64()
             );
         }
-    });
-    let response = request.send().await;
-    ticker.abort();
-    let response = response.with_context(|| format!("POST {url}"))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .with_context(|| format!("POST {url}"))?;
-    if !status.is_success() {
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or(text);
-        eprintln!("\nerror: the mirror answered {status}: {message}");
-        return Ok(1);
+        locks.extend(got);
     }
-    let locks = crate::lockfile::parse(&text)
-        .map_err(|e| anyhow::anyhow!("the mirror's lock file does not read: {e}"))?;
+    let text = crate::lockfile::render(&locks);
     let tmp = dir.join(".terraform.lock.hcl.tmp");
     std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &lock_path)
         .with_context(|| format!("writing {}", lock_path.display()))?;
-    eprintln!();
-    for lock in &locks {
-        let h1 = lock.hashes.iter().filter(|h| h.starts_with("h1:")).count();
-        let zh = lock.hashes.len() - h1;
-        println!("{} {}: {h1} h1:, {zh} zh:", lock.address, lock.version);
-    }
     println!(
         "wrote {} in {:.1} s",
         lock_path.display(),

@@ -327,6 +327,12 @@ async fn tfmirror_lock_reads_a_configuration_and_its_local_modules_and_writes_th
         log.contains("registry.terraform.io/hashicorp/random 3.1.0: 2 h1:, 4 zh:"),
         "{log}"
     );
+    // Which provider the mirror is working on, one after the other.
+    let (first, second) = (
+        log.find("[1/2] registry.terraform.io/hashicorp/"),
+        log.find("[2/2] registry.terraform.io/hashicorp/"),
+    );
+    assert!(first.is_some() && first < second, "{log}");
     let written = std::fs::read_to_string(work.path().join(".terraform.lock.hcl")).unwrap();
     let (status, expected) = lock(
         &app,
