@@ -19,7 +19,7 @@
 //! Memory follows the manifest (bounded), never the packages: every entry streams through a
 //! spool file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,6 +27,7 @@ use anyhow::Context;
 use base64::Engine;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::archive::{self, ArchiveFormat};
@@ -59,6 +60,9 @@ pub struct Manifest {
     pub created_at: i64,
     /// The exporting mirror's key id (for people: the signature is what is checked).
     pub signed_by: String,
+    /// The origins' ASCII-armored signing keys, each once, by the first 16 hex digits of its
+    /// armor's sha256 (what `EvidenceEntry::signing_key` names).
+    pub signing_keys: BTreeMap<String, String>,
     pub providers: Vec<ProviderVersionEntry>,
     pub modules: Vec<ModuleVersionEntry>,
 }
@@ -83,7 +87,8 @@ pub struct EvidenceEntry {
     pub shasums: String,
     pub signature: Option<String>,
     pub signing_key_id: Option<String>,
-    pub signing_key_armor: Option<String>,
+    /// The key in [`Manifest::signing_keys`].
+    pub signing_key: Option<String>,
     pub protocols: Vec<String>,
 }
 
@@ -199,6 +204,7 @@ pub async fn plan(
         format: FORMAT.into(),
         created_at: crate::clock::now(),
         signed_by: signed_by.into(),
+        signing_keys: BTreeMap::new(),
         providers: Vec::new(),
         modules: Vec::new(),
     };
@@ -234,14 +240,24 @@ pub async fn plan(
         if !same_version {
             let evidence = db::packages::version_evidence(pool, &id.address, &row.version)
                 .await?
-                .map(|e| EvidenceEntry {
-                    shasums: e.shasums,
-                    signature: e
-                        .signature
-                        .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
-                    signing_key_id: e.signing_key_id,
-                    signing_key_armor: e.signing_key_armor,
-                    protocols: e.protocols,
+                .map(|e| {
+                    let signing_key = e.signing_key_armor.map(|armor| {
+                        let reference = hex::encode(&Sha256::digest(armor.as_bytes())[..8]);
+                        manifest
+                            .signing_keys
+                            .entry(reference.clone())
+                            .or_insert(armor);
+                        reference
+                    });
+                    EvidenceEntry {
+                        shasums: e.shasums,
+                        signature: e
+                            .signature
+                            .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+                        signing_key_id: e.signing_key_id,
+                        signing_key,
+                        protocols: e.protocols,
+                    }
                 });
             manifest.providers.push(ProviderVersionEntry {
                 source,
@@ -330,6 +346,12 @@ pub async fn write<W: AsyncWrite + Unpin>(
     progress: &dyn Progress,
 ) -> anyhow::Result<u64> {
     let manifest = serde_json::to_vec_pretty(&plan.manifest)?;
+    anyhow::ensure!(
+        manifest.len() as u64 <= MAX_MANIFEST_BYTES,
+        "the manifest would be {} bytes, over the {MAX_MANIFEST_BYTES} an import reads (about \
+         20,000 provider versions): export in parts with definitions files",
+        manifest.len()
+    );
     let signature = key.sign(&manifest)?;
     let mtime = plan.manifest.created_at.max(0) as u64;
     let mut written = 0;
@@ -758,7 +780,15 @@ impl Importer<'_> {
             let evidence = match &v.evidence {
                 Some(e) => {
                     let e = e.clone();
-                    let checked = tokio::task::spawn_blocking(move || check_evidence(&e))
+                    // Only the key this version names goes to the blocking pool.
+                    let key: BTreeMap<String, String> = e
+                        .signing_key
+                        .as_ref()
+                        .and_then(|r| manifest.signing_keys.get_key_value(r))
+                        .map(|(r, a)| (r.clone(), a.clone()))
+                        .into_iter()
+                        .collect();
+                    let checked = tokio::task::spawn_blocking(move || check_evidence(&e, &key))
                         .await
                         .map_err(|e| CatalogError::Task(e.to_string()))?;
                     Some(Arc::new(
@@ -1006,13 +1036,16 @@ fn expect<'a>(
 
 /// The origin's signature over its `SHA256SUMS`, checked with the key recorded beside it:
 /// what the worker checked when it fetched the packages.
-fn check_evidence(e: &EvidenceEntry) -> Result<Evidence, String> {
-    let (Some(sig), Some(armor)) = (&e.signature, &e.signing_key_armor) else {
+fn check_evidence(e: &EvidenceEntry, keys: &BTreeMap<String, String>) -> Result<Evidence, String> {
+    let (Some(sig), Some(reference)) = (&e.signature, &e.signing_key) else {
         return Err(
             "its SHA256SUMS carries no origin signature (the exporting mirror accepted it unsigned); refusing"
                 .into(),
         );
     };
+    let armor = keys
+        .get(reference)
+        .ok_or_else(|| format!("its signing key {reference} is not in the manifest"))?;
     let sig = base64::engine::general_purpose::STANDARD
         .decode(sig)
         .map_err(|e| format!("the SHA256SUMS signature is not base64: {e}"))?;
