@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Air-gap bundle benchmark: a mirror fills itself with COUNT packages of SIZE_MB from a local
 # GnuPG-signed registry (so every package carries its origin's signed SHA256SUMS), then
-#   export:  `tfmirror export --all`        against  `tar -cf` of the same blob files;
+#   export:  `tfmirror export --all` (the bundle fsynced, then renamed into place)
+#            against `tar -cf` of the same blob files followed by `sync`;
 #   import:  `tfmirror import-bundle` into an empty, offline mirror (every signature, sha256
 #            and h1 checked, every blob fsynced and stored, rows recorded)
 #            against `tar -xf` of the baseline tar followed by `sync`.
-# Prints seconds, MB/s and peak RSS (GNU time's maximum resident set size) of each, in the
+# Prints seconds, MB/s, CPU seconds (user + system) and peak RSS (GNU time's maximum resident set size) of each, in the
 # same run. Loopback only; everything it starts is stopped by PID.
 #
 #   bench/bundle.sh            (env: COUNT=8 SIZE_MB=136  -> 1.09 GB; BIN= a prebuilt binary)
@@ -77,12 +78,13 @@ find "$WORK/a" -name '*.zip' -exec cat {} + > /dev/null
 # measure NAME CMD...: seconds and peak RSS (KiB) of CMD into $WORK/NAME.time.
 measure() {
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" > "$WORK/$name.log" 2>&1 || {
+  sync  # nobody pays for what an earlier step left unwritten
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/$name.time" "$@" > "$WORK/$name.log" 2>&1 || {
     cat "$WORK/$name.log"; exit 1; }
 }
 BLOBS=$(dirname "$(find "$WORK/a" -name '*.zip' -print -quit)")
 BLOBS=$(dirname "$BLOBS")
-measure tar_c tar -cf "$WORK/base.tar" -C "$BLOBS" .
+measure tar_c sh -c "tar -cf '$WORK/base.tar' -C '$BLOBS' . && sync -f '$WORK/base.tar'"
 measure export env RUST_LOG=warn "$BIN" --config "$WORK/a.hcl" export "$WORK/all.bundle" --all
 mkdir -p "$WORK/untar"
 measure tar_x sh -c "tar -xf '$WORK/base.tar' -C '$WORK/untar' && sync -f '$WORK/untar'"
@@ -95,17 +97,17 @@ python3 - "$WORK" "$(stat -c %s "$WORK/all.bundle")" "$(stat -c %s "$WORK/base.t
 import sys
 work, bundle, tar, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def read(name):
-    secs, rss = open(f"{work}/{name}.time").read().split()
-    return float(secs), int(rss)
+    secs, rss, user, system = open(f"{work}/{name}.time").read().split()
+    return float(secs), int(rss), float(user) + float(system)
 print(f"bundle {bundle / 1e9:.2f} GB (tar of the same blobs {tar / 1e9:.2f} GB), {cores} cores")
-print(f"{'step':<34} {'seconds':>8} {'MB/s':>8} {'peak RSS':>10}")
+print(f"{'step':<34} {'seconds':>8} {'MB/s':>8} {'CPU s':>6} {'peak RSS':>10}")
 rows = [("export: tfmirror export --all", "export", bundle),
-        ("export: tar -cf", "tar_c", tar),
+        ("export: tar -cf + sync", "tar_c", tar),
         ("import: tfmirror import-bundle", "import", bundle),
         ("import: tar -xf + sync", "tar_x", tar)]
 for label, name, size in rows:
-    secs, rss = read(name)
-    print(f"{label:<34} {secs:8.2f} {size / 1e6 / max(secs, 0.01):8.1f} {rss / 1024:8.1f} MiB")
+    secs, rss, cpu = read(name)
+    print(f"{label:<34} {secs:8.2f} {size / 1e6 / max(secs, 0.01):8.1f} {cpu:6.2f} {rss / 1024:8.1f} MiB")
 e, c, i, x = (read(n)[0] for n in ("export", "tar_c", "import", "tar_x"))
 print(f"tfmirror / tar throughput: export {c / e:.2f}, import {x / i:.2f}")
 PY

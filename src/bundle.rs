@@ -603,10 +603,14 @@ impl Importer<'_> {
             .chain(manifest.modules.iter().map(|m| m.entry.as_str()))
             .collect();
         let mut done = 0;
+        let mut cursor = 0;
         loop {
+            // Entries arrive in that order, so the cursor only moves forward.
+            while cursor < order.len() && expected.get(order[cursor]).is_none_or(|x| x.seen) {
+                cursor += 1;
+            }
             let next = order
-                .iter()
-                .find(|e| expected.get(**e).is_some_and(|x| !x.seen))
+                .get(cursor)
                 .copied()
                 .unwrap_or("the end of the bundle");
             let Some((name, size)) = tar.next_header(next).await? else {
@@ -629,13 +633,23 @@ impl Importer<'_> {
                 .prefix("bundle-")
                 .tempfile_in(self.tmp_dir)?
                 .into_temp_path();
-            tar.body_to_file(&name, size, &spool).await?;
+            let sha256 = tar.body_to_file(&name, size, &spool).await?;
+            if sha256 != exp.sha256 {
+                return Err(refuse(
+                    &name,
+                    format!(
+                        "its bytes hash to sha256 {sha256}, the manifest says {}",
+                        exp.sha256
+                    ),
+                ));
+            }
             let mut verified = vec![format!("sha256 {}", short(&exp.sha256))];
-            let sha256 = if !exp.packages.is_empty() {
+            if !exp.packages.is_empty() {
                 let limits = self.catalog.zip_limits();
                 let path = spool.to_path_buf();
+                let known = sha256.clone();
                 let hashed = tokio::task::spawn_blocking(move || {
-                    hashes::hash_package_file_with(&path, limits, None)
+                    hashes::hash_package_file_with(&path, limits, Some(known))
                 })
                 .await
                 .map_err(|e| CatalogError::Task(e.to_string()))?;
@@ -644,15 +658,6 @@ impl Importer<'_> {
                     Err(HashError::Io(e)) => return Err(e.into()),
                     Err(e) => return Err(refuse(&name, format!("not a provider package: {e}"))),
                 };
-                if hashed.sha256 != exp.sha256 {
-                    return Err(refuse(
-                        &name,
-                        format!(
-                            "its bytes hash to sha256 {}, the manifest says {}",
-                            hashed.sha256, exp.sha256
-                        ),
-                    ));
-                }
                 for &i in &exp.packages {
                     let p = &packages[i];
                     if hashed.h1 != p.h1 {
@@ -669,25 +674,7 @@ impl Importer<'_> {
                 if exp.packages.iter().any(|&i| packages[i].evidence.is_some()) {
                     verified.push("listed in the origin's signed SHA256SUMS".into());
                 }
-                hashed.sha256
-            } else {
-                let path = spool.to_path_buf();
-                let (sha256, _) = tokio::task::spawn_blocking(move || {
-                    hashes::sha256_hex(std::io::BufReader::new(std::fs::File::open(&path)?))
-                })
-                .await
-                .map_err(|e| CatalogError::Task(e.to_string()))??;
-                if sha256 != exp.sha256 {
-                    return Err(refuse(
-                        &name,
-                        format!(
-                            "its bytes hash to sha256 {sha256}, the manifest says {}",
-                            exp.sha256
-                        ),
-                    ));
-                }
-                sha256
-            };
+            }
             for &i in &exp.modules {
                 let m = &modules[i];
                 let h1 = self
@@ -846,6 +833,16 @@ impl Importer<'_> {
                     }
                     None => false,
                 };
+                if p.size > self.catalog.max_archive_bytes() {
+                    return Err(refuse(
+                        &p.entry,
+                        format!(
+                            "{id}: {} bytes, over this mirror's limits.max_archive_bytes ({})",
+                            p.size,
+                            self.catalog.max_archive_bytes()
+                        ),
+                    ));
+                }
                 let exp = expect(&mut expected, &p.entry, p.size, &sha256)?;
                 exp.packages.push(packages.len());
                 packages.push(PackageTarget {
@@ -902,6 +899,16 @@ impl Importer<'_> {
                 }
                 None => false,
             };
+            if m.size > self.catalog.module_limits().max_bytes {
+                return Err(refuse(
+                    &m.entry,
+                    format!(
+                        "{what}: {} bytes, over this mirror's limits.max_module_bytes ({})",
+                        m.size,
+                        self.catalog.module_limits().max_bytes
+                    ),
+                ));
+            }
             let exp = expect(&mut expected, &m.entry, m.size, &sha256)?;
             exp.modules.push(modules.len());
             modules.push(ModuleTarget {
@@ -1155,24 +1162,51 @@ impl<R: AsyncRead + Unpin> TarReader<R> {
     }
 
     /// Copies the entry's body into `path` in chunks.
+    /// Copies the entry's body into `path` in chunks, hashing it on the blocking pool as it
+    /// is written (a few chunks in flight); returns the sha256 of what was written.
     async fn body_to_file(
         &mut self,
         name: &str,
         size: u64,
         path: &Path,
-    ) -> Result<(), BundleError> {
-        let mut file = tokio::fs::File::create(path).await?;
+    ) -> Result<String, BundleError> {
+        let (chunks, mut received) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let path = path.to_owned();
+        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+            use sha2::Digest as _;
+            use std::io::Write as _;
+            let mut file = std::fs::File::create(&path)?;
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = received.blocking_recv() {
+                hasher.update(&chunk);
+                file.write_all(&chunk)?;
+            }
+            file.sync_all()?;
+            Ok(hex::encode(hasher.finalize()))
+        });
         let mut left = size;
-        let mut buf = vec![0u8; CHUNK];
-        while left > 0 {
-            let n = (left as usize).min(CHUNK);
-            self.read_exact(&mut buf[..n], name).await?;
-            file.write_all(&buf[..n]).await?;
-            left -= n as u64;
-        }
-        file.flush().await?;
-        file.sync_all().await?;
-        self.skip_padding(name, size).await
+        let read = async {
+            while left > 0 {
+                let n = (left as usize).min(CHUNK);
+                let mut buf = vec![0u8; n];
+                self.read_exact(&mut buf, name).await?;
+                left -= n as u64;
+                if chunks.send(buf).await.is_err() {
+                    // The writer stopped: its error is the one to report.
+                    break;
+                }
+            }
+            drop(chunks);
+            Ok::<_, BundleError>(())
+        };
+        let read = read.await;
+        let written = writer
+            .await
+            .map_err(|e| CatalogError::Task(e.to_string()))?;
+        read?;
+        let sha256 = written?;
+        self.skip_padding(name, size).await?;
+        Ok(sha256)
     }
 
     async fn skip_padding(&mut self, name: &str, size: u64) -> Result<(), BundleError> {

@@ -489,6 +489,11 @@ impl Catalog {
         self.limits
     }
 
+    /// The largest provider package accepted (`limits.max_archive_bytes`).
+    pub fn max_archive_bytes(&self) -> u64 {
+        self.max_archive_bytes
+    }
+
     /// Records the packages and module versions of a verified bundle, whose blobs are stored,
     /// in one transaction. Each blob's lock is held and the blob checked to be in the store
     /// until the rows are written, so no delete of an unreferenced blob takes bytes that are

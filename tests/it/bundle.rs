@@ -595,4 +595,28 @@ async fn export_takes_what_definitions_select_and_import_never_replaces_a_stored
         .await;
     assert_eq!(after.bytes().await.unwrap(), before);
     assert_eq!(holdings(&b).await, (1, 0, 1));
+
+    // A mirror whose archive limit the package exceeds refuses it before reading its bytes.
+    let small = TestApp::spawn(crate::common::Store::Local).await;
+    let config = work.path().join("small.hcl");
+    std::fs::write(&config, "limits {\n  max_archive_bytes = 64\n}\n").unwrap();
+    let out = tfmirror(
+        small.dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "import-bundle",
+            bundle.to_str().unwrap(),
+            "--trusted-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("bundle refused at {}", listed[2].0))
+            && stderr(&out).contains("over this mirror's limits.max_archive_bytes (64)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(holdings(&small).await, (0, 0, 0));
 }
