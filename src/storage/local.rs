@@ -216,8 +216,15 @@ impl BlobStore for LocalStore {
                 for file in entries {
                     let file = file?;
                     let rel = format!("sha256/{shard:02x}/{}", file.file_name().to_string_lossy());
-                    if let Some(key) = BlobKey::parse(&rel) {
-                        keys.push((key, file.metadata()?.modified()?));
+                    let Some(key) = BlobKey::parse(&rel) else {
+                        continue;
+                    };
+                    // Deleted since the directory was read (another collection, a delete):
+                    // nothing to list.
+                    match file.metadata().and_then(|m| m.modified()) {
+                        Ok(modified) => keys.push((key, modified)),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e.into()),
                     }
                 }
                 Ok(keys)
