@@ -478,6 +478,16 @@ async fn client_mistakes_log_below_error_faults_at_error_and_files_get_no_colour
     .await
     .unwrap();
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // Lines reach the file from the log's own thread: the fault's may land a moment after
+    // its response (on a loaded machine, after the kill below took the process). Bounded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("request failed")
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(server);
 
     let raw = std::fs::read_to_string(&log).unwrap();
