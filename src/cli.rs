@@ -273,10 +273,8 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         }
         Command::CreateAdmin { username } => create_admin(&config, &username).await,
         Command::Export {
-            out,
-            all,
-            definitions,
-        } => export_bundle(&config, &out, all, definitions.as_deref()).await,
+            out, definitions, ..
+        } => export_bundle(&config, &out, definitions.as_deref()).await,
         Command::ImportBundle { file, trusted_keys } => {
             import_bundle(&config, &file, &trusted_keys).await
         }
@@ -906,10 +904,11 @@ impl crate::bundle::Progress for BundleProgress {
     }
 }
 
+/// Exports everything, or what `definitions` lists (clap requires one of `--all` and
+/// `--definitions`).
 async fn export_bundle(
     config: &Config,
     out: &Path,
-    _all: bool,
     definitions: Option<&Path>,
 ) -> anyhow::Result<i32> {
     use crate::bundle::Selection;

@@ -85,23 +85,17 @@ impl Upload {
     }
 }
 
-/// The longest a multipart text field may be: 1 KiB, but for a trusted key (an
-/// ASCII-armored OpenPGP public key is a few KiB).
-fn field_limit(name: &str) -> usize {
-    if name == "trusted_key" {
-        64 << 10
-    } else {
-        1024
-    }
-}
+/// The longest a multipart text field may be, unless the route names it longer.
+const FIELD_LIMIT: usize = 1024;
 
 /// A multipart upload: its `file` field spooled to a temp file (at most `limit` bytes,
-/// written off the executor), and its other fields (each at most 1 KiB, see [`field_limit`]) by name.
+/// written off the executor), and its other fields by name: each at most 1 KiB, or the bound `long_fields` gives it.
 pub async fn receive_upload(
     req: &HttpRequest,
     state: &crate::state::AppState,
     payload: actix_web::web::Payload,
     limit: u64,
+    long_fields: &[(&str, usize)],
 ) -> Result<Upload, AppError> {
     use futures_util::StreamExt;
 
@@ -144,7 +138,11 @@ pub async fn receive_upload(
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(multipart_error)?;
-                if value.len() + chunk.len() > field_limit(&name) {
+                let bound = long_fields
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(FIELD_LIMIT, |(_, b)| *b);
+                if value.len() + chunk.len() > bound {
                     return Err(AppError::BadRequest(format!("field {name} is too long")));
                 }
                 value.extend_from_slice(&chunk);

@@ -140,13 +140,15 @@ async fn import(
         ));
     };
     let limit = state.config.limits.max_bundle_bytes;
-    let upload = receive_upload(&req, &state, payload, limit).await?;
+    let upload = receive_upload(
+        &req,
+        &state,
+        payload,
+        limit,
+        &[("trusted_key", MAX_KEY_BYTES)],
+    )
+    .await?;
     let key = upload.required("trusted_key")?.to_owned();
-    if key.len() > MAX_KEY_BYTES {
-        return Err(AppError::TooLarge(format!(
-            "trusted_key is larger than {MAX_KEY_BYTES} bytes"
-        )));
-    }
     let file = tokio::fs::File::open(upload.file.path())
         .await
         .map_err(AppError::internal)?;

@@ -25,7 +25,7 @@ async fn upload_package(
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let limit = state.config.limits.max_archive_bytes;
-    let upload = receive_upload(&req, &state, payload, limit).await?;
+    let upload = receive_upload(&req, &state, payload, limit, &[]).await?;
     let field = |name| upload.required(name);
     let hostname = upload
         .optional("hostname")
